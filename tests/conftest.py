@@ -1,0 +1,44 @@
+"""Shared fixtures: tiny configurations and paths to the reference data."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+# Tests never reach the Hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def tiny_config_kwargs(num_frames: int = 4, image_size: int = 32, patch_size: int = 16, **overrides) -> dict:
+    """Keyword arguments of a ViCLIPConfig small enough for a CPU test to run in milliseconds."""
+    return {
+        "projection_dim": 16,
+        "text_config": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4},
+        "vision_config": {
+            "image_size": image_size,
+            "patch_size": patch_size,
+            "num_frames": num_frames,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+        },
+        **overrides,
+    }
+
+
+@pytest.fixture
+def tiny_config():
+    from viclip import ViCLIPConfig
+
+    return ViCLIPConfig(**tiny_config_kwargs())
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    return FIXTURES

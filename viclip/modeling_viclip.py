@@ -1,0 +1,845 @@
+# Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
+"""PyTorch ViCLIP: a CLIP whose image tower is a joint space-time ViT (every patch of every frame attends to every
+other), trained on InternVid.
+
+This file imports only torch, transformers and its sibling files, so that `save_pretrained` can ship it as remote code.
+"""
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed.nn
+from torch import nn
+
+from transformers import initialization as init
+from transformers.activations import ACT2FN
+from transformers.masking_utils import create_causal_mask
+from transformers.modeling_layers import GradientCheckpointingLayer
+from transformers.modeling_outputs import BaseModelOutput, BaseModelOutputWithPooling, ImageClassifierOutput
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, PreTrainedModel
+from transformers.processing_utils import Unpack
+from transformers.utils import ModelOutput, TransformersKwargs, logging
+from transformers.utils.generic import can_return_tuple
+from transformers.utils.output_capturing import capture_outputs
+
+from .configuration_viclip import ViCLIPConfig, ViCLIPTextConfig, ViCLIPVisionConfig
+
+
+logger = logging.get_logger(__name__)
+
+
+def _gather_with_grad(features: torch.Tensor) -> torch.Tensor:
+    """Concatenates `features` from every rank along the batch, keeping the gradient; a no-op in a single process."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return features
+    if torch.distributed.get_world_size() == 1:
+        return features
+    return torch.cat(torch.distributed.nn.functional.all_gather(features), dim=0)
+
+
+def video_text_contrastive_loss(
+    video_embeds: torch.Tensor, text_embeds: torch.Tensor, logit_scale: torch.Tensor
+) -> torch.Tensor:
+    """
+    Symmetric InfoNCE between L2-normalised video and text embeddings, with negatives from every rank.
+
+    Each rank scores its own samples against the features gathered from all ranks (with gradient), and scales its loss
+    by the world size, so that the gradient data-parallel training averages over ranks equals the gradient of one
+    process holding the whole global batch. In a single process it is the plain CLIP loss.
+
+    Args:
+        video_embeds (`torch.Tensor` of shape `(local_batch, dim)`): normalised video embeddings.
+        text_embeds (`torch.Tensor` of shape `(local_batch, dim)`): normalised text embeddings, row `i` the caption of
+            video `i`.
+        logit_scale (`torch.Tensor`): the scalar multiplying cosine similarities (already `exp`-ed and clamped).
+    """
+    all_video_embeds = _gather_with_grad(video_embeds)
+    all_text_embeds = _gather_with_grad(text_embeds)
+    local_batch = video_embeds.shape[0]
+    rank = torch.distributed.get_rank() if all_video_embeds.shape[0] != local_batch else 0
+    world_size = all_video_embeds.shape[0] // local_batch
+    # rows: this rank's samples; columns: every sample of the global batch
+    logits_per_video = logit_scale * video_embeds @ all_text_embeds.T  # [local_batch, global_batch]
+    logits_per_text = logit_scale * text_embeds @ all_video_embeds.T  # [local_batch, global_batch]
+    targets = torch.arange(local_batch, device=video_embeds.device) + rank * local_batch
+    loss = (
+        nn.functional.cross_entropy(logits_per_video, targets) + nn.functional.cross_entropy(logits_per_text, targets)
+    ) / 2
+    return loss * world_size
+
+
+@dataclass
+class ViCLIPVisionModelOutput(BaseModelOutputWithPooling):
+    r"""
+    last_hidden_state (`torch.FloatTensor` of shape `(batch_size, 1 + kept_tokens, hidden_size)`):
+        Final hidden states (after the last LayerNorm) of the class token followed by the patch tokens, patch tokens
+        in space-major, time-minor order (`index = patch * num_frames + frame`).
+    pooler_output (`torch.FloatTensor` of shape `(batch_size, hidden_size)`):
+        The class token's final hidden state (in [`ViCLIPModel.get_video_features`]: its projection).
+    kept_token_indices (`torch.LongTensor` of shape `(batch_size, kept_tokens)`, *optional*):
+        With token masking, the indices (in the same order as above, before masking) of the patch tokens that were
+        kept, ascending. `None` when no token was dropped.
+    """
+
+    kept_token_indices: torch.LongTensor | None = None
+
+
+@dataclass
+class ViCLIPOutput(ModelOutput):
+    r"""
+    loss (`torch.FloatTensor` of shape `(1,)`, *optional*, returned when `return_loss` is `True`):
+        Symmetric video-text contrastive loss.
+    logits_per_video (`torch.FloatTensor` of shape `(video_batch_size, text_batch_size)`):
+        `exp(logit_scale)` times the cosine similarity of every video with every text.
+    logits_per_text (`torch.FloatTensor` of shape `(text_batch_size, video_batch_size)`):
+        The transpose of `logits_per_video`.
+    video_embeds (`torch.FloatTensor` of shape `(video_batch_size, projection_dim)`):
+        Normalised projected video embeddings.
+    text_embeds (`torch.FloatTensor` of shape `(text_batch_size, projection_dim)`):
+        Normalised projected text embeddings.
+    video_model_output ([`ViCLIPVisionModelOutput`]):
+        Output of the video tower; its `pooler_output` is the (unnormalised) projected embedding.
+    text_model_output ([`BaseModelOutputWithPooling`]):
+        Output of the text tower; its `pooler_output` is the (unnormalised) projected embedding.
+    """
+
+    loss: torch.FloatTensor | None = None
+    logits_per_video: torch.FloatTensor | None = None
+    logits_per_text: torch.FloatTensor | None = None
+    video_embeds: torch.FloatTensor | None = None
+    text_embeds: torch.FloatTensor | None = None
+    video_model_output: ViCLIPVisionModelOutput | None = None
+    text_model_output: BaseModelOutputWithPooling | None = None
+
+    def to_tuple(self) -> tuple[Any]:
+        return tuple(v.to_tuple() if isinstance(v, ModelOutput) else v for v in self.values())
+
+
+class ViCLIPLayerNorm(nn.LayerNorm):
+    """LayerNorm computed in float32 and cast back, as the reference text tower does (matters in half precision)."""
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        input_dtype = hidden_states.dtype
+        return super().forward(hidden_states.to(torch.float32)).to(input_dtype)
+
+
+class ViCLIPDropPath(nn.Module):
+    """Stochastic depth: drops the whole residual branch of a sample with probability `drop_prob` in training."""
+
+    def __init__(self, drop_prob: float):
+        super().__init__()
+        self.drop_prob = drop_prob
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        if self.drop_prob == 0.0 or not self.training:
+            return hidden_states
+        keep_prob = 1.0 - self.drop_prob
+        mask_shape = (hidden_states.shape[0],) + (1,) * (hidden_states.ndim - 1)
+        keep_mask = hidden_states.new_empty(mask_shape).bernoulli_(keep_prob)
+        return hidden_states * keep_mask / keep_prob
+
+    def extra_repr(self) -> str:
+        return f"p={self.drop_prob}"
+
+
+class ViCLIPVisionEmbeddings(nn.Module):
+    """
+    Turns frames into the token sequence of the joint space-time transformer: per-frame patches plus a spatial
+    position table, a temporal position table on patch tokens, optional random token dropping, then one class token.
+    """
+
+    def __init__(self, config: ViCLIPVisionConfig):
+        super().__init__()
+        self.config = config
+        self.embed_dim = config.hidden_size
+        self.image_size = config.image_size
+        self.patch_size = config.patch_size
+        self.num_frames = config.num_frames
+
+        self.class_embedding = nn.Parameter(torch.randn(self.embed_dim))
+        self.patch_embedding = nn.Conv2d(
+            config.num_channels, self.embed_dim, kernel_size=self.patch_size, stride=self.patch_size, bias=False
+        )
+        self.num_patches = (self.image_size // self.patch_size) ** 2
+        self.num_positions = self.num_patches + 1
+        self.position_embedding = nn.Embedding(self.num_positions, self.embed_dim)
+        self.temporal_embedding = nn.Parameter(torch.zeros(1, self.num_frames, self.embed_dim))
+
+    def spatial_position_embeddings(self, grid_height: int, grid_width: int) -> torch.Tensor:
+        """The `[1 + grid_height * grid_width, dim]` position table, resized bicubically for another patch grid."""
+        position_embedding = self.position_embedding.weight
+        side = int(math.sqrt(self.num_patches))
+        if grid_height == side and grid_width == side:
+            return position_embedding
+        class_position, patch_positions = position_embedding[:1], position_embedding[1:]
+        patch_positions = patch_positions.reshape(1, side, side, self.embed_dim).permute(0, 3, 1, 2)
+        patch_positions = nn.functional.interpolate(
+            patch_positions.float(), size=(grid_height, grid_width), mode="bicubic", align_corners=False
+        ).to(position_embedding.dtype)
+        patch_positions = patch_positions.permute(0, 2, 3, 1).reshape(grid_height * grid_width, self.embed_dim)
+        return torch.cat([class_position, patch_positions], dim=0)
+
+    def temporal_position_embeddings(self, num_frames: int) -> torch.Tensor:
+        """
+        The `[1, num_frames, dim]` temporal table. A single frame gets the mean of the table (the reference's rule for
+        images); another frame count gets the table resampled linearly over time.
+        """
+        if num_frames == self.num_frames:
+            return self.temporal_embedding
+        if num_frames == 1:
+            return self.temporal_embedding.mean(dim=1, keepdim=True)
+        resampled = nn.functional.interpolate(
+            self.temporal_embedding.transpose(1, 2).float(), size=num_frames, mode="linear", align_corners=False
+        )
+        return resampled.transpose(1, 2).to(self.temporal_embedding.dtype)
+
+    @staticmethod
+    def random_kept_token_indices(
+        batch_size: int, num_tokens: int, mask_ratio: float, device: torch.device
+    ) -> torch.LongTensor:
+        """
+        Draws, per sample, which of `num_tokens` patch tokens survive masking: `int(mask_ratio * num_tokens)` are
+        dropped uniformly at random, the rest are returned in ascending order, shape `(batch_size, kept_tokens)`.
+        """
+        num_dropped = int(mask_ratio * num_tokens)
+        noise = torch.rand(batch_size, num_tokens, device=device)
+        kept = noise.argsort(dim=1)[:, num_dropped:]
+        return kept.sort(dim=1).values
+
+    def forward(
+        self, pixel_values: torch.Tensor, mask_ratio: float = 0.0, interpolate_pos_encoding: bool = False
+    ) -> tuple[torch.Tensor, torch.LongTensor | None]:
+        batch_size, num_frames, num_channels, height, width = pixel_values.shape
+        if not interpolate_pos_encoding and num_frames not in (1, self.num_frames):
+            raise ValueError(
+                f"pixel_values has {num_frames} frames but this model was trained on {self.num_frames} (or 1 for "
+                f"images): expected shape [batch, {self.num_frames}, {num_channels}, {height}, {width}]. Pass "
+                "`interpolate_pos_encoding=True` to resample the temporal position table to another frame count."
+            )
+        if not interpolate_pos_encoding and (height != self.image_size or width != self.image_size):
+            raise ValueError(
+                f"pixel_values frames are {height}x{width} but this model was trained on "
+                f"{self.image_size}x{self.image_size}. Resize the frames (the video processor does), or pass "
+                "`interpolate_pos_encoding=True` to resample the spatial position table."
+            )
+
+        frames = pixel_values.reshape(batch_size * num_frames, num_channels, height, width)
+        patch_embeds = self.patch_embedding(frames.to(dtype=self.patch_embedding.weight.dtype))
+        grid_height, grid_width = patch_embeds.shape[-2:]
+        patch_embeds = patch_embeds.flatten(2).transpose(1, 2)  # [batch * frames, patches, dim]
+
+        position_embeddings = self.spatial_position_embeddings(grid_height, grid_width)
+        patch_embeds = patch_embeds + position_embeddings[1:]
+        num_patches = grid_height * grid_width
+        patch_embeds = patch_embeds.reshape(batch_size, num_frames, num_patches, self.embed_dim)
+        patch_embeds = patch_embeds + self.temporal_position_embeddings(num_frames).unsqueeze(2)
+        # space-major, time-minor: token `patch * frames + frame`
+        patch_embeds = patch_embeds.transpose(1, 2).reshape(batch_size, num_patches * num_frames, self.embed_dim)
+
+        kept_token_indices = None
+        if mask_ratio > 0.0:
+            kept_token_indices = self.random_kept_token_indices(
+                batch_size, patch_embeds.shape[1], mask_ratio, patch_embeds.device
+            )
+            patch_embeds = patch_embeds.gather(
+                1, kept_token_indices.unsqueeze(-1).expand(-1, -1, self.embed_dim)
+            )  # [batch, kept_tokens, dim]
+
+        class_embeds = (self.class_embedding + position_embeddings[0]).expand(batch_size, 1, -1)
+        embeddings = torch.cat([class_embeds.to(patch_embeds.dtype), patch_embeds], dim=1)  # [batch, 1 + tokens, dim]
+        return embeddings, kept_token_indices
+
+
+class ViCLIPTextEmbeddings(nn.Module):
+    """Token embeddings plus learned absolute positions (32 of them)."""
+
+    def __init__(self, config: ViCLIPTextConfig):
+        super().__init__()
+        self.token_embedding = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.position_embedding = nn.Embedding(config.max_position_embeddings, config.hidden_size)
+
+    def forward(self, input_ids: torch.LongTensor) -> torch.Tensor:
+        sequence_length = input_ids.shape[-1]
+        max_positions = self.position_embedding.num_embeddings
+        if sequence_length > max_positions:
+            raise ValueError(
+                f"input_ids has {sequence_length} tokens but the text tower holds {max_positions} positions: "
+                f"tokenize with `max_length={max_positions}, truncation=True` (the ViCLIP processor does)."
+            )
+        return self.token_embedding(input_ids) + self.position_embedding.weight[:sequence_length]
+
+
+def eager_attention_forward(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float,
+    dropout: float = 0.0,
+    **kwargs: Unpack[TransformersKwargs],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    attn_weights = torch.matmul(query, key.transpose(-1, -2)) * scaling
+    if attention_mask is not None:
+        attn_weights = attn_weights + attention_mask
+    attn_weights = nn.functional.softmax(attn_weights, dim=-1, dtype=torch.float32).to(query.dtype)
+    attn_weights = nn.functional.dropout(attn_weights, p=dropout, training=module.training)
+    attn_output = torch.matmul(attn_weights, value)
+    attn_output = attn_output.transpose(1, 2).contiguous()  # [batch, tokens, heads, head_dim]
+    return attn_output, attn_weights
+
+
+class ViCLIPAttention(nn.Module):
+    """Multi-head self-attention with one fused query-key-value projection (rows: queries, keys, values)."""
+
+    def __init__(self, config: ViCLIPVisionConfig | ViCLIPTextConfig):
+        super().__init__()
+        self.config = config
+        self.embed_dim = config.hidden_size
+        self.num_heads = config.num_attention_heads
+        self.head_dim = self.embed_dim // self.num_heads
+        self.scale = self.head_dim**-0.5
+        self.dropout = config.attention_dropout
+        self.is_causal = False
+        self.qkv = nn.Linear(self.embed_dim, 3 * self.embed_dim)
+        self.out_proj = nn.Linear(self.embed_dim, self.embed_dim)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        batch_size, num_tokens, _ = hidden_states.shape
+        qkv = self.qkv(hidden_states).view(batch_size, num_tokens, 3, self.num_heads, self.head_dim)
+        queries, keys, values = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each [batch, heads, tokens, head_dim]
+
+        attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
+            self.config._attn_implementation, eager_attention_forward
+        )
+        attn_output, attn_weights = attention_interface(
+            self,
+            queries,
+            keys,
+            values,
+            attention_mask,
+            scaling=self.scale,
+            dropout=self.dropout if self.training else 0.0,
+            **kwargs,
+        )
+        attn_output = attn_output.reshape(batch_size, num_tokens, self.embed_dim)
+        return self.out_proj(attn_output), attn_weights
+
+
+class ViCLIPMLP(nn.Module):
+    """Two-layer feed-forward block with the configured activation (QuickGELU for every released checkpoint)."""
+
+    def __init__(self, config: ViCLIPVisionConfig | ViCLIPTextConfig):
+        super().__init__()
+        self.config = config
+        self.activation_fn = ACT2FN[config.hidden_act]
+        self.fc1 = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.fc2 = nn.Linear(config.intermediate_size, config.hidden_size)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.activation_fn(self.fc1(hidden_states)))
+
+
+class ViCLIPEncoderLayer(GradientCheckpointingLayer):
+    """Pre-LayerNorm transformer block with optional stochastic depth on both residual branches."""
+
+    def __init__(self, config: ViCLIPVisionConfig | ViCLIPTextConfig, drop_path_rate: float = 0.0):
+        super().__init__()
+        self.layer_norm1 = ViCLIPLayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.self_attn = ViCLIPAttention(config)
+        self.layer_norm2 = ViCLIPLayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.mlp = ViCLIPMLP(config)
+        self.drop_path = ViCLIPDropPath(drop_path_rate)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> torch.Tensor:
+        attn_output, _ = self.self_attn(self.layer_norm1(hidden_states), attention_mask=attention_mask, **kwargs)
+        hidden_states = hidden_states + self.drop_path(attn_output)
+        hidden_states = hidden_states + self.drop_path(self.mlp(self.layer_norm2(hidden_states)))
+        return hidden_states
+
+
+class ViCLIPEncoder(nn.Module):
+    """A stack of [`ViCLIPEncoderLayer`]; stochastic depth grows linearly from 0 to `drop_path_rate`."""
+
+    def __init__(self, config: ViCLIPVisionConfig | ViCLIPTextConfig, drop_path_rate: float = 0.0):
+        super().__init__()
+        num_layers = config.num_hidden_layers
+        rates = [drop_path_rate * i / (num_layers - 1) if num_layers > 1 else 0.0 for i in range(num_layers)]
+        self.layers = nn.ModuleList([ViCLIPEncoderLayer(config, rate) for rate in rates])
+
+    def forward(
+        self,
+        inputs_embeds: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> BaseModelOutput:
+        hidden_states = inputs_embeds
+        for layer in self.layers:
+            hidden_states = layer(hidden_states, attention_mask, **kwargs)
+        return BaseModelOutput(last_hidden_state=hidden_states)
+
+
+class ViCLIPPreTrainedModel(PreTrainedModel):
+    """Weight initialisation and the attention-backend and checkpointing capabilities shared by every ViCLIP model."""
+
+    config: ViCLIPConfig
+    base_model_prefix = "viclip"
+    input_modalities = ("video", "text")
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["ViCLIPEncoderLayer", "ViCLIPVisionEmbeddings", "ViCLIPTextEmbeddings"]
+    _supports_sdpa = True
+    _supports_flash_attn = True
+    _supports_attention_backend = True
+    _can_record_outputs = {"hidden_states": ViCLIPEncoderLayer, "attentions": ViCLIPAttention}
+
+    def _init_weights(self, module: nn.Module) -> None:
+        """Random initialisation in the manner of CLIP (used for pretraining from scratch and for new heads)."""
+        super()._init_weights(module)  # Linear, Embedding, LayerNorm defaults
+        factor = getattr(self.config, "initializer_factor", 1.0)
+        if isinstance(module, ViCLIPVisionEmbeddings):
+            init.normal_(module.class_embedding, std=module.embed_dim**-0.5 * factor)
+            init.normal_(module.position_embedding.weight, std=module.embed_dim**-0.5 * factor)
+            init.normal_(module.patch_embedding.weight, std=module.config.initializer_range * factor)
+            init.zeros_(module.temporal_embedding)
+        elif isinstance(module, ViCLIPTextEmbeddings):
+            init.normal_(module.token_embedding.weight, std=0.02 * factor)
+            init.normal_(module.position_embedding.weight, std=0.01 * factor)
+        elif isinstance(module, ViCLIPAttention):
+            num_layers = module.config.num_hidden_layers
+            init.normal_(module.qkv.weight, std=module.embed_dim**-0.5 * (2 * num_layers) ** -0.5 * factor)
+            init.normal_(module.out_proj.weight, std=module.embed_dim**-0.5 * factor)
+        elif isinstance(module, ViCLIPMLP):
+            hidden_size, num_layers = module.config.hidden_size, module.config.num_hidden_layers
+            init.normal_(module.fc1.weight, std=(2 * hidden_size) ** -0.5 * factor)
+            init.normal_(module.fc2.weight, std=hidden_size**-0.5 * (2 * num_layers) ** -0.5 * factor)
+        elif isinstance(module, ViCLIPModel):
+            init.normal_(module.visual_projection.weight, std=module.visual_projection.in_features**-0.5 * factor)
+            init.normal_(module.text_projection.weight, std=module.text_projection.in_features**-0.5 * factor)
+            init.constant_(module.logit_scale, module.config.logit_scale_init_value)
+        elif isinstance(module, ViCLIPForVideoClassification):
+            init.normal_(module.visual_projection.weight, std=module.visual_projection.in_features**-0.5 * factor)
+            init.normal_(module.classifier.weight, std=module.classifier.in_features**-0.5 * factor)
+
+
+def _as_video_batch(pixel_values: torch.Tensor | None, num_channels: int) -> torch.Tensor:
+    """Checks `pixel_values` and returns it as `[batch, frames, channels, height, width]` (4-D input: T = 1)."""
+    if pixel_values is None:
+        raise ValueError("pixel_values is required: a [batch, frames, 3, height, width] tensor of normalised frames.")
+    if pixel_values.ndim == 4:
+        pixel_values = pixel_values.unsqueeze(1)  # a batch of images is a batch of one-frame videos
+    if pixel_values.ndim != 5:
+        raise ValueError(
+            f"pixel_values must have shape [batch, frames, {num_channels}, height, width] (or [batch, {num_channels}, "
+            f"height, width] for images), got {list(pixel_values.shape)}."
+        )
+    if pixel_values.shape[2] != num_channels:
+        raise ValueError(
+            f"pixel_values must have {num_channels} channels at dimension 2, shape [batch, frames, {num_channels}, "
+            f"height, width], got {list(pixel_values.shape)}. Channels-last frames need "
+            "`.permute(0, 1, 4, 2, 3)`; the video processor returns the right layout."
+        )
+    return pixel_values
+
+
+class ViCLIPVisionModel(ViCLIPPreTrainedModel):
+    """
+    The ViCLIP video tower without projection: joint space-time attention over `1 + frames * patches` tokens; its
+    `pooler_output` is the final class token.
+
+    Example:
+
+    ```python
+    >>> import torch
+    >>> from viclip import ViCLIPVisionConfig, ViCLIPVisionModel
+    >>> model = ViCLIPVisionModel(ViCLIPVisionConfig(image_size=32, num_frames=4, hidden_size=64,
+    ...     intermediate_size=128, num_hidden_layers=2, num_attention_heads=4))
+    >>> model(torch.randn(2, 4, 3, 32, 32)).pooler_output.shape
+    torch.Size([2, 64])
+    ```
+    """
+
+    config: ViCLIPVisionConfig
+    main_input_name = "pixel_values"
+    input_modalities = ("video",)
+
+    def __init__(self, config: ViCLIPVisionConfig):
+        super().__init__(config)
+        self.embeddings = ViCLIPVisionEmbeddings(config)
+        self.pre_layernorm = ViCLIPLayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.encoder = ViCLIPEncoder(config, drop_path_rate=config.drop_path_rate)
+        self.post_layernorm = ViCLIPLayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.embeddings.patch_embedding
+
+    @capture_outputs(tie_last_hidden_states=False)
+    def forward(
+        self,
+        pixel_values: torch.Tensor | None = None,
+        mask_ratio: float | None = None,
+        interpolate_pos_encoding: bool = False,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> ViCLIPVisionModelOutput:
+        r"""
+        Args:
+            pixel_values (`torch.FloatTensor` of shape `(batch, frames, channels, height, width)`):
+                Normalised frames (see [`ViCLIPVideoProcessor`]); a 4-D `(batch, channels, height, width)` tensor is a
+                batch of images (one-frame videos).
+            mask_ratio (`float`, *optional*):
+                Share of patch tokens to drop at random (pretraining). Defaults to `config.mask_ratio` in training
+                mode and to 0 in eval mode.
+            interpolate_pos_encoding (`bool`, defaults to `False`):
+                Resample the position tables for other resolutions and frame counts.
+        """
+        pixel_values = _as_video_batch(pixel_values, self.config.num_channels)
+        if mask_ratio is None:
+            mask_ratio = self.config.mask_ratio if self.training else 0.0
+        hidden_states, kept_token_indices = self.embeddings(
+            pixel_values, mask_ratio=mask_ratio, interpolate_pos_encoding=interpolate_pos_encoding
+        )
+        hidden_states = self.pre_layernorm(hidden_states)
+        encoder_outputs = self.encoder(inputs_embeds=hidden_states, **kwargs)
+        last_hidden_state = self.post_layernorm(encoder_outputs.last_hidden_state)
+        return ViCLIPVisionModelOutput(
+            last_hidden_state=last_hidden_state,
+            pooler_output=last_hidden_state[:, 0],
+            kept_token_indices=kept_token_indices,
+        )
+
+
+class ViCLIPTextModel(ViCLIPPreTrainedModel):
+    """
+    The ViCLIP text tower without projection: the causal CLIP text transformer over 32 tokens; its `pooler_output` is
+    the final state of the end-of-text token (the position of the largest id, as in the reference).
+    """
+
+    config: ViCLIPTextConfig
+    input_modalities = ("text",)
+
+    def __init__(self, config: ViCLIPTextConfig):
+        super().__init__(config)
+        self.embeddings = ViCLIPTextEmbeddings(config)
+        self.encoder = ViCLIPEncoder(config)
+        self.final_layer_norm = ViCLIPLayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.embeddings.token_embedding
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.embeddings.token_embedding = value
+
+    @capture_outputs(tie_last_hidden_states=False)
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> BaseModelOutputWithPooling:
+        r"""
+        Args:
+            input_ids (`torch.LongTensor` of shape `(batch, tokens)`):
+                Token ids from the ViCLIP tokenizer: start, text, end, padding (at most 32).
+            attention_mask (`torch.Tensor` of shape `(batch, tokens)`, *optional*):
+                1 for real tokens, 0 for padding. Padding follows the end token, so the causal attention makes the
+                pooled embedding independent of it.
+        """
+        if input_ids is None:
+            raise ValueError("input_ids is required: token ids from the ViCLIP tokenizer, shape [batch, tokens].")
+        hidden_states = self.embeddings(input_ids)
+        attention_mask = create_causal_mask(
+            config=self.config, inputs_embeds=hidden_states, attention_mask=attention_mask, cache=None
+        )
+        kwargs.pop("is_causal", None)
+        encoder_outputs = self.encoder(
+            inputs_embeds=hidden_states, attention_mask=attention_mask, is_causal=True, **kwargs
+        )
+        last_hidden_state = self.final_layer_norm(encoder_outputs.last_hidden_state)
+        end_positions = input_ids.to(device=last_hidden_state.device).argmax(dim=-1)
+        pooled_output = last_hidden_state[torch.arange(last_hidden_state.shape[0]), end_positions]
+        return BaseModelOutputWithPooling(last_hidden_state=last_hidden_state, pooler_output=pooled_output)
+
+
+class ViCLIPModel(ViCLIPPreTrainedModel):
+    """
+    ViCLIP dual encoder: video and text towers with projections into one space, compared by cosine similarity scaled by
+    `exp(logit_scale)` (at most 100).
+
+    Example:
+
+    ```python
+    >>> import torch
+    >>> from viclip import ViCLIPConfig, ViCLIPModel
+    >>> config = ViCLIPConfig(projection_dim=16,
+    ...     text_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=4),
+    ...     vision_config=dict(image_size=32, num_frames=4, hidden_size=32, intermediate_size=64,
+    ...                        num_hidden_layers=1, num_attention_heads=4))
+    >>> model = ViCLIPModel(config).eval()
+    >>> videos = torch.randn(2, 4, 3, 32, 32)
+    >>> input_ids = torch.tensor([[49406, 320, 49407, 0], [49406, 321, 322, 49407]])
+    >>> model(input_ids=input_ids, pixel_values=videos).logits_per_video.shape
+    torch.Size([2, 2])
+    ```
+    """
+
+    config: ViCLIPConfig
+
+    def __init__(self, config: ViCLIPConfig):
+        super().__init__(config)
+        self.text_model = ViCLIPTextModel._from_config(config.text_config)
+        self.vision_model = ViCLIPVisionModel._from_config(config.vision_config)
+        self.visual_projection = nn.Linear(config.vision_config.hidden_size, config.projection_dim, bias=False)
+        self.text_projection = nn.Linear(config.text_config.hidden_size, config.projection_dim, bias=False)
+        self.logit_scale = nn.Parameter(torch.tensor(config.logit_scale_init_value))
+        self.post_init()
+
+    @classmethod
+    def from_clip_pretrained(
+        cls,
+        pretrained_model_name_or_path: str,
+        num_frames: int = 8,
+        max_text_positions: int = 32,
+        hidden_act: str | None = None,
+        **config_kwargs,
+    ) -> "ViCLIPModel":
+        """
+        Initialises ViCLIP from a transformers `CLIPModel` (a local folder or a Hub id), as the reference initialises
+        pretraining: the patch embedding becomes a per-frame patchify (a time axis of 1), the temporal position table
+        starts at zero, the text position table is cut to its first `max_text_positions` rows, and the logit scale is
+        carried over. The activation is kept from the CLIP config unless `hidden_act` overrides it (the released
+        checkpoints use `"quick_gelu"`).
+
+        Args:
+            pretrained_model_name_or_path (`str`): a `CLIPModel` folder or Hub id.
+            num_frames (`int`, defaults to 8): frames per clip of the new temporal position table.
+            max_text_positions (`int`, defaults to 32): text context length.
+            hidden_act (`str`, *optional*): activation of both towers; defaults to CLIP's.
+            config_kwargs: further top-level [`ViCLIPConfig`] fields; `vision_config={...}` / `text_config={...}`
+                override tower fields (for example `vision_config={"drop_path_rate": 0.1, "mask_ratio": 0.9}`).
+        """
+        from transformers import CLIPModel
+
+        clip = CLIPModel.from_pretrained(pretrained_model_name_or_path)
+        clip_text, clip_vision = clip.config.text_config, clip.config.vision_config
+        if max_text_positions > clip_text.max_position_embeddings:
+            raise ValueError(
+                f"max_text_positions={max_text_positions} exceeds the {clip_text.max_position_embeddings} text "
+                f"positions of {pretrained_model_name_or_path}."
+            )
+        shared_fields = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "layer_norm_eps")
+        text_config = {name: getattr(clip_text, name) for name in shared_fields}
+        text_config.update(
+            vocab_size=clip_text.vocab_size,
+            max_position_embeddings=max_text_positions,
+            hidden_act=hidden_act or clip_text.hidden_act,
+            **config_kwargs.pop("text_config", {}),
+        )
+        vision_config = {name: getattr(clip_vision, name) for name in shared_fields}
+        vision_config.update(
+            image_size=clip_vision.image_size,
+            patch_size=clip_vision.patch_size,
+            num_channels=clip_vision.num_channels,
+            num_frames=num_frames,
+            hidden_act=hidden_act or clip_vision.hidden_act,
+            **config_kwargs.pop("vision_config", {}),
+        )
+        config = ViCLIPConfig(
+            text_config=text_config,
+            vision_config=vision_config,
+            projection_dim=clip.config.projection_dim,
+            logit_scale_init_value=clip.logit_scale.item(),
+            **config_kwargs,
+        )
+        model = cls(config)
+
+        clip_state_dict = clip.state_dict()
+        state_dict = {}
+        for name, tensor in clip_state_dict.items():
+            name = name.replace("vision_model.pre_layrnorm.", "vision_model.pre_layernorm.")
+            if name == "text_model.embeddings.position_embedding.weight":
+                tensor = tensor[:max_text_positions]
+            if ".self_attn.q_proj." in name:
+                parameter = name.rsplit(".", 1)[1]
+                prefix = name.split(".q_proj.")[0]
+                state_dict[f"{prefix}.qkv.{parameter}"] = torch.cat(
+                    [clip_state_dict[f"{prefix}.{proj}_proj.{parameter}"] for proj in ("q", "k", "v")]
+                )
+            elif ".self_attn.k_proj." in name or ".self_attn.v_proj." in name:
+                continue
+            else:
+                state_dict[name] = tensor
+        missing, unexpected = model.load_state_dict(state_dict, strict=False)
+        if unexpected or set(missing) != {"vision_model.embeddings.temporal_embedding"}:
+            raise ValueError(
+                f"Could not map {pretrained_model_name_or_path} onto ViCLIP: missing {sorted(missing)}, "
+                f"unexpected {sorted(unexpected)}."
+            )
+        with torch.no_grad():
+            model.vision_model.embeddings.temporal_embedding.zero_()
+        return model
+
+    @can_return_tuple
+    def get_video_features(
+        self,
+        pixel_values: torch.Tensor,
+        mask_ratio: float | None = None,
+        interpolate_pos_encoding: bool = False,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> ViCLIPVisionModelOutput:
+        r"""
+        Embeds videos. Returns the video tower's output whose `pooler_output` is the projected (not normalised)
+        embedding, shape `(batch, projection_dim)`. Arguments as in [`ViCLIPVisionModel.forward`].
+
+        Example:
+
+        ```python
+        >>> with torch.inference_mode():
+        ...     video_embeds = model.get_video_features(pixel_values=inputs["pixel_values"]).pooler_output
+        ```
+        """
+        video_outputs = self.vision_model(
+            pixel_values=pixel_values,
+            mask_ratio=mask_ratio,
+            interpolate_pos_encoding=interpolate_pos_encoding,
+            return_dict=True,
+            **kwargs,
+        )
+        video_outputs.pooler_output = self.visual_projection(video_outputs.pooler_output)
+        return video_outputs
+
+    @can_return_tuple
+    def get_text_features(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> BaseModelOutputWithPooling:
+        r"""
+        Embeds captions. Returns the text tower's output whose `pooler_output` is the projected (not normalised)
+        embedding, shape `(batch, projection_dim)`.
+        """
+        text_outputs = self.text_model(input_ids=input_ids, attention_mask=attention_mask, return_dict=True, **kwargs)
+        text_outputs.pooler_output = self.text_projection(text_outputs.pooler_output)
+        return text_outputs
+
+    def clamped_logit_scale(self) -> torch.Tensor:
+        """`exp(logit_scale)` with `logit_scale` capped at `config.logit_scale_max` (the reference's temperature floor)."""
+        return self.logit_scale.clamp(max=self.config.logit_scale_max).exp()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        pixel_values: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        return_loss: bool | None = None,
+        mask_ratio: float | None = None,
+        interpolate_pos_encoding: bool = False,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> ViCLIPOutput:
+        r"""
+        Args:
+            input_ids (`torch.LongTensor` of shape `(text_batch, tokens)`): caption token ids.
+            pixel_values (`torch.FloatTensor` of shape `(video_batch, frames, 3, height, width)`): normalised frames.
+            attention_mask (`torch.Tensor` of shape `(text_batch, tokens)`, *optional*): 0 on padding.
+            return_loss (`bool`, *optional*): also return the symmetric contrastive loss (row `i` of the texts is
+                the caption of video `i`); across processes, negatives come from every rank.
+            mask_ratio (`float`, *optional*): token masking of the video tower, see [`ViCLIPVisionModel.forward`].
+            interpolate_pos_encoding (`bool`, defaults to `False`): allow other resolutions and frame counts.
+        """
+        video_outputs = self.get_video_features(
+            pixel_values=pixel_values,
+            mask_ratio=mask_ratio,
+            interpolate_pos_encoding=interpolate_pos_encoding,
+            **kwargs,
+        )
+        text_outputs = self.get_text_features(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+
+        video_embeds = nn.functional.normalize(video_outputs.pooler_output, dim=-1)
+        text_embeds = nn.functional.normalize(text_outputs.pooler_output, dim=-1)
+        logit_scale = self.clamped_logit_scale()
+        logits_per_video = logit_scale * video_embeds @ text_embeds.T  # [video_batch, text_batch]
+
+        loss = None
+        if return_loss:
+            loss = video_text_contrastive_loss(video_embeds, text_embeds, logit_scale)
+
+        return ViCLIPOutput(
+            loss=loss,
+            logits_per_video=logits_per_video,
+            logits_per_text=logits_per_video.T,
+            video_embeds=video_embeds,
+            text_embeds=text_embeds,
+            video_model_output=video_outputs,
+            text_model_output=text_outputs,
+        )
+
+
+class ViCLIPForVideoClassification(ViCLIPPreTrainedModel):
+    """
+    The ViCLIP video tower and its projection with a linear classifier on the projected video embedding. Loads from a
+    [`ViCLIPModel`] checkpoint: the towers load, the classifier is new (its weights can be set from text embeddings of
+    the class names for a zero-shot start).
+    """
+
+    config: ViCLIPConfig
+    main_input_name = "pixel_values"
+    input_modalities = ("video",)
+    # a ViCLIPModel checkpoint also holds the text tower, which classification does not use
+    _keys_to_ignore_on_load_unexpected = [r"^text_model\.", r"^text_projection\.", r"^logit_scale$"]
+
+    def __init__(self, config: ViCLIPConfig):
+        super().__init__(config)
+        self.vision_model = ViCLIPVisionModel._from_config(config.vision_config)
+        self.visual_projection = nn.Linear(config.vision_config.hidden_size, config.projection_dim, bias=False)
+        self.classifier = nn.Linear(config.projection_dim, config.num_labels)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        pixel_values: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        interpolate_pos_encoding: bool = False,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> ImageClassifierOutput:
+        r"""
+        Args:
+            pixel_values (`torch.FloatTensor` of shape `(batch, frames, 3, height, width)`): normalised frames.
+            labels (`torch.LongTensor` of shape `(batch,)`, *optional*): class ids in `[0, config.num_labels)`; gives
+                the cross-entropy loss.
+            interpolate_pos_encoding (`bool`, defaults to `False`): allow other resolutions and frame counts.
+        """
+        video_outputs = self.vision_model(
+            pixel_values=pixel_values, interpolate_pos_encoding=interpolate_pos_encoding, mask_ratio=0.0, **kwargs
+        )
+        video_embeds = self.visual_projection(video_outputs.pooler_output)
+        logits = self.classifier(video_embeds)
+        loss = self.loss_function(labels, logits, self.config) if labels is not None else None
+        return ImageClassifierOutput(
+            loss=loss, logits=logits, hidden_states=video_outputs.hidden_states, attentions=video_outputs.attentions
+        )
+
+
+__all__ = [
+    "ViCLIPForVideoClassification",
+    "ViCLIPModel",
+    "ViCLIPPreTrainedModel",
+    "ViCLIPTextModel",
+    "ViCLIPVisionModel",
+    "video_text_contrastive_loss",
+]

@@ -1,0 +1,23 @@
+# Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
+"""Registers the ViCLIP classes with the transformers Auto classes, so `Auto*.from_pretrained` finds them."""
+
+from transformers import AutoConfig, AutoModel, AutoModelForVideoClassification
+
+from .configuration_viclip import ViCLIPConfig, ViCLIPTextConfig, ViCLIPVisionConfig
+from .modeling_viclip import ViCLIPForVideoClassification, ViCLIPModel, ViCLIPTextModel, ViCLIPVisionModel
+
+
+def register_auto_classes() -> None:
+    """Registers configs, models, processors and pipelines; safe to call more than once."""
+    for config_class, model_class in (
+        (ViCLIPConfig, ViCLIPModel),
+        (ViCLIPTextConfig, ViCLIPTextModel),
+        (ViCLIPVisionConfig, ViCLIPVisionModel),
+    ):
+        AutoConfig.register(config_class.model_type, config_class, exist_ok=True)
+        AutoModel.register(config_class, model_class, exist_ok=True)
+        # `save_pretrained` then writes `auto_map` and copies the model files, for `trust_remote_code=True` loading
+        config_class.register_for_auto_class()
+        model_class.register_for_auto_class("AutoModel")
+    AutoModelForVideoClassification.register(ViCLIPConfig, ViCLIPForVideoClassification, exist_ok=True)
+    ViCLIPForVideoClassification.register_for_auto_class("AutoModelForVideoClassification")
