@@ -1,0 +1,156 @@
+"""Benchmark of the ViCLIP video tower on the CPU: seconds per batch, achieved GFLOP/s against this machine's matmul
+peaks measured in the same run, peak memory, and one masked pretraining step.
+
+    python bench/bench_model.py                   # ViCLIP-B/16, batch 2 x 8 frames x 224^2
+    python bench/bench_model.py --preset viclip-l14 --repeats 2
+
+Prints a Markdown table. Random weights: speed does not depend on the values. Each row runs in a fresh process
+(max_tasks_per_child=1), so its peak RSS is its own; its matmul peak is measured right before it.
+"""
+
+import argparse
+import contextlib
+import multiprocessing
+import resource
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+
+import torch
+
+from viclip import ViCLIPConfig, ViCLIPModel
+
+
+def matmul_flops(config: ViCLIPConfig, num_frames: int, kept_ratio: float = 1.0) -> float:
+    """Multiply-add FLOPs (x2) of one video through the vision tower and its projection."""
+    vision = config.vision_config
+    patches = (vision.image_size // vision.patch_size) ** 2
+    tokens = 1 + int(round(patches * num_frames * kept_ratio))
+    width, mlp = vision.hidden_size, vision.intermediate_size
+    linear_params_per_layer = 4 * width * width + 2 * width * mlp  # qkv + out, fc1 + fc2
+    per_layer = 2 * tokens * linear_params_per_layer + 4 * tokens * tokens * width  # projections + QK^T and AV
+    patchify = 2 * patches * num_frames * vision.num_channels * vision.patch_size**2 * width
+    return vision.num_hidden_layers * per_layer + patchify + 2 * width * config.projection_dim
+
+
+PRECISIONS = ("fp32", "bf16-autocast")
+
+
+def measure_matmul_peak(dtype: torch.dtype, size: int = 2048, repeats: int = 8) -> float:
+    """Best GFLOP/s of a square matmul in `dtype` on this machine, now."""
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
+def precision_context(precision: str) -> contextlib.AbstractContextManager:
+    if precision == "bf16-autocast":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def median_seconds(fn: Callable[[], object], repeats: int) -> float:
+    """Median seconds of `fn` over `repeats` runs after one warm-up run."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def run_case(args: argparse.Namespace, kind: str, implementation: str, precision: str) -> dict[str, float]:
+    """
+    Times one table row in a fresh process, so that its peak memory is its own; the matmul peak of the row's
+    precision is measured right before it, under the same machine load.
+    """
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = ViCLIPConfig.from_preset(args.preset)
+    torch.manual_seed(0)
+    model = ViCLIPModel(config)
+    model.set_attn_implementation(implementation)
+    frames = (config.num_frames, 3, config.image_size, config.image_size)
+    if kind == "embed":
+        model.eval()
+        videos = torch.randn(args.batch_size, *frames)
+        flops = args.batch_size * matmul_flops(config, config.num_frames)
+
+        def work() -> None:
+            with torch.inference_mode(), precision_context(precision):
+                model.get_video_features(pixel_values=videos)
+
+        repeats = args.repeats
+    else:
+        model.train()
+        model.text_model.requires_grad_(False)  # the reference recipe freezes the text tower
+        videos = torch.randn(args.train_batch_size, *frames)
+        input_ids = torch.zeros(args.train_batch_size, config.text_config.max_position_embeddings, dtype=torch.long)
+        input_ids[:, 0], input_ids[:, 1], input_ids[:, 2] = 49406, torch.arange(args.train_batch_size) + 320, 49407
+        num_tokens = config.num_frames * (config.image_size // config.vision_config.patch_size) ** 2
+        kept_ratio = 1 - int(args.mask_ratio * num_tokens) / num_tokens
+        flops = 3 * args.train_batch_size * matmul_flops(config, config.num_frames, kept_ratio)  # forward + backward
+
+        def work() -> None:
+            model.zero_grad(set_to_none=True)
+            with precision_context(precision):
+                outputs = model(input_ids=input_ids, pixel_values=videos, return_loss=True, mask_ratio=args.mask_ratio)
+            outputs.loss.backward()
+
+        repeats = max(1, args.repeats - 1)
+    peak = measure_matmul_peak(torch.bfloat16 if precision == "bf16-autocast" else torch.float32)
+    seconds = median_seconds(work, repeats)
+    return {
+        "seconds": seconds,
+        "gflops": flops / seconds / 1e9,
+        "peak": peak,
+        "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="viclip-b16", help="model size: viclip-b16 or viclip-l14")
+    parser.add_argument("--batch_size", type=int, default=2, help="videos per embedding batch")
+    parser.add_argument("--train_batch_size", type=int, default=8, help="clips in the pretraining step")
+    parser.add_argument("--mask_ratio", type=float, default=0.9, help="token masking of the pretraining step")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per row (the median is shown)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    print(f"ViCLIP {args.preset}, CPU, {torch.get_num_threads()} threads, torch {torch.__version__}")
+    config = ViCLIPConfig.from_preset(args.preset)
+    print(f"{matmul_flops(config, config.num_frames) / 1e9:.0f} GFLOP per {config.num_frames}-frame video\n")
+    header = ["what", "s / batch", "GFLOP/s", "matmul peak GFLOP/s", "of peak", "peak RSS MiB"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    cases = [("embed", implementation, precision) for implementation in ("eager", "sdpa") for precision in PRECISIONS]
+    cases += [("train", "sdpa", precision) for precision in PRECISIONS]
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1) as pool:
+        for kind, implementation, precision in cases:
+            result = pool.submit(run_case, args, kind, implementation, precision).result()
+            if kind == "embed":
+                what = f"video embeddings, batch {args.batch_size}, {implementation}, {precision}"
+            else:
+                what = f"pretraining step, mask {args.mask_ratio}, batch {args.train_batch_size}, {implementation}, {precision}"
+            row = [
+                what,
+                f"{result['seconds']:.2f}",
+                f"{result['gflops']:.0f}",
+                f"{result['peak']:.0f}",
+                f"{100 * result['gflops'] / result['peak']:.0f}%",
+                f"{result['rss_mib']:.0f}",
+            ]
+            print("| " + " | ".join(row) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
