@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.distributed.nn
 from torch import nn
 
 from transformers import initialization as init
@@ -26,49 +25,10 @@ from transformers.utils.generic import can_return_tuple
 from transformers.utils.output_capturing import capture_outputs
 
 from .configuration_viclip import ViCLIPConfig, ViCLIPTextConfig, ViCLIPVisionConfig
+from .losses import viclip_contrastive_loss
 
 
 logger = logging.get_logger(__name__)
-
-
-def _gather_with_grad(features: torch.Tensor) -> torch.Tensor:
-    """Concatenates `features` from every rank along the batch, keeping the gradient; a no-op in a single process."""
-    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-        return features
-    if torch.distributed.get_world_size() == 1:
-        return features
-    return torch.cat(torch.distributed.nn.functional.all_gather(features), dim=0)
-
-
-def video_text_contrastive_loss(
-    video_embeds: torch.Tensor, text_embeds: torch.Tensor, logit_scale: torch.Tensor
-) -> torch.Tensor:
-    """
-    Symmetric InfoNCE between L2-normalised video and text embeddings, with negatives from every rank.
-
-    Each rank scores its own samples against the features gathered from all ranks (with gradient), and scales its loss
-    by the world size, so that the gradient data-parallel training averages over ranks equals the gradient of one
-    process holding the whole global batch. In a single process it is the plain CLIP loss.
-
-    Args:
-        video_embeds (`torch.Tensor` of shape `(local_batch, dim)`): normalised video embeddings.
-        text_embeds (`torch.Tensor` of shape `(local_batch, dim)`): normalised text embeddings, row `i` the caption of
-            video `i`.
-        logit_scale (`torch.Tensor`): the scalar multiplying cosine similarities (already `exp`-ed and clamped).
-    """
-    all_video_embeds = _gather_with_grad(video_embeds)
-    all_text_embeds = _gather_with_grad(text_embeds)
-    local_batch = video_embeds.shape[0]
-    rank = torch.distributed.get_rank() if all_video_embeds.shape[0] != local_batch else 0
-    world_size = all_video_embeds.shape[0] // local_batch
-    # rows: this rank's samples; columns: every sample of the global batch
-    logits_per_video = logit_scale * video_embeds @ all_text_embeds.T  # [local_batch, global_batch]
-    logits_per_text = logit_scale * text_embeds @ all_video_embeds.T  # [local_batch, global_batch]
-    targets = torch.arange(local_batch, device=video_embeds.device) + rank * local_batch
-    loss = (
-        nn.functional.cross_entropy(logits_per_video, targets) + nn.functional.cross_entropy(logits_per_text, targets)
-    ) / 2
-    return loss * world_size
 
 
 @dataclass
@@ -404,6 +364,8 @@ class ViCLIPPreTrainedModel(PreTrainedModel):
     _supports_flash_attn = True
     _supports_attention_backend = True
     _can_record_outputs = {"hidden_states": ViCLIPEncoderLayer, "attentions": ViCLIPAttention}
+    # The losses are batch means that take no `num_items_in_batch`: the Trainer must scale them for accumulation.
+    accepts_loss_kwargs = False
 
     def _init_weights(self, module: nn.Module) -> None:
         """Random initialisation in the manner of CLIP (used for pretraining from scratch and for new heads)."""
@@ -776,7 +738,7 @@ class ViCLIPModel(ViCLIPPreTrainedModel):
 
         loss = None
         if return_loss:
-            loss = video_text_contrastive_loss(video_embeds, text_embeds, logit_scale)
+            loss = viclip_contrastive_loss(video_embeds, text_embeds, logit_scale)
 
         return ViCLIPOutput(
             loss=loss,
@@ -841,5 +803,4 @@ __all__ = [
     "ViCLIPPreTrainedModel",
     "ViCLIPTextModel",
     "ViCLIPVisionModel",
-    "video_text_contrastive_loss",
 ]

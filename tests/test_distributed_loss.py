@@ -1,0 +1,60 @@
+# Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
+"""The gathered contrastive loss: single-process definition, and equality with one process under torchrun."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from viclip.losses import gather_features, viclip_contrastive_loss
+
+
+TESTS_DIR = Path(__file__).parent
+sys.path.insert(0, str(TESTS_DIR))
+import distributed_loss_worker  # noqa: E402
+
+
+def test_single_process_loss_is_symmetric_infonce():
+    torch.manual_seed(0)
+    video = F.normalize(torch.randn(6, 16, dtype=torch.float64), dim=-1)
+    text = F.normalize(torch.randn(6, 16, dtype=torch.float64), dim=-1)
+    logits = 30.0 * video @ text.t()
+    targets = torch.arange(6)
+    expected = (F.cross_entropy(logits, targets) + F.cross_entropy(logits.t(), targets)) / 2
+    torch.testing.assert_close(viclip_contrastive_loss(video, text, 30.0), expected)
+
+
+def test_gather_features_is_identity_in_a_single_process():
+    video, text = torch.randn(3, 4), torch.randn(3, 4)
+    gathered = gather_features(video, text)
+    assert gathered.video is video and gathered.text is text
+    assert (gathered.offset, gathered.world_size) == (0, 1)
+
+
+def test_gather_features_rejects_unpaired_features():
+    with pytest.raises(ValueError, match=r"\[n, D\]"):
+        gather_features(torch.randn(3, 4), torch.randn(2, 4))
+
+
+def test_torchrun_two_processes_match_one_process_with_the_whole_batch(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(TESTS_DIR.parent)}
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+        str(TESTS_DIR / "distributed_loss_worker.py"), str(tmp_path),
+    ]  # fmt: skip
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for case in distributed_loss_worker.CASES:
+        distributed = torch.load(tmp_path / f"{case}.pt")
+        single = distributed_loss_worker.single_process_result(case)
+        torch.testing.assert_close(distributed["loss"], single["loss"], atol=1e-5, rtol=0, msg=f"{case}: loss")
+        assert distributed["grads"].keys() == single["grads"].keys()
+        for name, grad in single["grads"].items():
+            where = f"{case}: grad of {name}"
+            torch.testing.assert_close(
+                distributed["grads"][name], grad, atol=1e-5, rtol=0, msg=lambda m, w=where: f"{w}: {m}"
+            )
