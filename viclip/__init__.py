@@ -12,19 +12,32 @@ from .modeling_viclip import (
     ViCLIPTextModel,
     ViCLIPVisionModel,
 )
+from .pipeline_viclip import KINETICS_TEMPLATES, ZeroShotVideoClassificationPipeline
+from .processing_viclip import ViCLIPProcessor
 from .registration import register_auto_classes
+from .tokenization_viclip import build_viclip_tokenizer, clean_caption, normalize_training_caption
+from .video_processing_viclip import ViCLIPVideoProcessor, read_video_frames, sample_frame_indices
 
 
 register_auto_classes()
 
 __all__ = [
+    "KINETICS_TEMPLATES",
     "VICLIP_PRESETS",
     "ViCLIPConfig",
     "ViCLIPForVideoClassification",
     "ViCLIPModel",
     "ViCLIPPreTrainedModel",
+    "ViCLIPProcessor",
     "ViCLIPTextConfig",
     "ViCLIPTextModel",
     "ViCLIPVisionConfig",
+    "ViCLIPVideoProcessor",
     "ViCLIPVisionModel",
+    "ZeroShotVideoClassificationPipeline",
+    "build_viclip_tokenizer",
+    "clean_caption",
+    "normalize_training_caption",
+    "read_video_frames",
+    "sample_frame_indices",
 ]

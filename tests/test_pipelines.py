@@ -1,0 +1,151 @@
+# Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
+"""The zero-shot-video-classification pipeline and the stock video-classification pipeline with ViCLIP."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from transformers import pipeline
+from transformers.pipelines import PIPELINE_REGISTRY
+
+from tests.conftest import tiny_config_kwargs
+from tests.processing_helpers import bundled_clips, run_fresh_python, tiny_processor
+from viclip import (
+    KINETICS_TEMPLATES,
+    ViCLIPConfig,
+    ViCLIPForVideoClassification,
+    ViCLIPModel,
+    ZeroShotVideoClassificationPipeline,
+)
+
+LABELS = ["riding a bike", "playing guitar", "surfing"]
+
+
+@pytest.fixture(scope="module")
+def model_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("viclip")
+    torch.manual_seed(0)
+    ViCLIPModel(ViCLIPConfig(**tiny_config_kwargs())).save_pretrained(folder)
+    tiny_processor().save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def classifier(model_folder):
+    return pipeline("zero-shot-video-classification", model=str(model_folder))
+
+
+@pytest.fixture(scope="module")
+def video():
+    return np.random.default_rng(0).integers(0, 256, (12, 40, 48, 3), dtype=np.uint8)
+
+
+def expected_scores(classifier, video, labels, templates):
+    """Softmax over labels of exp(logit_scale) x the mean cosine similarity over templates, computed by hand."""
+    model, processor = classifier.model, classifier.processor
+    captions = [template.format(label) for label in labels for template in templates]
+    inputs = processor(text=captions, videos=video)
+    with torch.no_grad():
+        video_embeds = model.get_video_features(pixel_values=inputs["pixel_values"]).pooler_output
+        text_embeds = model.get_text_features(
+            input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]
+        ).pooler_output
+    cosine = torch.nn.functional.normalize(video_embeds, dim=-1) @ torch.nn.functional.normalize(text_embeds, dim=-1).T
+    logits = model.logit_scale.clamp(max=model.config.logit_scale_max).exp() * cosine.view(
+        len(labels), len(templates)
+    ).mean(-1)
+    return dict(zip(labels, logits.softmax(-1).tolist(), strict=True))
+
+
+def test_zero_shot_task_is_registered_on_import():
+    assert (
+        PIPELINE_REGISTRY.supported_tasks["zero-shot-video-classification"]["impl"]
+        is ZeroShotVideoClassificationPipeline
+    )
+
+
+def test_kinetics_templates_are_the_16_reference_templates():
+    assert len(KINETICS_TEMPLATES) == 16 and len(set(KINETICS_TEMPLATES)) == 16
+    assert KINETICS_TEMPLATES[0] == "a photo of action {}" and KINETICS_TEMPLATES[-1] == "The woman is {}"
+    assert all("{}" in template for template in KINETICS_TEMPLATES)
+
+
+def test_scores_are_sorted_and_sum_to_one(classifier, video):
+    result = classifier(video, candidate_labels=LABELS)
+    scores = [entry["score"] for entry in result]
+    assert sorted(entry["label"] for entry in result) == sorted(LABELS)
+    assert scores == sorted(scores, reverse=True) and sum(scores) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_kinetics_scores_average_cosine_similarity_over_the_16_templates(classifier, video):
+    result = classifier(video, candidate_labels=LABELS, hypothesis_template="kinetics")
+    expected = expected_scores(classifier, video, LABELS, KINETICS_TEMPLATES)
+    assert {entry["label"]: entry["score"] for entry in result} == pytest.approx(expected, abs=1e-5)
+
+
+def test_template_may_be_a_string_or_a_list(classifier, video):
+    single = classifier(video, candidate_labels=LABELS, hypothesis_template="a clip of {}")
+    several = classifier(video, candidate_labels=LABELS, hypothesis_template=["a clip of {}", "{}"])
+    assert {e["label"]: e["score"] for e in single} == pytest.approx(
+        expected_scores(classifier, video, LABELS, ["a clip of {}"]), abs=1e-5
+    )
+    assert {e["label"]: e["score"] for e in several} == pytest.approx(
+        expected_scores(classifier, video, LABELS, ["a clip of {}", "{}"]), abs=1e-5
+    )
+
+
+def test_template_without_placeholder_is_rejected(classifier, video):
+    with pytest.raises(ValueError, match="template"):
+        classifier(video, candidate_labels=LABELS, hypothesis_template="a video")
+
+
+def test_label_set_is_embedded_once_per_call(classifier, video, monkeypatch):
+    calls = []
+    original = classifier.model.get_text_features
+    monkeypatch.setattr(classifier.model, "get_text_features", lambda **kw: calls.append(1) or original(**kw))
+    results = classifier([video, video[:5], bundled_clips()["carphone_pristine"]], candidate_labels=LABELS)
+    assert len(results) == 3 and len(calls) == 1
+
+
+def test_one_video_gives_one_ranking_and_a_list_gives_one_per_video(classifier, video):
+    frames = list(video[:6])  # a list of frames is one video
+    assert isinstance(classifier(frames, candidate_labels=LABELS)[0], dict)
+    batch = classifier([bundled_clips()["bikes"], video], candidate_labels=LABELS)
+    assert len(batch) == 2 and all(isinstance(ranking, list) and len(ranking) == 3 for ranking in batch)
+
+
+def test_video_classification_pipeline_runs_a_saved_classifier(tmp_path):
+    labels = {0: "biking", 1: "cooking", 2: "surfing"}
+    ViCLIPForVideoClassification(ViCLIPConfig(**tiny_config_kwargs(id2label=labels))).save_pretrained(tmp_path)
+    tiny_processor().save_pretrained(tmp_path)
+    classify = pipeline("video-classification", model=str(tmp_path))
+    result = classify(bundled_clips()["bikes"], top_k=3)
+    assert sorted(entry["label"] for entry in result) == sorted(labels.values())
+    assert sum(entry["score"] for entry in result) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_saved_pipeline_loads_with_trust_remote_code_without_viclip(classifier, video, tmp_path):
+    folder = tmp_path / "saved"
+    classifier.save_pretrained(str(folder))
+    np.save(tmp_path / "video.npy", video)
+    expected = classifier(video, candidate_labels=LABELS, hypothesis_template="kinetics")
+    output = run_fresh_python(
+        f"""
+        import json, sys
+        import numpy as np
+        from transformers import pipeline
+        classify = pipeline("zero-shot-video-classification", model={str(folder)!r}, trust_remote_code=True)
+        result = classify(np.load("video.npy"), candidate_labels={LABELS!r}, hypothesis_template="kinetics")
+        print(json.dumps({{
+            "viclip_imported": any(name == "viclip" or name.startswith("viclip.") for name in sys.modules),
+            "class": type(classify).__name__,
+            "result": result,
+        }}))
+        """,
+        cwd=str(tmp_path),
+    )
+    loaded = json.loads(output.strip().splitlines()[-1])
+    assert loaded["viclip_imported"] is False and loaded["class"] == "ZeroShotVideoClassificationPipeline"
+    assert [e["label"] for e in loaded["result"]] == [e["label"] for e in expected]
+    assert [e["score"] for e in loaded["result"]] == pytest.approx([e["score"] for e in expected], abs=1e-6)
