@@ -1,0 +1,345 @@
+"""Conversion of released ViCLIP checkpoints: numerical parity with the original code, size inference, safe loading,
+clear errors, the model card, and publishing to the Hub (with `HfApi` replaced, never reaching the network)."""
+
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from huggingface_hub import ModelCard
+from safetensors.torch import load_file
+
+import viclip.convert_viclip_original_to_hf as converter
+from viclip import ViCLIPConfig, ViCLIPModel
+from viclip.convert_viclip_original_to_hf import (
+    ConversionError,
+    UnsafeCheckpointError,
+    convert_checkpoint,
+    convert_state_dict,
+    infer_config,
+    load_original_state_dict,
+    original_key,
+)
+
+from .conftest import FIXTURES
+
+
+TINY_CHECKPOINT = FIXTURES / "tiny_original.pth"
+TINY_SIZES = json.loads((FIXTURES / "tiny_config.json").read_text())
+TINY_HEADS = {"vision_heads": TINY_SIZES["vision_heads"], "text_heads": TINY_SIZES["text_heads"]}
+# The Hub's tasks (huggingface.js `PIPELINE_DATA`) a ViCLIP card could plausibly name.
+HUB_VIDEO_TASKS = {
+    "video-classification",
+    "zero-shot-image-classification",
+    "feature-extraction",
+    "video-text-to-text",
+}
+
+
+@pytest.fixture(scope="module")
+def converted_dir(tmp_path_factory) -> Path:
+    """The tiny reference checkpoint, converted once for the tests that only read the result."""
+    output_dir = tmp_path_factory.mktemp("converted")
+    convert_checkpoint(TINY_CHECKPOINT, output_dir, **TINY_HEADS)
+    return output_dir
+
+
+def original_state_dict_on_meta(preset: str) -> dict[str, torch.Tensor]:
+    """A state dict with the keys and shapes of a released checkpoint, on the meta device (nothing allocated)."""
+    with torch.device("meta"):
+        hf_state_dict = ViCLIPModel(ViCLIPConfig.from_preset(preset)).state_dict()
+    original = {}
+    for key, tensor in hf_state_dict.items():
+        if key in ("visual_projection.weight", "text_projection.weight"):
+            tensor = tensor.t()
+        elif key == "vision_model.embeddings.patch_embedding.weight":
+            tensor = tensor.unsqueeze(2)
+        original[original_key(key)] = tensor
+    return original
+
+
+def save_checkpoint(path: Path, state_dict: dict, **extra) -> Path:
+    torch.save({"model": state_dict, "epoch": 9, **extra}, path)
+    return path
+
+
+def test_converted_tiny_checkpoint_reproduces_reference_outputs(converted_dir):
+    model = ViCLIPModel.from_pretrained(converted_dir).eval()
+    inputs = load_file(FIXTURES / "inputs.safetensors")
+    expected = load_file(FIXTURES / "expected.safetensors")
+    with torch.no_grad():
+        outputs = {
+            "video_embeds": model.get_video_features(pixel_values=inputs["pixel_values"]).pooler_output,
+            "image_embeds": model.get_video_features(pixel_values=inputs["image_pixel_values"]).pooler_output,
+            "text_embeds": model.get_text_features(input_ids=inputs["input_ids"]).pooler_output,
+            "logits_per_video": model(
+                input_ids=inputs["input_ids"], pixel_values=inputs["pixel_values"]
+            ).logits_per_video,
+        }
+    for name, value in outputs.items():
+        torch.testing.assert_close(value, expected[name], atol=1e-5, rtol=0, msg=name)
+    assert model.logit_scale.item() == pytest.approx(math.log(1 / TINY_SIZES["temp"]), abs=1e-6)
+
+
+def test_converted_folder_is_complete(converted_dir):
+    from transformers import AutoModel, AutoProcessor
+
+    names = {path.name for path in converted_dir.iterdir()}
+    assert {"model.safetensors", "config.json", "README.md", "processor_config.json", "tokenizer.json"} <= names
+    assert not any(name.endswith(".bin") for name in names)
+    assert isinstance(AutoModel.from_pretrained(converted_dir), ViCLIPModel)
+    processor = AutoProcessor.from_pretrained(converted_dir)
+    assert processor.video_processor.num_frames == TINY_SIZES["num_frames"]
+    inputs = processor(text=["a man is playing the guitar on a stage"], padding="max_length", return_tensors="pt")
+    reference_ids = load_file(FIXTURES / "inputs.safetensors")["input_ids"][:1]
+    assert torch.equal(inputs["input_ids"], reference_ids)
+
+
+@pytest.mark.parametrize(
+    ("preset", "vision", "text"),
+    [("viclip-b16", (768, 12, 12, 16), (512, 12, 8)), ("viclip-l14", (1024, 24, 16, 14), (768, 12, 12))],
+)
+def test_released_size_is_inferred_from_shapes(preset, vision, text):
+    state_dict = original_state_dict_on_meta(preset)
+    config, detected = infer_config(state_dict)
+    assert detected == preset
+    v, t = config.vision_config, config.text_config
+    assert (v.hidden_size, v.num_hidden_layers, v.num_attention_heads, v.patch_size) == vision
+    assert (t.hidden_size, t.num_hidden_layers, t.num_attention_heads) == text
+    assert (v.num_frames, v.image_size, t.max_position_embeddings, t.vocab_size) == (8, 224, 32, 49408)
+
+
+@pytest.mark.parametrize(("preset", "num_tensors"), [("viclip-b16", 303), ("viclip-l14", 447)])
+def test_key_table_maps_every_released_tensor_one_to_one(preset, num_tensors):
+    state_dict = original_state_dict_on_meta(preset)
+    assert len(state_dict) == num_tensors  # spec §5
+    converted, unknown = convert_state_dict(state_dict)
+    with torch.device("meta"):
+        expected = ViCLIPModel(ViCLIPConfig.from_preset(preset)).state_dict()
+    assert unknown == []
+    assert {key: tuple(t.shape) for key, t in converted.items()} == {
+        key: tuple(t.shape) for key, t in expected.items()
+    }
+
+
+def test_size_flag_that_contradicts_the_shapes_is_refused():
+    with pytest.raises(ConversionError, match=r"not ViCLIP-B/16.*vision_config\.hidden_size 1024"):
+        infer_config(original_state_dict_on_meta("viclip-l14"), size="b16")
+
+
+def test_other_sizes_are_built_from_shapes_with_given_heads():
+    config, detected = infer_config(load_original_state_dict(TINY_CHECKPOINT), **TINY_HEADS)
+    assert detected is None
+    v, t = config.vision_config, config.text_config
+    assert (v.image_size, v.patch_size, v.num_frames, v.hidden_size, v.num_hidden_layers) == (64, 16, 4, 64, 2)
+    assert (v.num_attention_heads, t.num_attention_heads) == (4, 4)
+    assert (t.hidden_size, t.num_hidden_layers, t.max_position_embeddings, t.vocab_size) == (32, 2, 32, 49408)
+    assert config.projection_dim == TINY_SIZES["embed_dim"]
+
+
+def test_heads_that_cannot_be_inferred_ask_for_the_flag():
+    with pytest.raises(ConversionError, match="--text_heads"):
+        infer_config(load_original_state_dict(TINY_CHECKPOINT))  # text width 32 is not a multiple of 64
+
+
+class _RunsShellOnLoad:
+    def __init__(self, command: str):
+        self.command = command
+
+    def __reduce__(self):
+        return (os.system, (self.command,))
+
+
+def test_checkpoint_whose_pickle_runs_code_is_refused(tmp_path):
+    sentinel = tmp_path / "SENTINEL"
+    state_dict = load_original_state_dict(TINY_CHECKPOINT)
+    checkpoint = save_checkpoint(tmp_path / "evil.pth", state_dict, config=_RunsShellOnLoad(f"touch {sentinel}"))
+    with pytest.raises(UnsafeCheckpointError, match=r"evil\.pth.*`posix\.system`"):
+        convert_checkpoint(checkpoint, tmp_path / "out", **TINY_HEADS)
+    assert not sentinel.exists()
+    assert not (tmp_path / "out").exists()
+
+
+def test_pickled_class_other_than_the_easydict_config_is_refused_by_name(tmp_path):
+    from argparse import Namespace
+
+    checkpoint = save_checkpoint(tmp_path / "ns.pth", {"temp": torch.tensor(0.01)}, config=Namespace(lr=1e-4))
+    with pytest.raises(UnsafeCheckpointError, match=r"`argparse\.Namespace`"):
+        load_original_state_dict(checkpoint)
+
+
+def test_truncated_checkpoint_gives_clear_error(tmp_path):
+    data = TINY_CHECKPOINT.read_bytes()
+    truncated = tmp_path / "truncated.pth"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ConversionError, match=r"truncated\.pth: the file is truncated or corrupt"):
+        load_original_state_dict(truncated)
+
+
+def test_command_line_reports_a_bad_checkpoint_as_an_error_message(tmp_path):
+    truncated = tmp_path / "truncated.pth"
+    truncated.write_bytes(TINY_CHECKPOINT.read_bytes()[:1000])
+    with pytest.raises(SystemExit, match=r"^error: Could not read .*truncated\.pth"):
+        converter.main(["--checkpoint", str(truncated), "--output_dir", str(tmp_path / "out")])
+
+
+def test_missing_keys_are_all_listed(tmp_path):
+    state_dict = load_original_state_dict(TINY_CHECKPOINT)
+    del state_dict["text_encoder.transformer.resblocks.1.ln_2.bias"]
+    del state_dict["vision_encoder.class_embedding"]
+    checkpoint = save_checkpoint(tmp_path / "missing.pth", state_dict)
+    with pytest.raises(ConversionError, match="2 model weight") as error:
+        convert_checkpoint(checkpoint, tmp_path / "out", **TINY_HEADS)
+    message = str(error.value)
+    assert (
+        "text_model.encoder.layers.1.layer_norm2.bias (original key text_encoder.transformer.resblocks.1.ln_2.bias)"
+        in message
+    )
+    assert "vision_model.embeddings.class_embedding (original key vision_encoder.class_embedding)" in message
+
+
+def test_extra_keys_are_all_listed(tmp_path):
+    state_dict = load_original_state_dict(TINY_CHECKPOINT)
+    state_dict["vision_encoder.unexpected"] = torch.zeros(1)
+    state_dict["text_encoder.transformer.resblocks.0.attn.bias_k"] = torch.zeros(1)
+    checkpoint = save_checkpoint(tmp_path / "extra.pth", state_dict)
+    with pytest.raises(ConversionError, match="2 checkpoint tensor") as error:
+        convert_checkpoint(checkpoint, tmp_path / "out", **TINY_HEADS)
+    assert "- vision_encoder.unexpected" in str(error.value)
+    assert "- text_encoder.transformer.resblocks.0.attn.bias_k" in str(error.value)
+
+
+def test_converted_model_card_metadata_round_trips(converted_dir):
+    card = ModelCard.load(converted_dir / "README.md")
+    metadata = card.data.to_dict()
+    assert metadata["library_name"] == "transformers"
+    assert metadata["pipeline_tag"] in HUB_VIDEO_TASKS
+    assert metadata["license"] == "mit"
+    assert "viclip" in metadata["tags"]
+    assert "model-index" not in metadata  # no published numbers for a checkpoint of unknown origin
+    assert ModelCard(str(card)).data.to_dict() == metadata
+    assert "```python\nfrom transformers import AutoModel, AutoProcessor" in card.text
+    assert "InternVid: A Large-scale Video-Text Dataset for Multimodal Understanding and Generation" in card.text
+
+
+def test_published_zero_shot_results_go_to_the_l14_10m_flt_card_only(tmp_path):
+    name = "ViClip-InternVid-10M-FLT.pth"
+    assert converter.guess_training_data(name) == "InternVid-10M-FLT"
+    l14 = ViCLIPConfig.from_preset("viclip-l14")
+    card = converter.build_converted_model_card(name, l14, "viclip-l14", "InternVid-10M-FLT", "org/viclip-l14")
+    path = tmp_path / "README.md"
+    card.save(path)
+    metadata = ModelCard.load(path).data.to_dict()
+    assert metadata == card.data.to_dict()
+    assert metadata["datasets"] == ["OpenGVLab/InternVid"]
+    results = metadata["model-index"][0]["results"]
+    values = {(r["dataset"]["name"], m["type"]): m["value"] for r in results for m in r["metrics"]}
+    assert values[("Kinetics-400", "accuracy")] == 64.80
+    assert values[("Kinetics-600", "mean_top1_top5_accuracy")] == 73.53
+    assert values[("Kinetics-700", "accuracy")] == 54.30
+    b16 = ViCLIPConfig.from_preset("viclip-b16")
+    other = converter.build_converted_model_card(name, b16, "viclip-b16", "InternVid-10M-FLT", "org/viclip-b16")
+    assert "model-index" not in other.data.to_dict()
+
+
+def test_push_to_hub_uploads_the_complete_folder(tmp_path, monkeypatch):
+    calls = []
+
+    class RecordingHfApi:
+        def create_repo(self, repo_id, **kwargs):
+            calls.append(("create_repo", repo_id, kwargs))
+            return f"https://huggingface.co/{repo_id}"
+
+        def upload_folder(self, *, repo_id, folder_path, **kwargs):
+            calls.append(("upload_folder", repo_id, sorted(path.name for path in Path(folder_path).iterdir())))
+
+    monkeypatch.setattr(converter, "HfApi", RecordingHfApi)
+    output_dir = tmp_path / "out"
+    converter.main(
+        [
+            "--checkpoint",
+            str(TINY_CHECKPOINT),
+            "--output_dir",
+            str(output_dir),
+            "--vision_heads",
+            "4",
+            "--text_heads",
+            "4",
+            "--push_to_hub",
+            "someone/viclip-tiny",
+        ]
+    )
+    assert [call[:2] for call in calls] == [
+        ("create_repo", "someone/viclip-tiny"),
+        ("upload_folder", "someone/viclip-tiny"),
+    ]
+    assert calls[0][2].get("exist_ok") is True
+    assert calls[1][2] == sorted(path.name for path in output_dir.iterdir())
+    assert {"model.safetensors", "config.json", "README.md"} <= set(calls[1][2])
+    assert 'from_pretrained("someone/viclip-tiny"' in (output_dir / "README.md").read_text()
+
+
+def write_test_video(path: Path, num_frames: int = 12, size: int = 64) -> Path:
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=8)
+        stream.width, stream.height, stream.pix_fmt = size, size, "yuv420p"
+        for index in range(num_frames):
+            frame = np.full((size, size, 3), index * 20, dtype=np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+ZERO_SHOT_CHECK = """
+from transformers import pipeline
+classifier = pipeline("zero-shot-video-classification", model={folder!r}, trust_remote_code=True)
+scores = [result["score"] for result in classifier({video!r}, candidate_labels=["a dog", "a cat", "a car"])]
+print(len(scores), round(sum(scores), 4))
+"""
+
+
+def test_converted_folder_runs_as_remote_code_in_a_fresh_process(converted_dir, tmp_path):
+    """The five usage lines of the card, and the zero-shot pipeline, in an interpreter that never imports viclip."""
+    card_text = (converted_dir / "README.md").read_text()
+    usage = re.search(r"```python\n(.*?)```", card_text, re.DOTALL).group(1)
+    assert len(usage.strip().splitlines()) == 5
+    video = write_test_video(tmp_path / "clip.mp4")
+    script = usage.replace('"video.mp4"', repr(str(video))) + "print(tuple(probs.shape), round(probs.sum().item(), 4))"
+    script += ZERO_SHOT_CHECK.format(folder=str(converted_dir), video=str(video))
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-2:] == ["(1, 2) 1.0", "3 1.0"]
+
+
+@pytest.mark.slow
+def test_full_size_b16_checkpoint_converts_end_to_end(tmp_path):
+    torch.manual_seed(0)
+    state_dict = {key: torch.randn(t.shape) for key, t in original_state_dict_on_meta("viclip-b16").items()}
+    state_dict["temp"] = torch.tensor(0.01)
+    checkpoint = save_checkpoint(tmp_path / "ViCLIP-B_InternVid-FLT-10M.pth", state_dict, config={"model": {}})
+    model = convert_checkpoint(checkpoint, tmp_path / "out", size="b16")
+    assert model.num_parameters() == pytest.approx(149.60e6, rel=1e-3)
+    torch.testing.assert_close(model.visual_projection.weight, state_dict["vision_encoder.proj"].t())
+    reloaded = ViCLIPModel.from_pretrained(tmp_path / "out")
+    assert reloaded.config.vision_config.num_attention_heads == 12
+    assert reloaded.config.text_config.num_attention_heads == 8
+    torch.testing.assert_close(reloaded.text_projection.weight, state_dict["text_encoder.text_projection"].t())
+    card = ModelCard.load(tmp_path / "out" / "README.md")
+    assert card.data.datasets == ["OpenGVLab/InternVid"]
+    assert card.data.eval_results is None  # the paper publishes no zero-shot numbers for B/16
+    assert "# ViCLIP-B/16 (InternVid-10M-FLT)" in card.text
