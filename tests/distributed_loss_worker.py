@@ -5,16 +5,21 @@ Worker of `test_distributed_loss.py`, launched by `torchrun --nproc_per_node 2` 
 Each rank takes its slice of a fixed global batch, runs a small two-tower model wrapped in DDP whose forward returns
 `viclip_contrastive_loss`, and back-propagates. Rank 0 writes the mean loss over ranks and the (DDP-averaged) gradients
 to `OUT_DIR/<case>.pt`; the test compares them with one process fed the whole batch (`single_process_result`).
+
+It also runs `evaluate_retrieval` over a validation set sharded unevenly (as when a process dropped unreadable
+videos) and writes rank 0's metrics to `OUT_DIR/retrieval.pt`.
 """
 
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
 from viclip.losses import viclip_contrastive_loss
+from viclip.retrieval import evaluate_retrieval
 
 
 # name -> rows per rank; the global batch is the concatenation in rank order.
@@ -53,6 +58,40 @@ def single_process_result(case: str) -> dict:
     return {"loss": loss.detach(), "grads": {name: p.grad.clone() for name, p in model.named_parameters()}}
 
 
+class EmbeddingTowers(nn.Module):
+    """Video and text "encoders" that return their inputs: the metrics then depend only on the data."""
+
+    def __init__(self):
+        super().__init__()
+        self.unused = nn.Parameter(torch.zeros(()))
+
+    def forward(self, input_ids, pixel_values, attention_mask):
+        return SimpleNamespace(video_embeds=pixel_values.flatten(1), text_embeds=input_ids[:, 1:].float())
+
+
+def retrieval_batches() -> list[list[dict[str, torch.Tensor]]]:
+    """Per rank, a list of batches: rank 0 holds pairs 0-3 in one batch and 4 alone; rank 1 pairs 5-6 and 7-9."""
+    torch.manual_seed(1)
+    videos = torch.randn(10, 6)
+    texts = videos + 0.8 * torch.randn(10, 6)
+    input_ids = torch.cat([torch.zeros(10, 1), texts], dim=1)  # float "ids": the towers pass them through
+
+    def batch(rows):
+        return {"pixel_values": videos[rows], "input_ids": input_ids[rows], "attention_mask": torch.ones(len(rows))}
+
+    return [[batch([0, 1, 2, 3]), batch([4])], [batch([5, 6]), batch([7, 8, 9])]]
+
+
+def gather_equal_rows(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Concatenates each tensor over ranks; like `all_gather`, it needs the same shape on every rank."""
+    gathered = {}
+    for name, tensor in tensors.items():
+        parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, tensor.contiguous())
+        gathered[name] = torch.cat(parts)
+    return gathered
+
+
 def main(out_dir: Path) -> None:
     dist.init_process_group("gloo")
     rank = dist.get_rank()
@@ -69,6 +108,9 @@ def main(out_dir: Path) -> None:
         if rank == 0:
             grads = {name: p.grad.clone() for name, p in model.named_parameters()}
             torch.save({"loss": mean_loss, "grads": grads}, out_dir / f"{case}.pt")
+    metrics = evaluate_retrieval(EmbeddingTowers(), retrieval_batches()[rank], gather=gather_equal_rows)
+    if rank == 0:
+        torch.save(metrics, out_dir / "retrieval.pt")
     dist.barrier()
     dist.destroy_process_group()
 

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from viclip.losses import gather_features, viclip_contrastive_loss
+from viclip.retrieval import evaluate_retrieval
 
 
 TESTS_DIR = Path(__file__).parent
@@ -40,16 +41,23 @@ def test_gather_features_rejects_unpaired_features():
         gather_features(torch.randn(3, 4), torch.randn(2, 4))
 
 
-def test_torchrun_two_processes_match_one_process_with_the_whole_batch(tmp_path):
+@pytest.fixture(scope="module")
+def torchrun_results(tmp_path_factory):
+    """Runs `distributed_loss_worker.py` once under `torchrun --nproc_per_node 2` (gloo) and returns its folder."""
+    out_dir = tmp_path_factory.mktemp("torchrun")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(TESTS_DIR.parent)}
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-        str(TESTS_DIR / "distributed_loss_worker.py"), str(tmp_path),
+        str(TESTS_DIR / "distributed_loss_worker.py"), str(out_dir),
     ]  # fmt: skip
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return out_dir
+
+
+def test_torchrun_two_processes_match_one_process_with_the_whole_batch(torchrun_results):
     for case in distributed_loss_worker.CASES:
-        distributed = torch.load(tmp_path / f"{case}.pt")
+        distributed = torch.load(torchrun_results / f"{case}.pt")
         single = distributed_loss_worker.single_process_result(case)
         torch.testing.assert_close(distributed["loss"], single["loss"], atol=1e-5, rtol=0, msg=f"{case}: loss")
         assert distributed["grads"].keys() == single["grads"].keys()
@@ -58,3 +66,11 @@ def test_torchrun_two_processes_match_one_process_with_the_whole_batch(tmp_path)
             torch.testing.assert_close(
                 distributed["grads"][name], grad, atol=1e-5, rtol=0, msg=lambda m, w=where: f"{w}: {m}"
             )
+
+
+def test_retrieval_over_unevenly_sharded_processes_matches_one_process(torchrun_results):
+    distributed = torch.load(torchrun_results / "retrieval.pt")
+    every_batch = [batch for rank_batches in distributed_loss_worker.retrieval_batches() for batch in rank_batches]
+    single = evaluate_retrieval(distributed_loss_worker.EmbeddingTowers(), every_batch)
+    assert distributed["num_pairs"] == single["num_pairs"] == 10
+    assert distributed == pytest.approx(single)

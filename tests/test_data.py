@@ -1,0 +1,310 @@
+# Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
+"""Annotation formats, the robust video dataset, and the collator that drops and counts unreadable videos."""
+
+import json
+import logging
+
+import datasets
+import numpy as np
+import pytest
+import torch
+
+from viclip.data import (
+    SKIPPED_KEY,
+    SkippedSample,
+    TooManySkippedVideosError,
+    VideoDataCollator,
+    VideoDataset,
+    load_annotations,
+    parse_timestamp,
+)
+from viclip.synthetic import make_synthetic_corpus, write_video
+
+
+IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406])
+IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225])
+SOLID_COLORS = {
+    "red": (230, 20, 20),
+    "green": (20, 210, 20),
+    "blue": (20, 20, 230),
+    "white": (240, 240, 240),
+    "yellow": (235, 225, 20),
+    "black": (10, 10, 10),
+}
+
+
+@pytest.fixture(scope="module")
+def video_processor():
+    from viclip.video_processing_viclip import ViCLIPVideoProcessor
+
+    return ViCLIPVideoProcessor(size={"height": 32, "width": 32})
+
+
+@pytest.fixture(scope="module")
+def processor(video_processor):
+    from viclip.processing_viclip import ViCLIPProcessor
+    from viclip.tokenization_viclip import build_viclip_tokenizer
+
+    return ViCLIPProcessor(video_processor=video_processor, tokenizer=build_viclip_tokenizer())
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return make_synthetic_corpus(
+        tmp_path_factory.mktemp("corpus"), num_train=6, num_val=2, num_frames=8, frame_size=32, seed=1
+    )
+
+
+@pytest.fixture(scope="module")
+def colour_videos(tmp_path_factory):
+    """One solid-colour 16-frame video per colour, captioned with its colour name."""
+    root = tmp_path_factory.mktemp("colours")
+    rows = []
+    for name, rgb in SOLID_COLORS.items():
+        frames = np.empty((16, 32, 32, 3), dtype=np.uint8)
+        frames[:] = rgb
+        write_video(root / f"{name}.mp4", frames)
+        rows.append({"video": f"{name}.mp4", "caption": f"a {name} screen", "label": name})
+    return root, rows
+
+
+def _colour_of(pixel_values: torch.Tensor) -> str:
+    """Nearest solid colour of a `[T, 3, H, W]` normalised clip."""
+    rgb = (pixel_values.mean(dim=(0, 2, 3)) * IMAGENET_STD + IMAGENET_MEAN) * 255
+    return min(SOLID_COLORS, key=lambda name: float(((rgb - torch.tensor(SOLID_COLORS[name])) ** 2).sum()))
+
+
+def _write_json(path, rows):
+    path.write_text(json.dumps(rows))
+    return path
+
+
+# ----- annotation formats -----
+
+
+def test_json_jsonl_and_csv_annotations_load_identically(corpus):
+    tables = [
+        load_annotations(corpus.annotation_file("train", fmt), label_column="label")
+        for fmt in ("json", "jsonl", "csv")
+    ]
+    assert tables[0].to_list() == tables[1].to_list() == tables[2].to_list()
+    first = tables[0][0]
+    assert set(first) == {"video", "caption", "label", "start", "end"}
+    assert first["video"].startswith("videos/train/") and first["start"] is None and first["end"] is None
+
+
+def test_column_names_are_configurable(tmp_path):
+    path = _write_json(tmp_path / "a.json", [{"path": "x.mp4", "text": "a cat", "class": 3}])
+    table = load_annotations(path, video_column="path", caption_column="text", label_column="class")
+    assert table[0] == {"video": "x.mp4", "caption": "a cat", "label": 3, "start": None, "end": None}
+
+
+def test_labels_only_annotations_need_no_caption(tmp_path):
+    path = _write_json(tmp_path / "a.json", [{"video": "x.mp4", "label": "up"}])
+    assert load_annotations(path, caption_column=None, label_column="label")[0]["caption"] is None
+
+
+def test_missing_column_error_names_the_file_and_the_columns_found(tmp_path):
+    path = _write_json(tmp_path / "bad.json", [{"video": "x.mp4", "text": "a cat"}])
+    with pytest.raises(ValueError, match=r"bad\.json has no column 'caption'.*'text'.*caption_column"):
+        load_annotations(path)
+
+
+def test_row_missing_a_field_is_reported_with_its_index(tmp_path):
+    path = _write_json(tmp_path / "bad.json", [{"video": "x.mp4", "caption": "a"}, {"video": "y.mp4"}])
+    with pytest.raises(ValueError, match=r"bad\.json, entry 1: missing field"):
+        load_annotations(path)
+
+
+def test_csv_integer_labels_are_class_ids_like_json(tmp_path):
+    (tmp_path / "a.csv").write_text("video,label\nx.mp4,2\ny.mp4,10\n")
+    table = load_annotations(tmp_path / "a.csv", caption_column=None, label_column="label")
+    assert table["label"][:] == [2, 10]
+
+
+def test_a_datasets_dataset_loads_with_configurable_columns():
+    source = datasets.Dataset.from_dict({"clip": ["a.mp4", "b.mp4"], "sentence": ["one", "two"], "other": [1, 2]})
+    table = load_annotations(source, video_column="clip", caption_column="sentence")
+    assert table.to_list() == [
+        {"video": "a.mp4", "caption": "one", "label": None, "start": None, "end": None},
+        {"video": "b.mp4", "caption": "two", "label": None, "start": None, "end": None},
+    ]
+
+
+def test_internvid_layout_gives_youtube_id_and_clip_window(tmp_path):
+    rows = [{"YoutubeID": "abc_DEF-123", "Start_timestamp": "00:01:02.500", "End_timestamp": "00:01:05.250",
+             "Caption": "a dog runs", "Aesthetic_Score": 4.2, "UMT_Score": 0.4}]  # fmt: skip
+    for table in (
+        load_annotations(_write_json(tmp_path / "internvid.json", rows)),
+        load_annotations(datasets.Dataset.from_list(rows)),
+    ):
+        assert table[0] == {
+            "video": "abc_DEF-123",
+            "caption": "a dog runs",
+            "label": None,
+            "start": 62.5,
+            "end": 65.25,
+        }
+
+
+def test_internvid_window_must_end_after_it_starts(tmp_path):
+    rows = [{"YoutubeID": "a", "Start_timestamp": "00:00:05.000", "End_timestamp": "00:00:04.000", "Caption": "x"}]
+    with pytest.raises(ValueError, match="entry 0: End_timestamp"):
+        load_annotations(_write_json(tmp_path / "internvid.json", rows))
+
+
+def test_parse_timestamp_reads_internvid_times_and_seconds():
+    assert parse_timestamp("01:02:03.250") == 3723.25
+    assert parse_timestamp("02:03") == 123.0
+    assert parse_timestamp(4.5) == 4.5
+    with pytest.raises(ValueError, match="HH:MM:SS.mmm"):
+        parse_timestamp("1:xx:00")
+
+
+# ----- dataset and collator -----
+
+
+def _colour_dataset(colour_videos, processor_or_vp, tmp_path, broken=(), missing=(), **kwargs):
+    root, rows = colour_videos
+    rows = [dict(row) for row in rows]
+    for name in broken:
+        (tmp_path / f"broken_{name}.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 this is not a video" * 10)
+    for row in rows:
+        name = row["label"]
+        if name in broken:
+            row["video"] = str(tmp_path / f"broken_{name}.mp4")
+        elif name in missing:
+            row["video"] = f"no_such_{name}.mp4"
+    table = load_annotations(_write_json(tmp_path / "colours.json", rows), label_column="label")
+    return VideoDataset(table, processor_or_vp, video_root=root, num_frames=4, **kwargs)
+
+
+def test_items_hold_the_clip_of_their_own_caption(colour_videos, video_processor, tmp_path):
+    dataset = _colour_dataset(colour_videos, video_processor, tmp_path)
+    for item in dataset:
+        assert item["pixel_values"].shape == (4, 3, 32, 32)
+        assert item["caption"] == f"a {_colour_of(item['pixel_values'])} screen"
+
+
+def test_missing_video_is_skipped_and_logged_with_its_path(colour_videos, video_processor, tmp_path, caplog):
+    dataset = _colour_dataset(colour_videos, video_processor, tmp_path, missing=("green",))
+    with caplog.at_level(logging.WARNING):
+        item = dataset[1]
+    assert isinstance(item, SkippedSample) and item.index == 1
+    assert "no_such_green.mp4" in item.video
+    assert "no_such_green.mp4" in caplog.text
+
+
+@pytest.mark.parametrize("video_backend", ["decord", "pyav"])
+def test_corrupt_video_is_skipped_and_logged_with_its_path(
+    colour_videos, video_processor, tmp_path, caplog, video_backend
+):
+    dataset = _colour_dataset(colour_videos, video_processor, tmp_path, broken=("blue",), video_backend=video_backend)
+    with caplog.at_level(logging.WARNING):
+        item = dataset[2]
+    assert isinstance(item, SkippedSample) and item.video.endswith("broken_blue.mp4")
+    assert "broken_blue.mp4" in caplog.text
+
+
+def test_window_past_the_end_of_the_video_is_skipped(tmp_path, video_processor):
+    frames = np.zeros((8, 32, 32, 3), dtype=np.uint8)
+    write_video(tmp_path / "short.mp4", frames, fps=8)  # one second long
+    rows = [{"YoutubeID": "short", "Start_timestamp": "00:00:05.000", "End_timestamp": "00:00:06.000", "Caption": "x"}]
+    dataset = VideoDataset(
+        load_annotations(_write_json(tmp_path / "a.json", rows)), video_processor, video_root=tmp_path
+    )
+    assert isinstance(dataset[0], SkippedSample)
+
+
+def test_internvid_window_is_read_from_the_full_video(tmp_path, video_processor):
+    # 3 s at 8 fps: red, then green, then blue, one second each; the clip is the green second.
+    frames = np.concatenate(
+        [np.full((8, 32, 32, 3), SOLID_COLORS[name], np.uint8) for name in ("red", "green", "blue")]
+    )
+    write_video(tmp_path / "yt_id_0001.mp4", frames, fps=8)
+    rows = [{"YoutubeID": "yt_id_0001", "Start_timestamp": "00:00:01.000", "End_timestamp": "00:00:02.000",
+             "Caption": "a green screen"}]  # fmt: skip
+    table = load_annotations(_write_json(tmp_path / "internvid.json", rows))
+    for train in (False, True):
+        item = VideoDataset(table, video_processor, video_root=tmp_path, num_frames=4, train=train)[0]
+        assert [_colour_of(frame[None]) for frame in item["pixel_values"]] == ["green"] * 4
+
+
+def test_collator_drops_skipped_items_counts_them_and_keeps_pairs(colour_videos, processor, tmp_path):
+    dataset = _colour_dataset(colour_videos, processor.video_processor, tmp_path, broken=("red",), missing=("white",))
+    batch = VideoDataCollator(processor)([dataset[i] for i in range(len(dataset))])
+    assert int(batch[SKIPPED_KEY]) == 2
+    assert batch["pixel_values"].shape == (4, 4, 3, 32, 32)
+    assert batch["input_ids"].shape == batch["attention_mask"].shape == (4, 32)
+    for pixel_values, input_ids in zip(batch["pixel_values"], batch["input_ids"]):
+        expected = processor(text=[f"a {_colour_of(pixel_values)} screen"], padding="max_length", return_tensors="pt")
+        assert torch.equal(input_ids, expected["input_ids"][0])
+
+
+def test_caption_is_never_paired_with_another_clip_through_workers(colour_videos, processor, tmp_path):
+    dataset = _colour_dataset(
+        colour_videos, processor.video_processor, tmp_path, broken=("green",), missing=("yellow",), train=True
+    )
+    token_ids = processor(
+        text=[f"a {name} screen" for name in SOLID_COLORS], padding="max_length", return_tensors="pt"
+    )
+    captions_by_ids = {tuple(ids.tolist()): name for ids, name in zip(token_ids["input_ids"], SOLID_COLORS)}
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=3, num_workers=2, collate_fn=VideoDataCollator(processor, max_failed_fraction=0.7)
+    )
+    seen, skipped = [], 0
+    for batch in loader:
+        skipped += int(batch[SKIPPED_KEY])
+        for pixel_values, input_ids in zip(batch["pixel_values"], batch["input_ids"]):
+            assert captions_by_ids[tuple(input_ids.tolist())] == _colour_of(pixel_values)
+            seen.append(_colour_of(pixel_values))
+    assert skipped == 2
+    assert sorted(seen) == sorted(set(SOLID_COLORS) - {"green", "yellow"})
+
+
+def test_too_many_failures_in_a_batch_stop_with_a_video_root_hint(colour_videos, processor, tmp_path):
+    dataset = _colour_dataset(colour_videos, processor.video_processor, tmp_path, missing=("red", "green"))
+    items = [dataset[i] for i in range(3)]  # red and green missing, blue fine: 2 of 3 failed
+    with pytest.raises(TooManySkippedVideosError, match="check --video_root"):
+        VideoDataCollator(processor, max_failed_fraction=0.5)(items)
+    assert int(VideoDataCollator(processor, max_failed_fraction=0.7)(items)[SKIPPED_KEY]) == 2
+
+
+def test_a_batch_with_every_video_missing_always_fails(colour_videos, processor, tmp_path):
+    dataset = _colour_dataset(colour_videos, processor.video_processor, tmp_path, missing=("red",))
+    with pytest.raises(TooManySkippedVideosError):
+        VideoDataCollator(processor, max_failed_fraction=1.0)([dataset[0]])
+
+
+def test_labels_become_class_ids_for_classification(colour_videos, video_processor, tmp_path):
+    root, rows = colour_videos
+    table = load_annotations(_write_json(tmp_path / "labels.json", rows), caption_column=None, label_column="label")
+    dataset = VideoDataset(table, video_processor, video_root=root, num_frames=4)
+    assert dataset.label2id == {name: i for i, name in enumerate(sorted(SOLID_COLORS))}
+    batch = VideoDataCollator()([dataset[0], dataset[1]])
+    assert batch["labels"].tolist() == [dataset.label2id["red"], dataset.label2id["green"]]
+    assert "input_ids" not in batch and batch["pixel_values"].shape[0] == 2
+
+
+def test_training_items_are_random_but_reproducible_with_the_torch_seed(corpus, video_processor):
+    table = load_annotations(corpus.annotation_file("train", "json"))
+    dataset = VideoDataset(table, video_processor, video_root=corpus.root, num_frames=4, train=True)
+    torch.manual_seed(0)
+    first = dataset[0]["pixel_values"]
+    torch.manual_seed(0)
+    assert torch.equal(first, dataset[0]["pixel_values"])
+    assert not torch.equal(first, dataset[0]["pixel_values"])
+
+
+def test_evaluation_items_are_deterministic(corpus, video_processor):
+    table = load_annotations(corpus.annotation_file("val", "json"))
+    dataset = VideoDataset(table, video_processor, video_root=corpus.root, num_frames=4)
+    assert torch.equal(dataset[0]["pixel_values"], dataset[0]["pixel_values"])
+
+
+def test_caption_normalisation_is_optional(colour_videos, processor, tmp_path):
+    item = {"pixel_values": torch.zeros(4, 3, 32, 32), "caption": "A Red-Screen!"}
+    plain = VideoDataCollator(processor)([item])["input_ids"]
+    normalised = VideoDataCollator(processor, normalize_captions=True)([item])["input_ids"]
+    expected = processor(text=["a red screen"], padding="max_length", return_tensors="pt")["input_ids"]
+    assert torch.equal(normalised, expected) and not torch.equal(plain, expected)

@@ -1,0 +1,179 @@
+# Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
+"""
+Text-to-video and video-to-text retrieval metrics (R@1, R@5, R@10 and mean recall, in percent) from embeddings.
+
+Every video and every caption is embedded once ([`evaluate_retrieval`] does it for a validation DataLoader);
+[`retrieval_metrics`] only ranks. Two choices are worth knowing:
+
+- Duplicate captions. When `captions` are given, identical captions form one group: a text query is answered by any
+  video of its group, and a video query by any text of its group. Captions given as token ids are identical when
+  their ids are; captions given as text when they are after lower-casing and collapsing whitespace. Without this, a
+  corpus whose captions repeat (the synthetic corpus, or "a man is cooking" twice in MSR-VTT) would count as wrong a
+  model that returns the video of an identical caption, which no model can avoid. Without `captions`, only the
+  annotated pairs are positives, as in the usual MSR-VTT protocol.
+- Ties count against the model: a query's rank is the number of *negatives* scoring at least as high as its best
+  positive. A collapsed model that gives every item the same score therefore gets 0, not 100.
+"""
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+
+RECALL_AT = (1, 5, 10)
+
+
+def _caption_keys(captions: Sequence[str] | torch.Tensor) -> list:
+    if isinstance(captions, torch.Tensor):
+        return [tuple(row) for row in captions.tolist()]
+    return [" ".join(caption.split()).lower() for caption in captions]
+
+
+def _recalls(scores: torch.Tensor, positives: torch.Tensor, prefix: str) -> dict[str, float]:
+    """Recall@k in percent for each row of `scores` `[Q, C]` whose relevant candidates are `positives` (bool)."""
+    best_positive = scores.masked_fill(~positives, float("-inf")).amax(dim=1, keepdim=True)
+    ranks = ((scores >= best_positive) & ~positives).sum(dim=1)
+    metrics = {f"{prefix}_r{k}": 100.0 * (ranks < k).double().mean().item() for k in RECALL_AT}
+    metrics[f"{prefix}_mean_recall"] = sum(metrics[f"{prefix}_r{k}"] for k in RECALL_AT) / len(RECALL_AT)
+    return metrics
+
+
+def retrieval_metrics(
+    video_embeds: torch.Tensor,
+    text_embeds: torch.Tensor,
+    text_to_video: torch.Tensor | Sequence[int] | None = None,
+    captions: Sequence[str] | torch.Tensor | None = None,
+) -> dict[str, float]:
+    """
+    Computes retrieval recalls in both directions from cosine similarities.
+
+    Args:
+        video_embeds (`torch.Tensor` of shape `[V, D]`): one embedding per video (normalised here).
+        text_embeds (`torch.Tensor` of shape `[T, D]`): one embedding per caption (normalised here).
+        text_to_video (`torch.Tensor` or sequence of `int` of length `T`, *optional*): index of the video each caption
+            describes. Defaults to `range(T)`, which requires `V == T` (one caption per video, in the same order).
+        captions (sequence of `str`, or `torch.Tensor` of token ids of shape `[T, L]`, *optional*): the captions.
+            When given, identical captions are interchangeable positives (see the module docstring).
+
+    Returns:
+        `dict[str, float]`: `t2v_r1`, `t2v_r5`, `t2v_r10`, `t2v_mean_recall`, the same four with `v2t_`, and
+        `mean_recall` (the mean of the six recalls), all in percent. The Trainer's metric prefix turns them into
+        `eval_t2v_r1` and so on.
+    """
+    if video_embeds.ndim != 2 or text_embeds.ndim != 2 or video_embeds.shape[1] != text_embeds.shape[1]:
+        raise ValueError(
+            f"Expected video embeddings [V, D] and text embeddings [T, D]; got {tuple(video_embeds.shape)} and "
+            f"{tuple(text_embeds.shape)}."
+        )
+    num_videos, num_texts = video_embeds.shape[0], text_embeds.shape[0]
+    if text_to_video is None:
+        if num_videos != num_texts:
+            raise ValueError(
+                f"{num_texts} captions for {num_videos} videos: pass `text_to_video`, the video index of each caption."
+            )
+        text_to_video = torch.arange(num_texts)
+    text_to_video = torch.as_tensor(text_to_video, dtype=torch.long).cpu()
+    if text_to_video.shape != (num_texts,) or num_texts == 0:
+        raise ValueError(f"`text_to_video` must hold one video index per caption ({num_texts}), got {text_to_video}.")
+    if text_to_video.min() < 0 or text_to_video.max() >= num_videos:
+        raise ValueError(f"`text_to_video` holds indices outside [0, {num_videos}).")
+    if (torch.bincount(text_to_video, minlength=num_videos) == 0).any():
+        raise ValueError("Every video needs at least one caption in `text_to_video`; remove uncaptioned videos.")
+
+    # positives[t, v]: video v answers caption t.
+    positives = F.one_hot(text_to_video, num_videos).bool()
+    if captions is not None:
+        if len(captions) != num_texts:
+            raise ValueError(f"Got {len(captions)} captions for {num_texts} text embeddings.")
+        groups = {}
+        group_ids = torch.tensor([groups.setdefault(key, len(groups)) for key in _caption_keys(captions)])
+        group_videos = torch.zeros(len(groups), num_videos, dtype=torch.bool)
+        group_videos[group_ids, text_to_video] = True
+        positives = group_videos[group_ids]
+
+    scores = (
+        F.normalize(text_embeds.detach().float().cpu(), dim=-1)
+        @ F.normalize(video_embeds.detach().float().cpu(), dim=-1).t()
+    )
+    metrics = _recalls(scores, positives, "t2v")
+    metrics.update(_recalls(scores.t(), positives.t(), "v2t"))
+    metrics["mean_recall"] = (metrics["t2v_mean_recall"] + metrics["v2t_mean_recall"]) / 2
+    return metrics
+
+
+def _pad_rows_across_processes(outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Pads every tensor of `outputs` to the largest row count of any process and adds a `valid` row mask."""
+    rows = outputs["input_ids"].shape[0]
+    valid = torch.ones(rows, dtype=torch.bool, device=outputs["input_ids"].device)
+    outputs = {**outputs, "valid": valid}
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return outputs
+    most = torch.tensor(rows, device=valid.device)
+    dist.all_reduce(most, op=dist.ReduceOp.MAX)
+    missing = int(most) - rows
+    if missing == 0:
+        return outputs
+    return {name: torch.cat([value, value.new_zeros((missing, *value.shape[1:]))]) for name, value in outputs.items()}
+
+
+@torch.no_grad()
+def evaluate_retrieval(
+    model: torch.nn.Module,
+    batches: Iterable[Mapping[str, Any]],
+    gather: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None,
+) -> dict[str, float]:
+    """
+    Embeds every video and caption of a validation set once and returns [`retrieval_metrics`] over them.
+
+    Args:
+        model ([`ViCLIPModel`]): the model; it is put in evaluation mode (and its mode restored). Embeddings are the
+            normalised `video_embeds` and `text_embeds` of its forward pass.
+        batches (iterable of batches): e.g. a DataLoader over a [`VideoDataset`] built with `train=False` and a
+            [`VideoDataCollator`]: `pixel_values`, `input_ids`, `attention_mask`. Row `i` of a batch is one pair;
+            skipped videos are already dropped with their captions. Identical token ids count as one caption.
+        gather (`Callable`, *optional*): for a validation set sharded over processes, a function that takes a
+            dictionary of tensors with the same rows on every process and returns them concatenated over processes,
+            such as `accelerator.gather_for_metrics` (which also drops the samples repeated to even out the last
+            batch). Each batch is padded to the same row count on every process first (a process may have dropped
+            unreadable videos) and the padding removed after. Without it the metrics cover this process's batches.
+
+    Returns:
+        `dict[str, float]`: the recalls in percent and `num_pairs`, the number of pairs evaluated.
+    """
+    was_training = model.training
+    model.eval()
+    parameter = next(model.parameters())
+    video_embeds, text_embeds, input_ids = [], [], []
+    try:
+        for batch in batches:
+            pixel_values = batch["pixel_values"].to(device=parameter.device, dtype=parameter.dtype)
+            ids = batch["input_ids"].to(parameter.device)
+            # the forward pass (not get_*_features), so that FSDP and DeepSpeed gather their shards
+            model_outputs = model(
+                input_ids=ids, pixel_values=pixel_values, attention_mask=batch["attention_mask"].to(parameter.device)
+            )
+            outputs = {
+                "video_embeds": model_outputs.video_embeds.float(),
+                "text_embeds": model_outputs.text_embeds.float(),
+                "input_ids": ids,
+            }
+            if gather is not None:
+                outputs = gather(_pad_rows_across_processes(outputs))
+                valid = outputs.pop("valid")
+                outputs = {name: value[valid] for name, value in outputs.items()}
+            video_embeds.append(outputs["video_embeds"].cpu())
+            text_embeds.append(outputs["text_embeds"].cpu())
+            input_ids.append(outputs["input_ids"].cpu())
+    finally:
+        model.train(was_training)
+    if not video_embeds:
+        raise ValueError("evaluate_retrieval got no batches: the validation set is empty.")
+    metrics = retrieval_metrics(torch.cat(video_embeds), torch.cat(text_embeds), captions=torch.cat(input_ids))
+    metrics["num_pairs"] = sum(len(embeds) for embeds in video_embeds)
+    return metrics
+
+
+__all__ = ["RECALL_AT", "evaluate_retrieval", "retrieval_metrics"]
