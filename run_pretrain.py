@@ -80,8 +80,10 @@ class ModelArguments:
     num_frames: int = field(default=8, metadata={"help": "Frames per clip for a model built from CLIP."})
     mask_ratio: float = field(
         default=0.9,
-        metadata={"help": "Share of video patch tokens dropped in training (0.9 in the reference's first stage, 0 in "
-                  "its second)."},
+        metadata={
+            "help": "Share of video patch tokens dropped in training (0.9 in the reference's first stage, 0 in "
+            "its second)."
+        },
     )
     freeze_text: bool = field(
         default=True, metadata={"help": "Keep the text tower and its projection frozen, as the reference does."}
@@ -100,8 +102,10 @@ class DataArguments:
 
     train_file: str | None = field(
         default=None,
-        metadata={"help": "Training annotations: .json, .jsonl or .csv with video and caption columns, or the "
-                  "public InternVid layout (YoutubeID, Start_timestamp, End_timestamp, Caption)."},
+        metadata={
+            "help": "Training annotations: .json, .jsonl or .csv with video and caption columns, or the "
+            "public InternVid layout (YoutubeID, Start_timestamp, End_timestamp, Caption)."
+        },
     )
     validation_file: str | None = field(
         default=None, metadata={"help": "Validation annotations, same formats; evaluated by text-video retrieval."}
@@ -116,7 +120,8 @@ class DataArguments:
         default=None, metadata={"help": "Split of --dataset_name to evaluate on (none by default)."}
     )
     video_root: str | None = field(
-        default=None, metadata={"help": "Folder the annotations' video paths (or InternVid YoutubeIDs) are relative to."}
+        default=None,
+        metadata={"help": "Folder the annotations' video paths (or InternVid YoutubeIDs) are relative to."},
     )
     video_column: str = field(default="video", metadata={"help": "Annotation column of the video paths."})
     caption_column: str = field(default="caption", metadata={"help": "Annotation column of the captions."})
@@ -131,8 +136,10 @@ class DataArguments:
     video_backend: str | None = field(default=None, metadata={"help": "decord (default) or pyav."})
     train_augmentation: bool = field(
         default=True,
-        metadata={"help": "Random frames within each segment, RandomResizedCrop and flip in training, as the reference; "
-                  "false: middle frames and a plain resize (deterministic)."},
+        metadata={
+            "help": "Random frames within each segment, RandomResizedCrop and flip in training, as the reference; "
+            "false: middle frames and a plain resize (deterministic)."
+        },
     )
     max_failed_fraction: float = field(
         default=0.5,
@@ -142,8 +149,10 @@ class DataArguments:
     max_eval_samples: int | None = field(default=None, metadata={"help": "Use only the first N validation rows."})
     synthetic_corpus_dir: str | None = field(
         default=None,
-        metadata={"help": "Generate (once) the embedded synthetic corpus of moving shapes here and train and "
-                  "evaluate on it; overrides the file and dataset arguments."},
+        metadata={
+            "help": "Generate (once) the embedded synthetic corpus of moving shapes here and train and "
+            "evaluate on it; overrides the file and dataset arguments."
+        },
     )
 
 
@@ -314,7 +323,9 @@ def main() -> None:
         eval_loader = trainer.get_eval_dataloader(eval_dataset)
         metrics = {
             f"eval_{name}": value
-            for name, value in evaluate_retrieval(trainer.model, eval_loader, gather=trainer.accelerator.gather_for_metrics).items()
+            for name, value in evaluate_retrieval(
+                trainer.model, eval_loader, gather=trainer.accelerator.gather_for_metrics
+            ).items()
         }
         trainer.log_metrics("eval", metrics)
         trainer.save_metrics("eval", metrics)

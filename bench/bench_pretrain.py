@@ -96,7 +96,9 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     corpus = make_synthetic_corpus(args.corpus_dir)
-    print(f"Pretraining steps on the CPU, {torch.get_num_threads()} threads, synthetic 64x64 clips, text tower frozen\n")
+    print(
+        f"Pretraining steps on the CPU, {torch.get_num_threads()} threads, synthetic 64x64 clips, text tower frozen\n"
+    )
     header = ["model", "mask ratio", "batch", "s / step", "clips / s", "reading videos", "model"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))

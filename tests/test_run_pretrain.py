@@ -97,17 +97,24 @@ def test_tiny_run_writes_a_hub_ready_folder_with_retrieval_results(tiny_corpus, 
     assert (output_dir / "modeling_viclip.py").exists()
 
 
-def test_unreadable_videos_are_skipped_counted_and_logged(tiny_corpus, tmp_path):
+def test_unreadable_videos_are_skipped_counted_and_logged_to_tensorboard(tiny_corpus, tmp_path):
     corpus_copy = tmp_path / "corpus"
     shutil.copytree(tiny_corpus.root, corpus_copy)
     rows = json.loads(tiny_corpus.annotation_file("train").read_text())
     (corpus_copy / rows[0]["video"]).write_bytes(b"not a video")
-    config = tiny_run_config(tiny_corpus, tmp_path / "out", video_root=str(corpus_copy), do_eval=False)
+    config = tiny_run_config(
+        tiny_corpus, tmp_path / "out", video_root=str(corpus_copy), do_eval=False, report_to="tensorboard"
+    )
     run_script(config, tmp_path)
 
     state = json.loads((tmp_path / "out" / "trainer_state.json").read_text())
     skipped = [entry["skipped_samples"] for entry in state["log_history"] if "skipped_samples" in entry]
     assert skipped[-1] == 1  # the broken clip, once per epoch of 8 clips
+    assert all(
+        "clips_per_second" in entry and "logit_scale" in entry for entry in state["log_history"] if "loss" in entry
+    )
+    assert rows[0]["video"] in (tmp_path / "run.log").read_text()  # logged with its path
+    assert list((tmp_path / "out").rglob("events.out.tfevents.*"))
 
 
 def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_run(tiny_corpus, tmp_path):

@@ -179,7 +179,12 @@ class ViCLIPConfig(PreTrainedConfig):
 VICLIP_PRESETS: dict[str, dict] = {
     "viclip-b16": {
         "projection_dim": 512,
-        "text_config": {"hidden_size": 512, "intermediate_size": 2048, "num_hidden_layers": 12, "num_attention_heads": 8},
+        "text_config": {
+            "hidden_size": 512,
+            "intermediate_size": 2048,
+            "num_hidden_layers": 12,
+            "num_attention_heads": 8,
+        },
         "vision_config": {
             "image_size": 224,
             "patch_size": 16,
@@ -192,7 +197,12 @@ VICLIP_PRESETS: dict[str, dict] = {
     },
     "viclip-l14": {
         "projection_dim": 768,
-        "text_config": {"hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12, "num_attention_heads": 12},
+        "text_config": {
+            "hidden_size": 768,
+            "intermediate_size": 3072,
+            "num_hidden_layers": 12,
+            "num_attention_heads": 12,
+        },
         "vision_config": {
             "image_size": 224,
             "patch_size": 14,

@@ -602,7 +602,13 @@ class ViCLIPModel(ViCLIPPreTrainedModel):
                 f"max_text_positions={max_text_positions} exceeds the {clip_text.max_position_embeddings} text "
                 f"positions of {pretrained_model_name_or_path}."
             )
-        shared_fields = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "layer_norm_eps")
+        shared_fields = (
+            "hidden_size",
+            "intermediate_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "layer_norm_eps",
+        )
         text_config = {name: getattr(clip_text, name) for name in shared_fields}
         text_config.update(
             vocab_size=clip_text.vocab_size,

@@ -25,7 +25,13 @@ from .data import SKIPPED_KEY
 
 logger = logging.get_logger(__name__)
 
-NO_DECAY_NAME_PATTERNS = (r"\.bias$", r"class_embedding", r"position_embedding", r"temporal_embedding", r"token_embedding")
+NO_DECAY_NAME_PATTERNS = (
+    r"\.bias$",
+    r"class_embedding",
+    r"position_embedding",
+    r"temporal_embedding",
+    r"token_embedding",
+)
 """Parameters kept free of weight decay besides every parameter of fewer than two dimensions (norms, `logit_scale`):
 biases, the class token and the position, temporal and token tables, as in the reference recipe."""
 
@@ -142,7 +148,9 @@ def resolve_resume_checkpoint(output_dir: str, resume_from_checkpoint: str | boo
     if last is not None:
         logger.warning(f"Resuming from the latest checkpoint in {output_dir}: {last}.")
     elif resume_from_checkpoint in (True, "true", "True"):
-        raise FileNotFoundError(f"--resume_from_checkpoint asked to resume, but {output_dir} has no checkpoint-* folder.")
+        raise FileNotFoundError(
+            f"--resume_from_checkpoint asked to resume, but {output_dir} has no checkpoint-* folder."
+        )
     return last
 
 
