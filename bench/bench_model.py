@@ -3,6 +3,7 @@ peaks measured in the same run, peak memory, and one masked pretraining step.
 
     python bench/bench_model.py                   # ViCLIP-B/16, batch 2 x 8 frames x 224^2
     python bench/bench_model.py --preset viclip-l14 --repeats 2
+    python bench/bench_model.py --original_vision_file PATH/viclip_vision.py --original_site_packages DIR
 
 Prints a Markdown table. Random weights: speed does not depend on the values. Each row runs in a fresh process
 (max_tasks_per_child=1), so its peak RSS is its own; its matmul peak is measured right before it.
@@ -10,8 +11,10 @@ Prints a Markdown table. Random weights: speed does not depend on the values. Ea
 
 import argparse
 import contextlib
+import importlib.util
 import multiprocessing
 import resource
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -65,6 +68,47 @@ def median_seconds(fn: Callable[[], object], repeats: int) -> float:
     return sorted(times)[len(times) // 2]
 
 
+def run_original_case(args: argparse.Namespace, config: ViCLIPConfig, precision: str) -> dict[str, float]:
+    """
+    Times the original implementation's vision encoder (`VisionTransformer` from the file given with
+    `--original_vision_file`, e.g. `Data/InternVid/viclip/viclip_vision.py` of OpenGVLab/InternVideo; it needs `timm`
+    and `einops` importable, e.g. through `--original_site_packages`) on the same batch, for a side-by-side ratio.
+    """
+    if args.original_site_packages:
+        sys.path.insert(0, args.original_site_packages)
+    spec = importlib.util.spec_from_file_location("original_viclip_vision", args.original_vision_file)
+    original = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = original  # timm's model registry looks the module up
+    spec.loader.exec_module(original)
+    vision = config.vision_config
+    torch.manual_seed(0)
+    model = original.VisionTransformer(
+        input_resolution=vision.image_size,
+        patch_size=vision.patch_size,
+        width=vision.hidden_size,
+        layers=vision.num_hidden_layers,
+        heads=vision.num_attention_heads,
+        output_dim=config.projection_dim,
+        num_frames=vision.num_frames,
+    ).eval()
+    torch.nn.init.normal_(model.proj, std=vision.hidden_size**-0.5)  # created uninitialised
+    videos = torch.randn(args.batch_size, 3, vision.num_frames, vision.image_size, vision.image_size)
+
+    def work() -> None:
+        with torch.inference_mode(), precision_context(precision):
+            model(videos)
+
+    peak = measure_matmul_peak(torch.bfloat16 if precision == "bf16-autocast" else torch.float32)
+    seconds = median_seconds(work, args.repeats)
+    flops = args.batch_size * matmul_flops(config, vision.num_frames)
+    return {
+        "seconds": seconds,
+        "gflops": flops / seconds / 1e9,
+        "peak": peak,
+        "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
 def run_case(args: argparse.Namespace, kind: str, implementation: str, precision: str) -> dict[str, float]:
     """
     Times one table row in a fresh process, so that its peak memory is its own; the matmul peak of the row's
@@ -73,6 +117,8 @@ def run_case(args: argparse.Namespace, kind: str, implementation: str, precision
     if args.threads:
         torch.set_num_threads(args.threads)
     config = ViCLIPConfig.from_preset(args.preset)
+    if kind == "original":
+        return run_original_case(args, config, precision)
     torch.manual_seed(0)
     model = ViCLIPModel(config)
     model.set_attn_implementation(implementation)
@@ -122,6 +168,15 @@ def main() -> None:
     parser.add_argument("--mask_ratio", type=float, default=0.9, help="token masking of the pretraining step")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per row (the median is shown)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument(
+        "--original_vision_file",
+        default=None,
+        help="viclip_vision.py of the original code (OpenGVLab/InternVideo, Data/InternVid/viclip/), to time it "
+        "side by side in the same run; never shipped with this project",
+    )
+    parser.add_argument(
+        "--original_site_packages", default=None, help="a folder holding timm and einops for the original code"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -132,12 +187,15 @@ def main() -> None:
     header = ["what", "s / batch", "GFLOP/s", "matmul peak GFLOP/s", "of peak", "peak RSS MiB"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
-    cases = [("embed", implementation, precision) for implementation in ("eager", "sdpa") for precision in PRECISIONS]
+    cases = [("original", "", precision) for precision in PRECISIONS] if args.original_vision_file else []
+    cases += [("embed", implementation, precision) for implementation in ("eager", "sdpa") for precision in PRECISIONS]
     cases += [("train", "sdpa", precision) for precision in PRECISIONS]
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1) as pool:
         for kind, implementation, precision in cases:
             result = pool.submit(run_case, args, kind, implementation, precision).result()
-            if kind == "embed":
+            if kind == "original":
+                what = f"original code's video encoder, batch {args.batch_size}, {precision}"
+            elif kind == "embed":
                 what = f"video embeddings, batch {args.batch_size}, {implementation}, {precision}"
             else:
                 what = f"pretraining step, mask {args.mask_ratio}, batch {args.train_batch_size}, {implementation}, {precision}"
