@@ -11,6 +11,8 @@ Rows:
 - ViCLIP eval: `ViCLIPVideoProcessor()(path)`, the default, whose output must equal the reference eval row's (checked).
 - ViCLIP train: `do_train_augmentation=True, sampling="rand"`, decoding straight to `--decode-size` (and, for
   comparison, at full resolution).
+- "every frame decoded": the PyAV rows again with its frame skipping turned off (it decodes every frame up to the last
+  sampled one, as before the skipping existed), to show what skipping the frames no sampled frame needs brings.
 
 Each cell is the median over `--repeats` timed runs after one warm-up, as clips per second; "all clips" is the number
 of clips over the summed median times. Speed-ups compare eval rows with the reference eval row and train rows with the
@@ -32,6 +34,7 @@ from torchvision import transforms  # noqa: E402
 from torchvision.transforms import InterpolationMode  # noqa: E402
 
 from viclip import ViCLIPVideoProcessor, sample_frame_indices  # noqa: E402
+from viclip import video_processing_viclip  # noqa: E402
 from viclip.video_processing_viclip import available_video_backends  # noqa: E402
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -96,7 +99,24 @@ def viclip_rows(decode_size: tuple[int, int]) -> dict[str, Callable[[str], torch
         rows[f"ViCLIP train ({backend}, full-res decode)"] = lambda path, b=backend: processor(
             path, video_backend=b, do_train_augmentation=True, sampling="rand"
         )["pixel_values"]
+    if "pyav" in available_video_backends():
+        for name in ("ViCLIP eval (pyav)", f"ViCLIP train (pyav, decode {decode_size[0]}x{decode_size[1]})"):
+            rows[name[:-1] + ", every frame decoded)"] = without_frame_skipping(rows[name])
     return rows
+
+
+def without_frame_skipping(run: Callable[[str], torch.Tensor]) -> Callable[[str], torch.Tensor]:
+    """`run` with PyAV decoding every frame up to the last sampled one (no codec on the frame-skipping list)."""
+
+    def run_decoding_every_frame(path: str) -> torch.Tensor:
+        skipping_codecs = video_processing_viclip._PYAV_SKIPPING_CODECS
+        video_processing_viclip._PYAV_SKIPPING_CODECS = ()
+        try:
+            return run(path)
+        finally:
+            video_processing_viclip._PYAV_SKIPPING_CODECS = skipping_codecs
+
+    return run_decoding_every_frame
 
 
 def time_row(run: Callable[[str], torch.Tensor], clips: list[str], repeats: int) -> list[float]:

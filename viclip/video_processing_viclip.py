@@ -10,11 +10,13 @@ This file ships as Hub remote code: it imports numpy, PIL, torch, torchvision an
 decoders (`decord`, `av`) are imported when a file is read.
 """
 
+import bisect
 import importlib
+import itertools
 import math
 import os
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -228,6 +230,229 @@ def _pyav_frame_to_array(frame: Any, reformatter: Any, decode_size: tuple[int, i
     ).to_ndarray()
 
 
+def _open_with_pyav(av: Any, path: str) -> tuple[Any, Any]:
+    """The container and its first video stream, set to decode on one thread (as the reference's decord reader)."""
+    try:
+        container = av.open(path)
+    except Exception as error:
+        raise ValueError(f"Could not read the video file {path} with PyAV: {_short_error(error)}") from error
+    if not container.streams.video:
+        container.close()
+        raise ValueError(f"The file {path} has no video stream.")
+    stream = container.streams.video[0]
+    # One thread: besides matching the reference, this makes libavcodec decode each packet while it is sent, so the
+    # `skip_frame` set for a packet applies to that packet (frame threading would apply it to a later one).
+    stream.codec_context.thread_count = 1
+    return container, stream
+
+
+def _h264_nal_length_size(extradata: bytes | None) -> int | None:
+    """The size of the NAL unit length prefixes of an H.264 stream stored as avcC (MP4, Matroska); None for Annex B."""
+    if extradata is not None and len(extradata) >= 7 and extradata[0] == 1:
+        return (extradata[4] & 3) + 1
+    return None
+
+
+def _h264_starts_with_idr(data: bytes, nal_length_size: int | None) -> bool:
+    """Whether the first slice of an H.264 access unit is an IDR slice: decoding restarts there, and no frame after it
+    in decoding order refers to a frame before it."""
+    slice_types = (1, 2, 3, 4, 5)  # coded slice NAL units; 5 is the IDR slice
+    if nal_length_size is None:  # Annex B: each NAL unit follows a 00 00 01 start code
+        position = data.find(b"\x00\x00\x01")
+        while 0 <= position < len(data) - 3:
+            if data[position + 3] & 0x1F in slice_types:
+                return data[position + 3] & 0x1F == 5
+            position = data.find(b"\x00\x00\x01", position + 3)
+        return False
+    position = 0
+    while position + nal_length_size < len(data):
+        if data[position + nal_length_size] & 0x1F in slice_types:
+            return data[position + nal_length_size] & 0x1F == 5
+        position += nal_length_size + int.from_bytes(data[position : position + nal_length_size], "big")
+    return False
+
+
+# Decoders `_decode_pyav_skipping` may tell to skip frames: those whose `skip_frame` handling is known to leave every
+# decoded frame bit-identical when it drops non-reference frames ("NONREF") and every picture before an IDR frame that
+# nothing decoded later refers to ("ALL"): libavcodec's H.264 decoder (checked by tests/test_video_processing.py).
+_PYAV_SKIPPING_CODECS = ("h264",)
+
+
+class _PacketInfo(NamedTuple):
+    pts: int | None
+    dts: int | None
+    starts_closed_group: bool  # an IDR frame: no later frame refers to an earlier one
+    usable: bool  # not flagged corrupt or to discard by the demuxer
+
+
+def _scan_pyav_packets(
+    container: Any, stream: Any, is_past_needed: Callable[[list[_PacketInfo]], bool]
+) -> list[_PacketInfo]:
+    """The packets demuxed from the current position, in decoding order (their data is not kept), until
+    `is_past_needed` says no later packet holds a wanted frame, or the end of the file."""
+    nal_length_size = _h264_nal_length_size(stream.codec_context.extradata)
+    check_idr = stream.codec_context.name == "h264"
+    infos: list[_PacketInfo] = []
+    for packet in container.demux(stream):
+        if packet.size == 0:
+            continue
+        closed = check_idr and packet.is_keyframe and _h264_starts_with_idr(bytes(packet), nal_length_size)
+        infos.append(_PacketInfo(packet.pts, packet.dts, closed, not (packet.is_corrupt or packet.is_discard)))
+        if is_past_needed(infos):
+            break
+    return infos
+
+
+def _timestamps_are_regular(infos: list[_PacketInfo], scan_stopped_by_dts: bool) -> bool:
+    """Every packet usable and with a distinct presentation timestamp. When the scan stopped early on a decoding
+    timestamp, also every decoding timestamp present, non-decreasing and never after the presentation timestamp: then
+    no packet after the scan is shown before the last scanned packet's decoding time."""
+    if not infos or not all(info.usable and info.pts is not None for info in infos):
+        return False
+    if len({info.pts for info in infos}) < len(infos):
+        return False
+    if not scan_stopped_by_dts:
+        return True
+    dts = [info.dts for info in infos]
+    if any(value is None for value in dts):
+        return False
+    return all(a <= b for a, b in itertools.pairwise(dts)) and all(info.pts >= info.dts for info in infos)
+
+
+def _pyav_skip_plan(wanted: list[bool], starts_closed_group: list[bool]) -> list[str]:
+    """
+    The `skip_frame` setting for each packet (decoding order) up to the last wanted one: `"DEFAULT"` (decode) for a
+    wanted frame; `"NONREF"` (decode it only if other frames may refer to it) for a frame that a later wanted frame of
+    the same closed group (from an IDR frame to the next) may need; `"ALL"` (decode no picture; parameter sets are
+    still read) for a frame after the last wanted one of its group, since the next group starts afresh.
+    """
+    last = max(position for position, is_wanted in enumerate(wanted) if is_wanted)
+    plan, needed = [], False
+    for position in range(last, -1, -1):
+        plan.append("DEFAULT" if wanted[position] else "NONREF" if needed else "ALL")
+        needed = (needed or wanted[position]) and not starts_closed_group[position]
+    return plan[::-1]
+
+
+def _decode_pyav_skipping(
+    container: Any,
+    stream: Any,
+    indices: np.ndarray,
+    scanned: list[_PacketInfo] | None,
+    index_of_pts: Callable[[int], int] | None,
+    seek_target: int | None,
+    convert: Callable[[Any], np.ndarray],
+) -> dict[int, np.ndarray] | None:
+    """
+    Decodes only what the wanted frames need (see `_pyav_skip_plan`); the frames it returns are bit-identical to those
+    of a full decode, since no decoded frame refers to a skipped one. Frames are numbered by the rank of their
+    presentation timestamp from the start of the file (`scanned`: the packets of the whole file, already scanned to
+    count them), which is the order a full decode outputs them in, or by `index_of_pts` after seeking to
+    `seek_target`, as `_decode_pyav_every_frame` does. The packets are scanned first (timestamps, IDR frames), up to
+    the last one that can hold a wanted frame, then demuxed again and decoded.
+
+    Returns None, having demuxed part of the file, when the timestamps do not allow this (missing, repeated, packets
+    flagged corrupt or to discard, a wanted frame without a packet) or when a wanted frame did not come out.
+    """
+    wanted = set(indices.tolist())
+    last_wanted = max(wanted)
+    if seek_target is not None:
+        container.seek(seek_target, stream=stream, backward=True, any_frame=False)
+
+        def is_past_needed(infos: list[_PacketInfo]) -> bool:
+            # every later packet is shown at or after this one's decoding time
+            return infos[-1].dts is None or index_of_pts(infos[-1].dts) > last_wanted
+
+        infos = _scan_pyav_packets(container, stream, is_past_needed)
+        if not _timestamps_are_regular(infos, scan_stopped_by_dts=True):
+            return None
+        numbered = {info.pts: index_of_pts(info.pts) for info in infos}
+        if len(set(numbered.values())) < len(numbered):
+            return None
+    else:
+        scan_stopped_by_dts = scanned is None  # otherwise the whole file was scanned to count its frames
+        if scanned is None:
+            sorted_pts: list[int] = []
+
+            def is_past_needed(infos: list[_PacketInfo]) -> bool:
+                pts, dts = infos[-1].pts, infos[-1].dts
+                if pts is None or dts is None:
+                    return True
+                bisect.insort(sorted_pts, pts)  # every later packet is shown at or after this one's decoding time
+                return len(sorted_pts) > last_wanted and dts > sorted_pts[last_wanted]
+
+            scanned = _scan_pyav_packets(container, stream, is_past_needed)
+        infos = scanned
+        if not _timestamps_are_regular(infos, scan_stopped_by_dts):
+            return None
+        numbered = {pts: rank for rank, pts in enumerate(sorted(info.pts for info in infos))}
+    wanted_pts = {pts: index for pts, index in numbered.items() if index in wanted}
+    if set(wanted_pts.values()) != wanted:
+        return None
+    plan = _pyav_skip_plan([info.pts in wanted_pts for info in infos], [info.starts_closed_group for info in infos])
+    # demux again from where the scan started (seeking flushes the decoder)
+    container.seek(0 if seek_target is None else seek_target, stream=stream, backward=True, any_frame=False)
+    codec_context = stream.codec_context
+    decoded: dict[int, np.ndarray] = {}
+
+    def keep(frames: list[Any]) -> None:
+        for frame in frames:
+            index = wanted_pts.get(frame.pts)
+            if index is not None:
+                decoded[index] = convert(frame)
+
+    try:
+        position = 0
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue
+            if packet.pts != infos[position].pts:
+                return None
+            codec_context.skip_frame = plan[position]
+            keep(codec_context.decode(packet))
+            position += 1
+            if position == len(plan):
+                break
+        codec_context.skip_frame = "DEFAULT"
+        keep(codec_context.decode(None))  # the frames the decoder still holds back for reordering
+    finally:
+        codec_context.skip_frame = "DEFAULT"
+    return decoded if set(decoded) == wanted else None
+
+
+def _decode_pyav_every_frame(
+    container: Any,
+    stream: Any,
+    indices: np.ndarray,
+    index_of_pts: Callable[[int], int] | None,
+    seek_target: int | None,
+    convert: Callable[[Any], np.ndarray],
+    path: str,
+) -> dict[int, np.ndarray]:
+    """Decodes every frame up to the last wanted one: from the start of the file (frames numbered in output order), or
+    from the key frame before `seek_target` (frames numbered by `index_of_pts`)."""
+    wanted = set(indices.tolist())
+    last_wanted = max(wanted)
+    decoded: dict[int, np.ndarray] = {}
+    if seek_target is not None:
+        container.seek(seek_target, stream=stream, backward=True, any_frame=False)
+        for frame in container.decode(stream):
+            if frame.pts is None:
+                raise ValueError(f"PyAV cannot seek in {path}: its frames have no timestamps.")
+            index = index_of_pts(frame.pts)
+            if index in wanted:
+                decoded[index] = convert(frame)
+            if index >= last_wanted:
+                break
+    else:
+        for index, frame in enumerate(container.decode(stream)):
+            if index in wanted:
+                decoded[index] = convert(frame)
+            if index >= last_wanted:
+                break
+    return decoded
+
+
 def _read_with_pyav(
     path: str,
     num_frames: int,
@@ -237,58 +462,69 @@ def _read_with_pyav(
     decode_size: tuple[int, int] | None,
 ) -> np.ndarray:
     av = importlib.import_module("av")
-    try:
-        container = av.open(path)
-    except Exception as error:
-        raise ValueError(f"Could not read the video file {path} with PyAV: {_short_error(error)}") from error
+    reformatter = importlib.import_module("av.video.reformatter").VideoReformatter()
+
+    def convert(frame: Any) -> np.ndarray:
+        return _pyav_frame_to_array(frame, reformatter, decode_size)
+
+    container, stream = _open_with_pyav(av, path)
     with container:
-        if not container.streams.video:
-            raise ValueError(f"The file {path} has no video stream.")
-        stream = container.streams.video[0]
-        stream.codec_context.thread_count = 1  # one decoding thread, as the reference's decord reader
         rate = stream.average_rate or stream.guessed_rate
         fps = float(rate) if rate else None
+        skipping = stream.codec_context.name in _PYAV_SKIPPING_CODECS
         num_video_frames = stream.frames
-        counted = num_video_frames <= 0
-        if counted:  # containers without a frame count (e.g. Matroska): count the packets, as decord does
-            num_video_frames = sum(1 for packet in container.demux(stream) if packet.size > 0)
+        scanned = None
+        if num_video_frames <= 0:
+            # containers without a frame count (e.g. Matroska): count the packets, as decord does
+            try:
+                scanned = _scan_pyav_packets(container, stream, lambda infos: False)
+            except av.FFmpegError as error:
+                raise ValueError(f"PyAV could not read {path}: {_short_error(error)}") from error
+            num_video_frames = len(scanned)
         indices = _window_indices(path, num_video_frames, fps, num_frames, sampling, clip_window, rng)
-        if counted:
-            container.seek(0, stream=stream)
-        wanted = set(indices.tolist())
-        last_wanted = int(indices.max())
-        decoded: dict[int, np.ndarray] = {}
-        reformatter = importlib.import_module("av.video.reformatter").VideoReformatter()
         start_pts = stream.start_time or 0
-        seek = (
+        time_base = stream.time_base
+
+        def index_of_pts(pts: int) -> int:
+            return round(float((pts - start_pts) * time_base) * fps)
+
+        seek_target = None
+        if (
             clip_window is not None
             and fps is not None
-            and stream.time_base is not None
+            and time_base is not None
             and int(indices.min()) > _PYAV_SEEK_AFTER_SECONDS * fps
-        )
-        try:
-            if seek:
-                # jump to the key frame before the window and number the frames by their timestamps
-                target = start_pts + int(int(indices.min()) / fps / stream.time_base)
-                container.seek(target, stream=stream, backward=True, any_frame=False)
-                for frame in container.decode(stream):
-                    if frame.pts is None:
-                        raise ValueError(f"PyAV cannot seek in {path}: its frames have no timestamps.")
-                    index = round(float((frame.pts - start_pts) * stream.time_base) * fps)
-                    if index in wanted:
-                        decoded[index] = _pyav_frame_to_array(frame, reformatter, decode_size)
-                    if index >= last_wanted:
-                        break
-            else:
-                for index, frame in enumerate(container.decode(stream)):
-                    if index in wanted:
-                        decoded[index] = _pyav_frame_to_array(frame, reformatter, decode_size)
-                    if index >= last_wanted:
-                        break
-        except av.FFmpegError as error:
-            raise ValueError(f"PyAV could not decode {path}: {_short_error(error)}") from error
+        ):
+            # jump to the key frame before the window and number the frames by their timestamps
+            seek_target = start_pts + int(int(indices.min()) / fps / time_base)
+        decoded = None
+        if skipping:
+            try:
+                decoded = _decode_pyav_skipping(
+                    container, stream, indices, scanned, index_of_pts, seek_target, convert
+                )
+            except av.FFmpegError:
+                decoded = None  # decoding every frame below reports the error if it was not due to skipping
+        elif scanned is None or seek_target is not None:
+            try:
+                decoded = _decode_pyav_every_frame(
+                    container, stream, indices, index_of_pts, seek_target, convert, path
+                )
+            except av.FFmpegError as error:
+                raise ValueError(f"PyAV could not decode {path}: {_short_error(error)}") from error
+    if decoded is None:
+        # skipping was not possible, or the file was demuxed already: decode every frame, reading the file afresh
+        container, stream = _open_with_pyav(av, path)
+        with container:
+            try:
+                decoded = _decode_pyav_every_frame(
+                    container, stream, indices, index_of_pts, seek_target, convert, path
+                )
+            except av.FFmpegError as error:
+                raise ValueError(f"PyAV could not decode {path}: {_short_error(error)}") from error
     if not decoded:
         raise ValueError(f"PyAV decoded no frames from {path}.")
+    wanted = set(indices.tolist())
     missing = sorted(wanted.difference(decoded))
     if missing:
         logger.warning(
@@ -321,8 +557,11 @@ def read_video_frames(
         clip_window (`(float, float)`, *optional*): `(start, end)` in seconds: sample only frames whose timestamps lie
             in `[start, end)`, e.g. an InternVid clip of a long YouTube video, without cutting the file. An end past
             the end of the video is clamped to it.
-        backend (`str`, *optional*): `"decord"` (the reference's reader, one thread) or `"pyav"` (one thread);
-            by default decord when it is installed, else PyAV. Both return the same frames.
+        backend (`str`, *optional*): `"decord"` (the reference's reader, one thread) or `"pyav"` (one thread; for
+            H.264 it skips decoding the frames no sampled frame depends on, which leaves the sampled frames
+            bit-identical); by default decord when it is installed, else PyAV. At full resolution both return the same
+            frames of ordinary MP4 files (decord differs on open-GOP H.264, where after seeking it can return the
+            next frame instead, and on MPEG-TS, where it numbers frames differently).
         rng (`np.random.Generator`, *optional*): randomness for `sampling="rand"`.
         decode_size (`(int, int)`, *optional*): `(height, width)` to scale frames to while decoding (bilinear, by
             FFmpeg), which is cheaper than decoding at full resolution and resizing. Leave it unset to keep the
