@@ -532,7 +532,7 @@ class ViCLIPTextModel(ViCLIPPreTrainedModel):
         )
         last_hidden_state = self.final_layer_norm(encoder_outputs.last_hidden_state)
         end_positions = input_ids.to(device=last_hidden_state.device).argmax(dim=-1)
-        pooled_output = last_hidden_state[torch.arange(last_hidden_state.shape[0]), end_positions]
+        pooled_output = last_hidden_state[torch.arange(len(end_positions), device=end_positions.device), end_positions]
         return BaseModelOutputWithPooling(last_hidden_state=last_hidden_state, pooler_output=pooled_output)
 
 
