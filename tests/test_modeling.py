@@ -304,6 +304,18 @@ def test_classifier_loads_the_towers_of_a_viclip_checkpoint_and_adds_a_new_head(
     assert classifier.config.id2label[2] == "up"
 
 
+def test_new_weights_start_small():
+    torch.manual_seed(0)
+    config = ViCLIPConfig(**tiny_config_kwargs(), id2label={0: "left", 1: "right"})
+    classifier = ViCLIPForVideoClassification(config)
+    assert classifier.classifier.weight.std() < 0.05
+    assert classifier.vision_model.encoder.layers[0].self_attn.qkv.weight.std() < 0.05
+    assert torch.count_nonzero(classifier.vision_model.embeddings.temporal_embedding) == 0
+    model = ViCLIPModel(config)
+    assert model.logit_scale.item() == pytest.approx(math.log(100.0))
+    torch.testing.assert_close(model.visual_projection.weight.std(), torch.tensor(32**-0.5), rtol=0.2, atol=0)
+
+
 def test_auto_classes_resolve_viclip(tmp_path):
     from transformers import AutoConfig, AutoModel, AutoModelForVideoClassification
 

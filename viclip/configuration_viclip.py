@@ -126,7 +126,10 @@ class ViCLIPConfig(PreTrainedConfig):
             starts its temperature at 0.01.
         logit_scale_max (`float`, defaults to ln 100): logits use `exp(min(logit_scale, logit_scale_max))`, as the
             reference clamps its temperature from below at 0.01.
-        initializer_factor (`float`, defaults to 1.0): scales every std of the random initialisation.
+        initializer_range (`float`, defaults to 0.02): std of the random initialisation of Linear layers outside the
+            towers (a new classification head).
+        initializer_factor (`float`, defaults to 1.0): scales the stds of the CLIP-style initialisation of the
+            embeddings and projections.
 
     The released sizes are available by name through [`ViCLIPConfig.from_preset`]:
 
@@ -146,6 +149,7 @@ class ViCLIPConfig(PreTrainedConfig):
     projection_dim: int = 512
     logit_scale_init_value: float = math.log(100.0)
     logit_scale_max: float = math.log(100.0)
+    initializer_range: float = 0.02
     initializer_factor: float = 1.0
 
     @property

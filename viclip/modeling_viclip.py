@@ -368,32 +368,23 @@ class ViCLIPPreTrainedModel(PreTrainedModel):
     accepts_loss_kwargs = False
 
     def _init_weights(self, module: nn.Module) -> None:
-        """Random initialisation in the manner of CLIP (used for pretraining from scratch and for new heads)."""
-        super()._init_weights(module)  # Linear, Embedding, LayerNorm defaults
+        """
+        Random initialisation, used for pretraining from scratch and for new heads. transformers initialises remote
+        code module by module, and only modules that own parameters directly, so every rule here is attached to such
+        a module: Linear and Embedding weights are normal with std `initializer_range` (LayerNorms ones and zeros),
+        the vision embeddings and the projections follow CLIP, and the temporal table starts at zero.
+        """
+        super()._init_weights(module)
         factor = getattr(self.config, "initializer_factor", 1.0)
         if isinstance(module, ViCLIPVisionEmbeddings):
             init.normal_(module.class_embedding, std=module.embed_dim**-0.5 * factor)
             init.normal_(module.position_embedding.weight, std=module.embed_dim**-0.5 * factor)
             init.normal_(module.patch_embedding.weight, std=module.config.initializer_range * factor)
             init.zeros_(module.temporal_embedding)
-        elif isinstance(module, ViCLIPTextEmbeddings):
-            init.normal_(module.token_embedding.weight, std=0.02 * factor)
-            init.normal_(module.position_embedding.weight, std=0.01 * factor)
-        elif isinstance(module, ViCLIPAttention):
-            num_layers = module.config.num_hidden_layers
-            init.normal_(module.qkv.weight, std=module.embed_dim**-0.5 * (2 * num_layers) ** -0.5 * factor)
-            init.normal_(module.out_proj.weight, std=module.embed_dim**-0.5 * factor)
-        elif isinstance(module, ViCLIPMLP):
-            hidden_size, num_layers = module.config.hidden_size, module.config.num_hidden_layers
-            init.normal_(module.fc1.weight, std=(2 * hidden_size) ** -0.5 * factor)
-            init.normal_(module.fc2.weight, std=hidden_size**-0.5 * (2 * num_layers) ** -0.5 * factor)
         elif isinstance(module, ViCLIPModel):
             init.normal_(module.visual_projection.weight, std=module.visual_projection.in_features**-0.5 * factor)
             init.normal_(module.text_projection.weight, std=module.text_projection.in_features**-0.5 * factor)
             init.constant_(module.logit_scale, module.config.logit_scale_init_value)
-        elif isinstance(module, ViCLIPForVideoClassification):
-            init.normal_(module.visual_projection.weight, std=module.visual_projection.in_features**-0.5 * factor)
-            init.normal_(module.classifier.weight, std=module.classifier.in_features**-0.5 * factor)
 
 
 def _as_video_batch(pixel_values: torch.Tensor | None, num_channels: int) -> torch.Tensor:
