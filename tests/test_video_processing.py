@@ -536,3 +536,24 @@ def test_pyav_and_decord_read_identical_full_resolution_frames(skipping_videos, 
             path, sampling=sampling, clip_window=window, backend="pyav", rng=np.random.default_rng(3)
         )
         assert np.array_equal(with_decord, with_pyav), (sampling, window)
+
+
+def test_training_flip_can_be_switched_off_and_the_setting_is_saved(tmp_path):
+    """Frames brighten from left to right; a flipped crop brightens from right to left."""
+    ramp = np.tile(np.linspace(0, 255, 48).astype(np.uint8)[None, None, :, None], (2, 32, 1, 3))
+
+    def flipped_count(video_processor) -> int:
+        count = 0
+        for seed in range(24):
+            pixels = video_processor(
+                ramp, do_train_augmentation=True, rng=np.random.default_rng(seed), return_tensors="pt"
+            )["pixel_values"][0, 0, 0]
+            count += int(pixels[:, 0].mean() > pixels[:, -1].mean())
+        return count
+
+    processor = ViCLIPVideoProcessor(size={"height": 32, "width": 32}, num_frames=2)
+    assert 0 < flipped_count(processor) < 24
+    processor.do_train_flip = False
+    assert flipped_count(processor) == 0
+    processor.save_pretrained(tmp_path)
+    assert ViCLIPVideoProcessor.from_pretrained(tmp_path).do_train_flip is False

@@ -712,6 +712,9 @@ class ViCLIPVideoProcessorKwargs(VideosKwargs, total=False):
     do_train_augmentation (`bool`, *optional*, defaults to `self.do_train_augmentation`):
         Replace the resize with the reference training transform: RandomResizedCrop to `size` (scale 0.5-1, ratio
         3/4-4/3, bicubic) and a horizontal flip with probability 0.5, the same for every frame of a clip.
+    do_train_flip (`bool`, *optional*, defaults to `self.do_train_flip`):
+        Whether the training transform flips; turn it off for direction-sensitive data (Something-Something, left
+        versus right). The random draw is made either way, so the crops do not change.
     rng (`np.random.Generator`, *optional*):
         Randomness for `sampling="rand"` and the training augmentation; by default drawn from torch's global generator.
     """
@@ -721,6 +724,7 @@ class ViCLIPVideoProcessorKwargs(VideosKwargs, total=False):
     video_backend: str | None
     decode_size: dict[str, int] | tuple[int, int] | list[int] | None
     do_train_augmentation: bool | None
+    do_train_flip: bool | None
     rng: np.random.Generator | None
 
 
@@ -766,6 +770,7 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
     video_backend = None
     decode_size = None
     do_train_augmentation = False
+    do_train_flip = True
     valid_kwargs = ViCLIPVideoProcessorKwargs
     model_input_names = ["pixel_values"]
 
@@ -876,7 +881,7 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
             if kwargs["device"] is not None:
                 frames = frames.to(kwargs["device"])
             if kwargs["do_train_augmentation"]:
-                frames = self._random_resized_crop_and_flip(frames, size, interpolation, rng)
+                frames = self._random_resized_crop_and_flip(frames, size, interpolation, rng, kwargs["do_train_flip"])
             elif kwargs["do_resize"]:
                 # torchvision's v1 resize, exactly as the reference's `transforms.Resize` (uint8 -> float -> round)
                 frames = tv_functional.resize(frames, [size.height, size.width], interpolation, antialias=True)
@@ -978,9 +983,10 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
 
     @staticmethod
     def _random_resized_crop_and_flip(
-        frames: torch.Tensor, size: SizeDict, interpolation: InterpolationMode, rng: np.random.Generator
+        frames: torch.Tensor, size: SizeDict, interpolation: InterpolationMode, rng: np.random.Generator, flip: bool
     ) -> torch.Tensor:
-        """RandomResizedCrop (same box for all frames) to `size`, then a horizontal flip with probability 0.5."""
+        """RandomResizedCrop (same box for all frames) to `size`, then, if `flip`, a horizontal flip with
+        probability 0.5."""
         height, width = frames.shape[-2:]
         area = height * width
         log_ratio = (math.log(TRAIN_CROP_RATIO[0]), math.log(TRAIN_CROP_RATIO[1]))
@@ -1007,7 +1013,7 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
         # torchvision's v2 kernel resizes uint8 natively, several times faster than the float path the evaluation
         # resize keeps for reference parity; the two differ by rounding only (at most 2/255, 0.15/255 on average)
         frames = tv2_functional.resized_crop(frames, *box, [size.height, size.width], interpolation, antialias=True)
-        if rng.random() < TRAIN_FLIP_PROBABILITY:
+        if rng.random() < TRAIN_FLIP_PROBABILITY and flip:
             frames = frames.flip(-1)
         return frames
 
