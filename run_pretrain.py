@@ -32,6 +32,7 @@ from viclip.model_card import (
     DUAL_ENCODER_PIPELINE_TAG_REASON,
     build_model_card,
     dual_encoder_usage,
+    hub_repo_id,
     retrieval_eval_results,
     save_model_card,
 )
@@ -40,6 +41,7 @@ from viclip.synthetic import make_synthetic_corpus
 from viclip.training import (
     ClampLogitScaleCallback,
     ViCLIPTrainer,
+    end_distributed_run,
     parse_arguments_with_json,
     publish_folder,
     resolve_resume_checkpoint,
@@ -256,7 +258,7 @@ def pretraining_model_card(
         license=model_args.card_license,
         license_note="Chosen by whoever trained these weights (`--card_license`).",
         datasets=[data_args.dataset_name] if data_args.dataset_name else [],
-        base_model=model_args.model_name_or_path or model_args.clip_model_name_or_path,
+        base_model=hub_repo_id(model_args.model_name_or_path or model_args.clip_model_name_or_path),
         eval_results=eval_results,
         eval_notes="Retrieval on the validation split, one middle-sampled embedding per video; identical "
         "captions count as interchangeable positives.",
@@ -341,3 +343,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    end_distributed_run()

@@ -158,6 +158,12 @@ def retrieval_eval_results(
     ]
 
 
+def hub_repo_id(name_or_path: str | None) -> str | None:
+    """`name_or_path` when it names a Hub repository rather than a local folder, else `None`: a card's `base_model`
+    must be a Hub id."""
+    return name_or_path if name_or_path and not Path(name_or_path).exists() else None
+
+
 def _results_table(eval_results: Sequence[EvalResult]) -> str:
     rows = ["| Task | Dataset | Split | Metric | Value | Source |", "|---|---|---|---|---|---|"]
     for result in eval_results:
@@ -254,6 +260,7 @@ __all__ = [
     "build_model_card",
     "classification_eval_results",
     "dual_encoder_usage",
+    "hub_repo_id",
     "retrieval_eval_results",
     "save_model_card",
     "video_classifier_usage",

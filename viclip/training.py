@@ -154,6 +154,14 @@ def resolve_resume_checkpoint(output_dir: str, resume_from_checkpoint: str | boo
     return last
 
 
+def end_distributed_run() -> None:
+    """Waits for every process and tears the process group down, so that no process exits with collectives alive
+    (gloo aborts a process that leaves them); a no-op in a single process."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+
+
 def publish_folder(folder: str | Path, repo_id: str, token: str | None = None, private: bool | None = None) -> str:
     """
     Publishes `folder` to the Hub model repository `repo_id` exactly as it is (model, processor, remote code, card),
@@ -178,6 +186,7 @@ __all__ = [
     "NO_DECAY_NAME_PATTERNS",
     "ViCLIPTrainer",
     "decay_parameter_names",
+    "end_distributed_run",
     "parse_arguments_with_json",
     "publish_folder",
     "resolve_resume_checkpoint",
