@@ -42,3 +42,19 @@ def tiny_config():
 @pytest.fixture
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def tiny_viclip_folder(tmp_path_factory) -> Path:
+    """A saved tiny random `ViCLIPModel` with its processor (frames 32x32, 4 of them)."""
+    import torch
+
+    from viclip import ViCLIPConfig, ViCLIPModel
+
+    from .processing_helpers import tiny_processor
+
+    folder = tmp_path_factory.mktemp("viclip")
+    torch.manual_seed(0)
+    ViCLIPModel(ViCLIPConfig(**tiny_config_kwargs())).save_pretrained(folder)
+    tiny_processor().save_pretrained(folder)
+    return folder

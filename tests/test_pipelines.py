@@ -15,7 +15,6 @@ from viclip import (
     KINETICS_TEMPLATES,
     ViCLIPConfig,
     ViCLIPForVideoClassification,
-    ViCLIPModel,
     ZeroShotVideoClassificationPipeline,
 )
 
@@ -23,17 +22,8 @@ LABELS = ["riding a bike", "playing guitar", "surfing"]
 
 
 @pytest.fixture(scope="module")
-def model_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("viclip")
-    torch.manual_seed(0)
-    ViCLIPModel(ViCLIPConfig(**tiny_config_kwargs())).save_pretrained(folder)
-    tiny_processor().save_pretrained(folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def classifier(model_folder):
-    return pipeline("zero-shot-video-classification", model=str(model_folder))
+def classifier(tiny_viclip_folder):
+    return pipeline("zero-shot-video-classification", model=str(tiny_viclip_folder))
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import run_classification
 from run_classification import DataArguments, EvaluationArguments, ModelArguments, load_top_k_metric
 from tests.conftest import tiny_config_kwargs
 from tests.processing_helpers import frame_indices_of, tiny_processor, write_index_video
-from viclip import ViCLIPConfig, ViCLIPModel, ZeroShotVideoClassificationPipeline
+from viclip import ViCLIPModel, ZeroShotVideoClassificationPipeline
 from viclip.classification import (
     EvaluationVideoDataset,
     LabelledSplit,
@@ -71,22 +71,13 @@ def corpus(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def dual_encoder_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("viclip")
-    torch.manual_seed(0)
-    ViCLIPModel(ViCLIPConfig(**tiny_config_kwargs())).save_pretrained(folder)
-    tiny_processor().save_pretrained(folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def finetuned(corpus, dual_encoder_folder, tmp_path_factory):
+def finetuned(corpus, tiny_viclip_folder, tmp_path_factory):
     """One short fine-tuning run on the tiny corpus (with predictions), shared by the tests of its output."""
     output_dir = tmp_path_factory.mktemp("finetuned")
     with pytest.MonkeyPatch.context() as monkeypatch:
         run_script(
             monkeypatch,
-            "--model_name_or_path", str(dual_encoder_folder), *corpus_args(corpus), "--output_dir", str(output_dir),
+            "--model_name_or_path", str(tiny_viclip_folder), *corpus_args(corpus), "--output_dir", str(output_dir),
             "--do_train", "--do_eval", "--max_steps", "2",
             "--horizontal_flip", "false", "--save_predictions",
         )  # fmt: skip
@@ -201,13 +192,13 @@ def test_predictions_file_has_one_line_per_evaluated_video(finetuned):
 # ------------------------------------------------------------------------------------------------------------------
 
 
-def test_evaluation_label_unseen_in_training_is_an_error(monkeypatch, corpus, dual_encoder_folder, tmp_path):
+def test_evaluation_label_unseen_in_training_is_an_error(monkeypatch, corpus, tiny_viclip_folder, tmp_path):
     train = write_annotations(tmp_path / "train.json", corpus, "train")
     validation = write_annotations(tmp_path / "val.json", corpus, "val", relabel={"left": "sideways"})
     with pytest.raises(ValueError, match=r"val\.json.*\['sideways'\] outside the 4 classes"):
         run_script(
             monkeypatch,
-            "--model_name_or_path", str(dual_encoder_folder), "--train_file", str(train),
+            "--model_name_or_path", str(tiny_viclip_folder), "--train_file", str(train),
             "--validation_file", str(validation), "--video_root", str(corpus.root),
             "--output_dir", str(tmp_path / "out"), "--do_train", "--do_eval", "--max_steps", "1",
         )  # fmt: skip
@@ -238,10 +229,10 @@ def test_class_without_training_example_is_warned_about(corpus, tmp_path, caplog
     assert missing == ["right"] and "no training example" in caplog.text and "right" in caplog.text
 
 
-def test_zero_shot_refuses_to_train(monkeypatch, dual_encoder_folder, tmp_path):
+def test_zero_shot_refuses_to_train(monkeypatch, tiny_viclip_folder, tmp_path):
     with pytest.raises(ValueError, match="--zero_shot trains nothing"):
         run_script(
-            monkeypatch, "--zero_shot", "--model_name_or_path", str(dual_encoder_folder), "--do_train",
+            monkeypatch, "--zero_shot", "--model_name_or_path", str(tiny_viclip_folder), "--do_train",
             "--output_dir", str(tmp_path),
         )  # fmt: skip
 
@@ -351,10 +342,10 @@ def test_multi_view_evaluation_runs_end_to_end(monkeypatch, corpus, finetuned, t
 # ------------------------------------------------------------------------------------------------------------------
 
 
-def test_zero_shot_reports_top1_top5_and_their_mean(monkeypatch, corpus, dual_encoder_folder, tmp_path):
+def test_zero_shot_reports_top1_top5_and_their_mean(monkeypatch, corpus, tiny_viclip_folder, tmp_path):
     run_script(
         monkeypatch,
-        "--zero_shot", "--model_name_or_path", str(dual_encoder_folder), *corpus_args(corpus, ["val"]),
+        "--zero_shot", "--model_name_or_path", str(tiny_viclip_folder), *corpus_args(corpus, ["val"]),
         "--output_dir", str(tmp_path), "--do_eval",
     )  # fmt: skip
     results = read_json(tmp_path / "eval_results.json")
@@ -362,7 +353,7 @@ def test_zero_shot_reports_top1_top5_and_their_mean(monkeypatch, corpus, dual_en
     assert results["eval_zero_shot_avg"] == pytest.approx((results["eval_zero_shot_top1"] + 100.0) / 2)
 
 
-def test_zero_shot_embeds_the_labels_once_for_the_whole_set(monkeypatch, corpus, dual_encoder_folder, tmp_path):
+def test_zero_shot_embeds_the_labels_once_for_the_whole_set(monkeypatch, corpus, tiny_viclip_folder, tmp_path):
     calls = []
     original = ViCLIPModel.get_text_features
     monkeypatch.setattr(
@@ -372,14 +363,14 @@ def test_zero_shot_embeds_the_labels_once_for_the_whole_set(monkeypatch, corpus,
     )
     run_script(
         monkeypatch,
-        "--zero_shot", "--model_name_or_path", str(dual_encoder_folder), *corpus_args(corpus, ["val"]),
+        "--zero_shot", "--model_name_or_path", str(tiny_viclip_folder), *corpus_args(corpus, ["val"]),
         "--output_dir", str(tmp_path), "--do_eval", "--zero_shot_templates", "a shape moving {}", "{}",
     )  # fmt: skip
     assert calls == [4 * 2]  # one text batch: 4 classes x 2 templates, for the 6 videos in 2 batches
 
 
-def test_zero_shot_scores_rank_classes_as_the_zero_shot_pipeline(corpus, dual_encoder_folder):
-    model = ViCLIPModel.from_pretrained(dual_encoder_folder).eval()
+def test_zero_shot_scores_rank_classes_as_the_zero_shot_pipeline(corpus, tiny_viclip_folder):
+    model = ViCLIPModel.from_pretrained(tiny_viclip_folder).eval()
     processor = tiny_processor()
     labels, templates = ["to the left", "up", "down"], ["a shape moving {}", "{}"]
     score = run_classification.zero_shot_scorer(model, processor, labels, templates)
@@ -398,7 +389,7 @@ def test_zero_shot_scores_rank_classes_as_the_zero_shot_pipeline(corpus, dual_en
 # ------------------------------------------------------------------------------------------------------------------
 
 
-def test_push_to_hub_publishes_the_output_folder(monkeypatch, corpus, dual_encoder_folder, tmp_path):
+def test_push_to_hub_publishes_the_output_folder(monkeypatch, corpus, tiny_viclip_folder, tmp_path):
     calls = {}
 
     class FakeApi:
@@ -415,7 +406,7 @@ def test_push_to_hub_publishes_the_output_folder(monkeypatch, corpus, dual_encod
     monkeypatch.setattr("huggingface_hub.HfApi", FakeApi)
     run_script(
         monkeypatch,
-        "--model_name_or_path", str(dual_encoder_folder), *corpus_args(corpus, ["train"]),
+        "--model_name_or_path", str(tiny_viclip_folder), *corpus_args(corpus, ["train"]),
         "--output_dir", str(tmp_path), "--do_train", "--max_steps", "1", "--push_to_hub",
         "--hub_model_id", "user/tiny-classifier", "--hub_token", "secret",
     )  # fmt: skip
