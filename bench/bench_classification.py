@@ -15,26 +15,20 @@ two overlap. A "clip" is one `[frames, 3, H, W]` input to the video tower: a mul
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from training_steps import adamw_with_decay_groups, time_training_steps
+from viclip import ViCLIPConfig, ViCLIPForVideoClassification, ViCLIPModel, ViCLIPProcessor
+from viclip.classification import EvaluationVideoDataset, IndexedVideoDataCollator, zero_shot_scorer
+from viclip.data import VideoDataCollator, VideoDataset, load_annotations
+from viclip.pipeline_viclip import KINETICS_TEMPLATES
+from viclip.synthetic import make_synthetic_corpus
 
-from run_classification import (  # noqa: E402
-    EvaluationVideoDataset,
-    IndexedVideoDataCollator,
-    training_video_processor,
-    zero_shot_scorer,
-)
-from viclip import ViCLIPConfig, ViCLIPForVideoClassification, ViCLIPModel, ViCLIPProcessor  # noqa: E402
-from viclip.data import SKIPPED_KEY, VideoDataCollator, VideoDataset, load_annotations  # noqa: E402
-from viclip.pipeline_viclip import KINETICS_TEMPLATES  # noqa: E402
-from viclip.synthetic import make_synthetic_corpus  # noqa: E402
-from viclip.training import decay_parameter_names  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def demo_config(**extra) -> ViCLIPConfig:
@@ -47,43 +41,20 @@ def time_fine_tuning(config: ViCLIPConfig, corpus, batch_size: int, steps: int) 
     """`steps` timed fine-tuning steps (after one warm-up step) of a classifier: reading, forward, backward, AdamW."""
     torch.manual_seed(0)
     model = ViCLIPForVideoClassification(config).train()
-    decayed = set(decay_parameter_names(model))
-    optimizer = torch.optim.AdamW(
-        [
-            {"params": [p for name, p in model.named_parameters() if name in decayed], "weight_decay": 0.05},
-            {"params": [p for name, p in model.named_parameters() if name not in decayed], "weight_decay": 0.0},
-        ],
-        lr=1e-4,
-    )
+    optimizer = adamw_with_decay_groups(model, weight_decay=0.05, lr=1e-4)
     processor = ViCLIPProcessor.from_model_config(config)
     annotations = load_annotations(corpus.annotation_file("train"), caption_column=None, label_column="label")
     dataset = VideoDataset(
         annotations,
-        training_video_processor(processor.video_processor, horizontal_flip=False),
+        processor.video_processor,
         video_root=corpus.root,
         train=True,
     )
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=batch_size, shuffle=True, collate_fn=VideoDataCollator(), num_workers=0
     )
-    batches = iter(loader)
-    data_seconds = model_seconds = 0.0
-    clips = 0
-    for step in range(steps + 1):
-        start = time.perf_counter()
-        batch = next(batches)
-        batch.pop(SKIPPED_KEY)
-        loaded = time.perf_counter()
-        model(**batch).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        done = time.perf_counter()
-        if step > 0:  # the first step warms up allocators and kernels
-            data_seconds += loaded - start
-            model_seconds += done - loaded
-            clips += batch["pixel_values"].shape[0]
-    total = data_seconds + model_seconds
-    return {"clips_per_second": clips / total, "videos_per_second": clips / total, "read_share": data_seconds / total}
+    result = time_training_steps(model, optimizer, loader, steps, lambda batch: model(**batch).loss)
+    return {**result, "videos_per_second": result["clips_per_second"], "read_share": result["data_share"]}
 
 
 @torch.no_grad()

@@ -12,15 +12,14 @@ and a step costs about the larger of the two. Prints a Markdown table.
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import torch
 
 from viclip import ViCLIPConfig, ViCLIPModel, ViCLIPProcessor
-from viclip.data import SKIPPED_KEY, VideoDataCollator, VideoDataset, load_annotations
+from viclip.data import VideoDataCollator, VideoDataset, load_annotations
+from training_steps import adamw_with_decay_groups, time_training_steps
 from viclip.synthetic import make_synthetic_corpus
-from viclip.training import decay_parameter_names
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,16 +37,7 @@ def time_steps(config: ViCLIPConfig, corpus, mask_ratio: float, batch_size: int,
     model = ViCLIPModel(config).train()
     model.text_model.requires_grad_(False)
     model.text_projection.requires_grad_(False)
-    decayed = set(decay_parameter_names(model))
-    parameters = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(
-        [
-            {"params": [p for name, p in parameters if name in decayed], "weight_decay": 0.2},
-            {"params": [p for name, p in parameters if name not in decayed], "weight_decay": 0.0},
-        ],
-        lr=1e-4,
-        betas=(0.9, 0.98),
-    )
+    optimizer = adamw_with_decay_groups(model, weight_decay=0.2, lr=1e-4, betas=(0.9, 0.98))
     processor = ViCLIPProcessor.from_model_config(config)
     dataset = VideoDataset(
         load_annotations(corpus.annotation_file("train")),
@@ -58,30 +48,9 @@ def time_steps(config: ViCLIPConfig, corpus, mask_ratio: float, batch_size: int,
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=batch_size, shuffle=True, collate_fn=VideoDataCollator(processor), num_workers=0
     )
-    batches = iter(loader)
-    data_seconds = model_seconds = 0.0
-    clips = 0
-    for step in range(steps + 1):
-        start = time.perf_counter()
-        batch = next(batches)
-        batch.pop(SKIPPED_KEY)
-        loaded = time.perf_counter()
-        loss = model(**batch, return_loss=True, mask_ratio=mask_ratio).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        done = time.perf_counter()
-        if step > 0:  # the first step warms up allocators and kernels
-            data_seconds += loaded - start
-            model_seconds += done - loaded
-            clips += batch["pixel_values"].shape[0]
-    total = data_seconds + model_seconds
-    return {
-        "clips_per_second": clips / total,
-        "seconds_per_step": total / steps,
-        "data_share": data_seconds / total,
-        "model_share": model_seconds / total,
-    }
+    return time_training_steps(
+        model, optimizer, loader, steps, lambda batch: model(**batch, return_loss=True, mask_ratio=mask_ratio).loss
+    )
 
 
 def main() -> None:
