@@ -57,7 +57,6 @@ from viclip import (
     ViCLIPConfig,
     ViCLIPForVideoClassification,
     ViCLIPModel,
-    ViCLIPProcessor,
 )
 from viclip.data import (
     VideoDataCollator,
@@ -89,6 +88,7 @@ from viclip.classification import (
 from viclip.training import (
     ViCLIPTrainer,
     end_distributed_run,
+    load_processor,
     parse_arguments_with_json,
     publish_folder,
     resolve_resume_checkpoint,
@@ -505,14 +505,6 @@ def run_evaluation(
 # ------------------------------------------------------------------------------------------------------------------
 
 
-def load_processor(model_args: ModelArguments, config: ViCLIPConfig) -> ViCLIPProcessor:
-    """The processor saved with the model when there is one, else the default one for `config`'s frames and size."""
-    path = model_args.model_name_or_path
-    if path and (not os.path.isdir(path) or os.path.isfile(os.path.join(path, "processor_config.json"))):
-        return ViCLIPProcessor.from_pretrained(path)
-    return ViCLIPProcessor.from_model_config(config)
-
-
 def _has_label_names(config: ViCLIPConfig) -> bool:
     """Whether `config` names its classes (not the default `LABEL_0`, `LABEL_1`, ...)."""
     return bool(config.id2label) and any(name != f"LABEL_{i}" for i, name in config.id2label.items())
@@ -632,7 +624,7 @@ def run_zero_shot(
     model = ViCLIPModel.from_pretrained(
         model_args.model_name_or_path, attn_implementation=model_args.attn_implementation
     )
-    processor = load_processor(model_args, config)
+    processor = load_processor(model_args.model_name_or_path, config)
     _, validation = load_splits(data_args, training_args, need_train=False, need_eval=True)
     class_names = resolve_class_names(validation, data_args.label_names_file)
     if all(name.isdigit() for name in class_names) and not data_args.label_names_file:
@@ -731,7 +723,7 @@ def main() -> None:
         )
     logger.info(f"{len(class_names)} classes: {class_names[:20]}{' ...' if len(class_names) > 20 else ''}")
 
-    processor = load_processor(model_args, model.config)
+    processor = load_processor(model_args.model_name_or_path, model.config)
     processor.video_processor.do_train_flip = data_args.horizontal_flip  # saved with the processor
     decode_size = (data_args.decode_size, data_args.decode_size) if data_args.decode_size else None
     common = {"label2id": label2id, "video_backend": data_args.video_backend}

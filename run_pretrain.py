@@ -23,7 +23,7 @@ import datasets
 import transformers
 from transformers import HfArgumentParser, TrainingArguments, set_seed
 
-from viclip import ViCLIPConfig, ViCLIPModel, ViCLIPProcessor
+from viclip import ViCLIPConfig, ViCLIPModel
 from viclip.data import VideoDataCollator, VideoDataset, load_annotations
 from huggingface_hub import ModelCard
 
@@ -42,6 +42,7 @@ from viclip.training import (
     ClampLogitScaleCallback,
     ViCLIPTrainer,
     end_distributed_run,
+    load_processor,
     parse_arguments_with_json,
     publish_folder,
     resolve_resume_checkpoint,
@@ -279,12 +280,7 @@ def main() -> None:
     push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False  # published once, at the end
 
     model = load_model(model_args)
-    if model_args.model_name_or_path and os.path.exists(
-        os.path.join(model_args.model_name_or_path, "processor_config.json")
-    ):
-        processor = ViCLIPProcessor.from_pretrained(model_args.model_name_or_path)
-    else:
-        processor = ViCLIPProcessor.from_model_config(model.config)
+    processor = load_processor(model_args.model_name_or_path, model.config)
     train_annotations, validation_annotations = load_splits(data_args, training_args)
     decode_size = (data_args.decode_size, data_args.decode_size) if data_args.decode_size else None
     dataset_kwargs = {

@@ -21,6 +21,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from transformers.utils import logging
 
 from .data import SKIPPED_KEY
+from .processing_viclip import ViCLIPProcessor
 
 
 logger = logging.get_logger(__name__)
@@ -132,6 +133,15 @@ def _as_flags(name: str, value: Any) -> list[str]:
     return [f"--{name}", str(value)]
 
 
+def load_processor(model_name_or_path: str | None, config: Any) -> ViCLIPProcessor:
+    """The processor saved with the model (a folder holding `processor_config.json`, or a Hub id), else the default
+    processor of `config`'s frames, frame size and context ([`ViCLIPProcessor.from_model_config`])."""
+    path = model_name_or_path
+    if path and (not os.path.isdir(path) or os.path.isfile(os.path.join(path, "processor_config.json"))):
+        return ViCLIPProcessor.from_pretrained(path)
+    return ViCLIPProcessor.from_model_config(config)
+
+
 def resolve_resume_checkpoint(output_dir: str, resume_from_checkpoint: str | bool | None) -> str | None:
     """
     The checkpoint to resume from: the one given, or else the latest `checkpoint-*` folder in `output_dir`, so that
@@ -187,6 +197,7 @@ __all__ = [
     "ViCLIPTrainer",
     "decay_parameter_names",
     "end_distributed_run",
+    "load_processor",
     "parse_arguments_with_json",
     "publish_folder",
     "resolve_resume_checkpoint",
