@@ -110,7 +110,7 @@ def render_clip(
 
 def write_video(path: str | os.PathLike, frames: np.ndarray, fps: int = 8) -> None:
     """
-    Writes `frames` (`[T, H, W, 3]` `uint8` RGB, even `H` and `W`) to an H.264 mp4 file with PyAV.
+    Writes `frames` (`[T, H, W, 3]` `uint8` RGB, even `H` and `W`) to a lossless H.264 mp4 file with PyAV.
 
     The file appears atomically: it is encoded under a temporary name and renamed, so an interrupted run never
     leaves a truncated video under `path`.
@@ -126,7 +126,8 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: int = 8) -> No
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "18", "preset": "veryfast"}
+        # lossless: x264's rate control made lossy files differ from run to run; lossless ones are byte-identical
+        stream.options = {"qp": "0", "preset": "veryfast"}
         stream.codec_context.thread_count = 1
         for frame in frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
