@@ -7,6 +7,12 @@ peaks measured in the same run, peak memory, and one masked pretraining step.
 
 Prints a Markdown table. Random weights: speed does not depend on the values. Each row runs in a fresh process
 (max_tasks_per_child=1), so its peak RSS is its own; its matmul peak is measured right before it.
+
+A second table times the tower's heavy kernels alone, on tensors of the tower's shapes: the four linear layers of a
+block, the attention kernel (`scaled_dot_product_attention`), and the attention's two matmuls without the softmax.
+Their summed time is a ceiling for the whole tower: no implementation built on these kernels beats it, whatever it
+does with the layer norms, activations and residual adds in between.
+`--compile` adds rows with the tower under `torch.compile` (needs a C++ compiler; compiling takes a minute or two).
 """
 
 import argparse
@@ -20,20 +26,30 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 
 import torch
+import torch.nn.functional as F
 
 from viclip import ViCLIPConfig, ViCLIPModel
+
+
+def attention_matmul_flops(config: ViCLIPConfig, num_frames: int, kept_ratio: float = 1.0) -> float:
+    """FLOPs of one video's QK^T and PV products, every block."""
+    vision = config.vision_config
+    tokens = 1 + round((vision.image_size // vision.patch_size) ** 2 * num_frames * kept_ratio)
+    return vision.num_hidden_layers * 4 * tokens * tokens * vision.hidden_size
 
 
 def matmul_flops(config: ViCLIPConfig, num_frames: int, kept_ratio: float = 1.0) -> float:
     """Multiply-add FLOPs (x2) of one video through the vision tower and its projection."""
     vision = config.vision_config
     patches = (vision.image_size // vision.patch_size) ** 2
-    tokens = 1 + int(round(patches * num_frames * kept_ratio))
+    tokens = 1 + round(patches * num_frames * kept_ratio)
     width, mlp = vision.hidden_size, vision.intermediate_size
     linear_params_per_layer = 4 * width * width + 2 * width * mlp  # qkv + out, fc1 + fc2
-    per_layer = 2 * tokens * linear_params_per_layer + 4 * tokens * tokens * width  # projections + QK^T and AV
+    linear = vision.num_hidden_layers * 2 * tokens * linear_params_per_layer
     patchify = 2 * patches * num_frames * vision.num_channels * vision.patch_size**2 * width
-    return vision.num_hidden_layers * per_layer + patchify + 2 * width * config.projection_dim
+    return (
+        linear + attention_matmul_flops(config, num_frames, kept_ratio) + patchify + 2 * width * config.projection_dim
+    )
 
 
 PRECISIONS = ("fp32", "bf16-autocast")
@@ -109,6 +125,37 @@ def run_original_case(args: argparse.Namespace, config: ViCLIPConfig, precision:
     }
 
 
+def kernel_seconds(args: argparse.Namespace, precision: str) -> dict[str, float]:
+    """
+    Seconds per batch of the tower's heavy kernels alone, in `precision`'s compute dtype: every block's linear layers
+    (qkv, out, fc1, fc2), every block's attention kernel, and every block's attention matmuls (QK^T and PV) without
+    the softmax. Also the matmul peak, measured right before.
+    """
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    vision = ViCLIPConfig.from_preset(args.preset).vision_config
+    dtype = torch.bfloat16 if precision == "bf16-autocast" else torch.float32
+    tokens = 1 + vision.num_frames * (vision.image_size // vision.patch_size) ** 2
+    rows = args.batch_size * tokens  # the linear layers see every token of every video as one row
+    width, heads, mlp = vision.hidden_size, vision.num_attention_heads, vision.intermediate_size
+    peak = measure_matmul_peak(dtype)
+    linear_seconds = 0.0
+    for in_features, out_features in ((width, 3 * width), (width, width), (width, mlp), (mlp, width)):
+        inputs = torch.randn(rows, in_features, dtype=dtype)
+        weight, bias = torch.randn(out_features, in_features, dtype=dtype), torch.randn(out_features, dtype=dtype)
+        linear_seconds += median_seconds(lambda: F.linear(inputs, weight, bias), args.repeats + 2)
+    queries, keys, values = torch.randn(3, args.batch_size, heads, tokens, width // heads, dtype=dtype).unbind(0)
+    attention_seconds = median_seconds(lambda: F.scaled_dot_product_attention(queries, keys, values), args.repeats + 2)
+    matmul_seconds = median_seconds(lambda: (queries @ keys.transpose(-1, -2)) @ values, args.repeats + 2)
+    layers = vision.num_hidden_layers
+    return {
+        "linear": layers * linear_seconds,
+        "attention": layers * attention_seconds,
+        "attention matmuls": layers * matmul_seconds,
+        "peak": peak,
+    }
+
+
 def run_case(args: argparse.Namespace, kind: str, implementation: str, precision: str) -> dict[str, float]:
     """
     Times one table row in a fresh process, so that its peak memory is its own; the matmul peak of the row's
@@ -123,14 +170,20 @@ def run_case(args: argparse.Namespace, kind: str, implementation: str, precision
     model = ViCLIPModel(config)
     model.set_attn_implementation(implementation)
     frames = (config.num_frames, 3, config.image_size, config.image_size)
-    if kind == "embed":
+    if kind in ("embed", "embed-compiled"):
         model.eval()
         videos = torch.randn(args.batch_size, *frames)
         flops = args.batch_size * matmul_flops(config, config.num_frames)
 
+        embed = model.get_video_features
+        if kind == "embed-compiled":
+            embed = torch.compile(embed)
+            with torch.inference_mode(), precision_context(precision):
+                embed(pixel_values=videos)  # compiles
+
         def work() -> None:
             with torch.inference_mode(), precision_context(precision):
-                model.get_video_features(pixel_values=videos)
+                embed(pixel_values=videos)
 
         repeats = args.repeats
     else:
@@ -169,6 +222,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per row (the median is shown)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument(
+        "--compile", action="store_true", help="also time the video embeddings under torch.compile (sdpa)"
+    )
+    parser.add_argument(
         "--original_vision_file",
         default=None,
         help="viclip_vision.py of the original code (OpenGVLab/InternVideo, Data/InternVid/viclip/), to time it "
@@ -189,6 +245,8 @@ def main() -> None:
     print("|" + "---|" * len(header))
     cases = [("original", "", precision) for precision in PRECISIONS] if args.original_vision_file else []
     cases += [("embed", implementation, precision) for implementation in ("eager", "sdpa") for precision in PRECISIONS]
+    if args.compile:
+        cases += [("embed-compiled", "sdpa", precision) for precision in PRECISIONS]
     cases += [("train", "sdpa", precision) for precision in PRECISIONS]
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1) as pool:
         for kind, implementation, precision in cases:
@@ -197,6 +255,8 @@ def main() -> None:
                 what = f"original code's video encoder, batch {args.batch_size}, {precision}"
             elif kind == "embed":
                 what = f"video embeddings, batch {args.batch_size}, {implementation}, {precision}"
+            elif kind == "embed-compiled":
+                what = f"video embeddings, batch {args.batch_size}, {implementation}, torch.compile, {precision}"
             else:
                 what = f"pretraining step, mask {args.mask_ratio}, batch {args.train_batch_size}, {implementation}, {precision}"
             row = [
@@ -207,6 +267,24 @@ def main() -> None:
                 f"{100 * result['gflops'] / result['peak']:.0f}%",
                 f"{result['rss_mib']:.0f}",
             ]
+            print("| " + " | ".join(row) + " |", flush=True)
+
+        print(f"\nThe heavy kernels alone, seconds per batch of {args.batch_size} videos (every block summed)\n")
+        header = ["precision", "linear layers", "attention kernel", "attention matmuls, no softmax"]
+        header += ["ceiling: linear + attention kernel", "ceiling: linear + attention matmuls"]
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
+        flops = args.batch_size * matmul_flops(config, config.num_frames)
+        for precision in PRECISIONS:
+            kernels = pool.submit(kernel_seconds, args, precision).result()
+            attention_flops = args.batch_size * attention_matmul_flops(config, config.num_frames)
+
+            def cell(seconds: float, work: float) -> str:
+                return f"{seconds:.2f} s, {100 * work / seconds / 1e9 / kernels['peak']:.0f}% of peak"
+
+            linear, attention, matmuls = kernels["linear"], kernels["attention"], kernels["attention matmuls"]
+            row = [precision, cell(linear, flops - attention_flops), cell(attention, attention_flops)]
+            row += [cell(matmuls, attention_flops), cell(linear + attention, flops), cell(linear + matmuls, flops)]
             print("| " + " | ".join(row) + " |", flush=True)
 
 
