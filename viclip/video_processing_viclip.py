@@ -874,7 +874,7 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
         mean = torch.tensor(kwargs["image_mean"], dtype=torch.float32).reshape(-1, 1, 1)
         std = torch.tensor(kwargs["image_std"], dtype=torch.float32).reshape(-1, 1, 1)
 
-        pixel_values = []
+        processed = []
         for position, (video, window) in enumerate(zip(batch, windows, strict=True)):
             where = f"videos[{position}]" if len(batch) > 1 else "the video"
             frames = self._load_frames(video, window, where, channels_first, rng, kwargs)
@@ -885,20 +885,24 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
             elif kwargs["do_resize"]:
                 # torchvision's v1 resize, exactly as the reference's `transforms.Resize` (uint8 -> float -> round)
                 frames = tv_functional.resize(frames, [size.height, size.width], interpolation, antialias=True)
-            frames = frames.to(torch.float32)
-            if kwargs["do_rescale"]:
-                frames = self._rescale(frames, kwargs["rescale_factor"])
-            if kwargs["do_normalize"]:
-                frames = (frames - mean.to(frames.device)) / std.to(frames.device)
-            pixel_values.append(frames)
+            processed.append(frames)
 
-        shapes = {tuple(frames.shape) for frames in pixel_values}
+        shapes = {tuple(frames.shape) for frames in processed}
         if len(shapes) > 1:
             raise ValueError(
                 f"The processed videos have different shapes {sorted(shapes)} and cannot be batched; keep "
                 "`do_sample_frames=True` (same frame count) and `do_resize=True` (same frame size)."
             )
-        return BatchFeature(data={"pixel_values": torch.stack(pixel_values)}, tensor_type=return_tensors)
+        # One float32 batch, converted into and then rescaled and normalised in place: the same arithmetic as the
+        # reference's out-of-place ops, without a fresh frame-sized allocation per step (each costs more than the op).
+        pixel_values = torch.empty((len(processed), *processed[0].shape), dtype=torch.float32, device=processed[0].device)
+        for position, frames in enumerate(processed):
+            pixel_values[position].copy_(frames)
+        if kwargs["do_rescale"]:
+            self._rescale_(pixel_values, kwargs["rescale_factor"])
+        if kwargs["do_normalize"]:
+            pixel_values.sub_(mean.to(pixel_values.device)).div_(std.to(pixel_values.device))
+        return BatchFeature(data={"pixel_values": pixel_values}, tensor_type=return_tensors)
 
     @staticmethod
     def _interpolation(resample: Any) -> InterpolationMode:
@@ -910,13 +914,14 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
             raise ValueError(f"Unsupported resample {resample!r}.") from error
 
     @staticmethod
-    def _rescale(frames: torch.Tensor, rescale_factor: float) -> torch.Tensor:
+    def _rescale_(frames: torch.Tensor, rescale_factor: float) -> None:
         # The reference divides by 255; x / 255 and x * (1 / 255) can differ in the last bit, so divide when the
         # factor is the inverse of an integer.
         divisor = 1.0 / rescale_factor
         if abs(divisor - round(divisor)) < 1e-6:
-            return frames.div(float(round(divisor)))
-        return frames * rescale_factor
+            frames.div_(float(round(divisor)))
+        else:
+            frames.mul_(rescale_factor)
 
     @staticmethod
     def _clip_windows_per_video(clip_windows: Any, batch: list[Any]) -> list[tuple[float, float] | None]:
