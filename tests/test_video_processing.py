@@ -216,6 +216,14 @@ def test_grayscale_and_rgba_frames_become_rgb(processor):
     assert torch.equal(processor(gray)["pixel_values"], processor(rgba)["pixel_values"])
 
 
+def test_float_input_is_not_modified_when_neither_resized_nor_cropped(processor):
+    video = torch.rand(8, 3, 224, 224) * 255
+    original = video.clone()
+    pixel_values = processor(video, do_resize=False, input_data_format="channels_first")["pixel_values"]
+    assert torch.equal(video, original)
+    assert torch.equal(pixel_values[0], transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)(original.div(255.0)))
+
+
 def test_single_image_is_a_one_frame_video(processor):
     image = Image.fromarray(np.zeros((30, 40, 3), np.uint8))
     assert processor(image, num_frames=1)["pixel_values"].shape == (1, 1, 3, 224, 224)
