@@ -14,11 +14,12 @@ Rows:
 - "every frame decoded": the PyAV rows again with its frame skipping turned off (it decodes every frame up to the last
   sampled one, as before the skipping existed), to show what skipping the frames no sampled frame needs brings.
 
-Each cell is the median over `--repeats` timed runs after one warm-up, as clips per second; "all clips" is the number
-of clips over the summed median times. Run `r` of every row draws its random frames (and crop) from seed `r`, so the
-training rows decode the same frames as the reference training row: with "rand" sampling, how far into the file the
-last sampled frame lies decides most of the decoding time. Speed-ups compare eval rows with the reference eval row and train rows with the
-reference train row. Prints a Markdown table.
+Each cell is the median over `--repeats` timed runs after one warm-up, as clips per second; the rows take turns run by
+run, so that a change in the machine's load hits them alike; "all clips" is the number of clips over the summed median
+times. Run `r` of every row draws its random frames (and crop) from seed `r`, so the training rows decode the same
+frames as the reference training row: with "rand" sampling, how far into the file the last sampled frame lies decides
+most of the decoding time. Speed-ups compare eval rows with the reference eval row and train rows with the reference
+train row. Prints a Markdown table.
 """
 
 import os
@@ -135,18 +136,21 @@ def without_frame_skipping(run: Row) -> Row:
     return run_decoding_every_frame
 
 
-def time_row(run: Row, clips: list[str], repeats: int) -> list[float]:
-    """Median seconds per clip; run `r` uses seed `r`."""
-    medians = []
-    for path in clips:
-        run(path, repeats)  # warm-up: file cache, lazy imports
-        times = []
+def time_rows(rows: dict[str, Row], clips: list[str], repeats: int) -> dict[str, list[float]]:
+    """
+    Median seconds per clip for every row. The rows take turns (run `r` of every row on a clip, then run `r + 1`),
+    so a change in the machine's load while the benchmark runs slows every row alike instead of a few.
+    """
+    seconds = {name: [[] for _ in clips] for name in rows}
+    for position, path in enumerate(clips):
+        for run in rows.values():
+            run(path, repeats)  # warm-up: file cache, lazy imports
         for seed in range(repeats):
-            start = time.perf_counter()
-            run(path, seed)
-            times.append(time.perf_counter() - start)
-        medians.append(statistics.median(times))
-    return medians
+            for name, run in rows.items():
+                start = time.perf_counter()
+                run(path, seed)
+                seconds[name][position].append(time.perf_counter() - start)
+    return {name: [statistics.median(times) for times in per_clip] for name, per_clip in seconds.items()}
 
 
 def check_eval_numerics(clips: list[str]) -> str:
@@ -177,7 +181,7 @@ def main() -> None:
     clips = args.clips or default_clips()
 
     rows = {**reference_rows(), **viclip_rows(tuple(args.decode_size))}
-    results = {name: time_row(run, clips, args.repeats) for name, run in rows.items()}
+    results = time_rows(rows, clips, args.repeats)
     reference_eval, reference_train = list(results.values())[:2]
 
     shapes = []
