@@ -196,7 +196,13 @@ class DataArguments:
         default=None,
         metadata={"help": "Decode training frames at this square size before cropping (faster for large videos)."},
     )
-    video_backend: str | None = field(default=None, metadata={"help": "decord (default) or pyav."})
+    video_backend: str | None = field(
+        default=None,
+        metadata={
+            "help": "Video decoder, decord or pyav (identical frames). Default: pyav for training clips (it decodes "
+            "only the frames the sampled ones depend on, ~1.2x faster on H.264), decord for evaluation."
+        },
+    )
     max_failed_fraction: float = field(
         default=0.5,
         metadata={"help": "Stop when more than this share of a batch's videos cannot be read (a wrong --video_root)."},

@@ -136,7 +136,13 @@ class DataArguments:
         default=None,
         metadata={"help": "Decode training frames at this square size before cropping (faster for large videos)."},
     )
-    video_backend: str | None = field(default=None, metadata={"help": "decord (default) or pyav."})
+    video_backend: str | None = field(
+        default=None,
+        metadata={
+            "help": "Video decoder, decord or pyav (identical frames). Default: pyav for training clips (it decodes "
+            "only the frames the sampled ones depend on, ~1.2x faster on H.264), decord for evaluation."
+        },
+    )
     train_augmentation: bool = field(
         default=True,
         metadata={

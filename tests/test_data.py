@@ -19,6 +19,7 @@ from viclip.data import (
     parse_timestamp,
 )
 from viclip.synthetic import make_synthetic_corpus, write_video
+from viclip.video_processing_viclip import available_video_backends
 
 
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406])
@@ -300,6 +301,14 @@ def test_evaluation_items_are_deterministic(corpus, video_processor):
     table = load_annotations(corpus.annotation_file("val", "json"))
     dataset = VideoDataset(table, video_processor, video_root=corpus.root, num_frames=4)
     assert torch.equal(dataset[0]["pixel_values"], dataset[0]["pixel_values"])
+
+
+@pytest.mark.skipif(len(available_video_backends()) < 2, reason="needs both decord and PyAV")
+def test_training_clips_are_read_with_pyav_and_evaluation_clips_with_decord_unless_told(corpus, video_processor):
+    table = load_annotations(corpus.annotation_file("val", "json"))
+    assert VideoDataset(table, video_processor, train=True).video_backend == "pyav"
+    assert VideoDataset(table, video_processor).video_backend == "decord"
+    assert VideoDataset(table, video_processor, train=True, video_backend="decord").video_backend == "decord"
 
 
 def test_caption_normalisation_is_optional(colour_videos, processor, tmp_path):

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from transformers.utils import logging
 
-from .video_processing_viclip import read_video_frames
+from .video_processing_viclip import read_video_frames, resolve_video_backend
 
 
 logger = logging.get_logger(__name__)
@@ -316,7 +316,8 @@ class VideoDataset(torch.utils.data.Dataset):
         decode_size (`tuple[int, int]`, *optional*): `(height, width)` to decode frames at directly (faster for large
             videos; the transform then starts from this size). `None` decodes at full resolution.
         video_backend (`str`, *optional*): decoder for [`read_video_frames`] (`"decord"` or `"pyav"`); `None` picks
-            the default.
+            PyAV for training (it decodes only the frames the sampled ones depend on) and decord otherwise, see
+            [`resolve_video_backend`].
     """
 
     def __init__(
@@ -340,7 +341,7 @@ class VideoDataset(torch.utils.data.Dataset):
         self.num_frames = num_frames if num_frames is not None else video_processor.num_frames
         self.train = train
         self.decode_size = decode_size
-        self.video_backend = video_backend
+        self.video_backend = resolve_video_backend(video_backend, for_training=train)
         label_values = set(annotations["label"]) - {None}
         text_labels = {value for value in label_values if isinstance(value, str)}
         if text_labels:

@@ -119,14 +119,20 @@ def available_video_backends() -> list[str]:
     return available
 
 
-def resolve_video_backend(backend: str | None = None) -> str:
-    """Returns `backend` after checking it can be used, or the preferred available one (decord, then PyAV)."""
+def resolve_video_backend(backend: str | None = None, *, for_training: bool = False) -> str:
+    """
+    Returns `backend` after checking it can be used, or the preferred available one: decord (the reference's reader),
+    then PyAV; for training clips PyAV first, since it decodes only the frames the randomly sampled ones depend on
+    (both give identical full-resolution frames).
+    """
     if backend is not None and backend not in VIDEO_BACKENDS:
         raise ValueError(f"video backend must be one of {VIDEO_BACKENDS} (or None for automatic), got {backend!r}.")
     available = available_video_backends()
     if backend is None:
         if not available:
             raise ImportError("Reading video files needs `decord` or PyAV: `pip install decord` or `pip install av`.")
+        if for_training and "pyav" in available:
+            return "pyav"
         return available[0]
     if backend not in available:
         package = "decord" if backend == "decord" else "av"
