@@ -2,6 +2,7 @@
 runs, gradient accumulation, weight decay, the logit-scale cap and publishing."""
 
 import json
+import logging
 import math
 import os
 import shutil
@@ -230,6 +231,14 @@ def test_json_config_values_are_overridden_by_later_flags(tmp_path):
     parser = HfArgumentParser((TrainingArguments,))
     (args,) = parse_arguments_with_json(parser, [str(config_file), "--max_steps", "2"])
     assert (args.output_dir, args.max_steps) == ("from-json", 2)
+
+
+def test_fsdp_on_cpus_is_reported_as_having_no_effect(tmp_path, caplog):
+    parser = HfArgumentParser((TrainingArguments,))
+    arguments = ["--output_dir", str(tmp_path), "--use_cpu", "true", "--fsdp", "full_shard", "--report_to", "none"]
+    with caplog.at_level(logging.WARNING):
+        parse_arguments_with_json(parser, arguments)
+    assert "--fsdp has no effect on CPUs" in caplog.text
 
 
 def test_publish_folder_uploads_the_output_folder_as_it_is(tmp_path, monkeypatch):

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import HfArgumentParser, Trainer, TrainerCallback
+from transformers import HfArgumentParser, Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 from transformers.utils import logging
 
@@ -110,7 +110,8 @@ def parse_arguments_with_json(parser: HfArgumentParser, argv: list[str] | None =
     Parses a script's argument dataclasses from `argv` (default `sys.argv[1:]`): plain flags, or a JSON file as the
     first argument followed by optional flags that override its values, e.g.
     `run_pretrain.py configs/demo.json --max_steps 3 --output_dir /tmp/run`. A multi-process launch (`torchrun`) on a
-    machine without a GPU gets `--use_cpu true`, which the Trainer needs to train data-parallel on CPUs.
+    machine without a GPU gets `--use_cpu true`, which the Trainer needs to train data-parallel on CPUs. `--fsdp` and
+    `--deepspeed` on CPUs get a warning: accelerate runs neither there and trains plain data-parallel instead.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0].endswith(".json"):
@@ -121,7 +122,16 @@ def parse_arguments_with_json(parser: HfArgumentParser, argv: list[str] | None =
         # Without `use_cpu`, the Trainer on a machine with no GPU runs each launched process alone (no DDP).
         logger.warning("Several processes and no GPU: training data-parallel on CPUs (--use_cpu true).")
         argv += ["--use_cpu", "true"]
-    return parser.parse_args_into_dataclasses(args=argv)
+    arguments = parser.parse_args_into_dataclasses(args=argv)
+    for training_args in (value for value in arguments if isinstance(value, TrainingArguments)):
+        on_cpu = training_args.use_cpu or not torch.cuda.is_available()
+        if on_cpu and (training_args.fsdp or training_args.deepspeed):
+            flag = "--fsdp" if training_args.fsdp else "--deepspeed"
+            logger.warning(
+                f"{flag} has no effect on CPUs (accelerate shards models only on accelerators): training "
+                "data-parallel, with a full copy of the model in every process."
+            )
+    return arguments
 
 
 def _as_flags(name: str, value: Any) -> list[str]:
