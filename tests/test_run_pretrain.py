@@ -68,14 +68,45 @@ def tiny_run_config(corpus, output_dir: Path, **overrides) -> dict:
     return config
 
 
-def run_script(config: dict, tmp_path: Path, *launcher: str, extra_args: tuple[str, ...] = ()) -> None:
+def run_script(
+    config: dict,
+    tmp_path: Path,
+    *launcher: str,
+    extra_args: tuple[str, ...] = (),
+    script: Path = SCRIPT,
+    returncode: int = 0,
+) -> None:
     config_file = tmp_path / f"config-{abs(hash(json.dumps(config, sort_keys=True)))}.json"
     config_file.write_text(json.dumps(config))
-    command = [*(launcher or (sys.executable,)), str(SCRIPT), str(config_file), *extra_args]
+    command = [*(launcher or (sys.executable,)), str(script), str(config_file), *extra_args]
     environment = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, capture_output=True, text=True, env=environment, cwd=tmp_path, timeout=600)
     (tmp_path / "run.log").write_text(result.stdout + result.stderr)
-    assert result.returncode == 0, f"{command} failed, log in {tmp_path / 'run.log'}:\n{result.stderr[-3000:]}"
+    assert result.returncode == returncode, (
+        f"{command} exited with {result.returncode}, log in {tmp_path / 'run.log'}:\n{result.stderr[-3000:]}"
+    )
+
+
+# run_pretrain.py, killed (no clean-up, no final save) when step CRASH_AT_STEP + 1 is about to start.
+CRASHING_RUN = """
+import os
+import run_pretrain
+from transformers import TrainerCallback
+from viclip.training import ViCLIPTrainer
+
+class Crash(TrainerCallback):
+    def on_step_begin(self, args, state, control, **kwargs):
+        if state.global_step == CRASH_AT_STEP:
+            os._exit(CRASH_EXIT_CODE)
+
+trainer_init = ViCLIPTrainer.__init__
+def init_with_crash(self, *args, **kwargs):
+    trainer_init(self, *args, **kwargs)
+    self.add_callback(Crash())
+ViCLIPTrainer.__init__ = init_with_crash
+run_pretrain.main()
+"""
+CRASH_EXIT_CODE = 17
 
 
 def test_tiny_run_writes_a_hub_ready_folder_with_retrieval_results(tiny_corpus, tmp_path):
@@ -118,21 +149,22 @@ def test_unreadable_videos_are_skipped_counted_and_logged_to_tensorboard(tiny_co
     assert list((tmp_path / "out").rglob("events.out.tfevents.*"))
 
 
-def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_run(tiny_corpus, tmp_path):
-    deterministic = {
-        "mask_ratio": 0.0,
-        "train_augmentation": False,
-        "lr_scheduler_type": "constant",
-        "do_eval": False,
-        "save_steps": 2,
-    }
+def test_run_killed_mid_training_resumes_to_the_weights_of_an_uninterrupted_run(tiny_corpus, tmp_path):
+    deterministic = {"mask_ratio": 0.0, "train_augmentation": False, "do_eval": False}
+    # a schedule that changes every step, over two epochs: resuming must restore optimizer, scheduler and data order
+    schedule = {"max_steps": 4, "save_steps": 2, "lr_scheduler_type": "cosine", "warmup_steps": 1}
     uninterrupted = tmp_path / "uninterrupted"
-    run_script(tiny_run_config(tiny_corpus, uninterrupted, max_steps=4, **deterministic), tmp_path)
-    # The interrupted run stops after 2 steps, leaving checkpoint-2; the same command run again resumes from it.
+    run_script(tiny_run_config(tiny_corpus, uninterrupted, **deterministic, **schedule), tmp_path)
     interrupted = tmp_path / "interrupted"
-    run_script(tiny_run_config(tiny_corpus, interrupted, max_steps=2, **deterministic), tmp_path)
-    assert (interrupted / "checkpoint-2").is_dir()
-    run_script(tiny_run_config(tiny_corpus, interrupted, max_steps=4, **deterministic), tmp_path)
+    crashing_script = tmp_path / "crashing_run_pretrain.py"
+    crashing_script.write_text(
+        CRASHING_RUN.replace("CRASH_AT_STEP", "2").replace("CRASH_EXIT_CODE", str(CRASH_EXIT_CODE))
+    )
+    config = tiny_run_config(tiny_corpus, interrupted, **deterministic, **schedule)
+    run_script(config, tmp_path, script=crashing_script, returncode=CRASH_EXIT_CODE)
+    assert (interrupted / "checkpoint-2").is_dir() and not (interrupted / "model.safetensors").exists()
+    run_script(config, tmp_path)  # the same command again resumes from checkpoint-2
+    assert "Resuming from the latest checkpoint" in (tmp_path / "run.log").read_text()
 
     state = json.loads((interrupted / "trainer_state.json").read_text())
     assert state["global_step"] == 4
