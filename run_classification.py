@@ -35,8 +35,8 @@ evaluation transform).
 `--eval_num_clips` / `--eval_num_crops` average the logits of several views; see `EvaluationArguments`.
 
 Arguments come from the command line, or from a JSON file given as the first argument whose values later flags
-override; `--help` lists them all, the Trainer's own (`TrainingArguments`) included. Rerunning an interrupted fine-tuning command resumes from the latest
-checkpoint in `--output_dir`.
+override; `--help` lists them all, the Trainer's own (`TrainingArguments`) included. Rerunning an interrupted
+fine-tuning command resumes from the latest checkpoint in `--output_dir`.
 """
 
 import json

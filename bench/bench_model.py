@@ -258,7 +258,8 @@ def main() -> None:
             elif kind == "embed-compiled":
                 what = f"video embeddings, batch {args.batch_size}, {implementation}, torch.compile, {precision}"
             else:
-                what = f"pretraining step, mask {args.mask_ratio}, batch {args.train_batch_size}, {implementation}, {precision}"
+                what = f"pretraining step, mask {args.mask_ratio}, batch {args.train_batch_size}, "
+                what += f"{implementation}, {precision}"
             row = [
                 what,
                 f"{result['seconds']:.2f}",

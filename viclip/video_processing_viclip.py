@@ -901,7 +901,8 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
             )
         # One float32 batch, converted into and then rescaled and normalised in place: the same arithmetic as the
         # reference's out-of-place ops, without a fresh frame-sized allocation per step (each costs more than the op).
-        pixel_values = torch.empty((len(processed), *processed[0].shape), dtype=torch.float32, device=processed[0].device)
+        batch_shape = (len(processed), *processed[0].shape)
+        pixel_values = torch.empty(batch_shape, dtype=torch.float32, device=processed[0].device)
         for position, frames in enumerate(processed):
             pixel_values[position].copy_(frames)
         if kwargs["do_rescale"]:
