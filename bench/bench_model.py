@@ -8,10 +8,12 @@ peaks measured in the same run, peak memory, and one masked pretraining step.
 Prints a Markdown table. Random weights: speed does not depend on the values. Each row runs in a fresh process
 (max_tasks_per_child=1), so its peak RSS is its own; its matmul peak is measured right before it.
 
-A second table times the tower's heavy kernels alone, on tensors of the tower's shapes: the four linear layers of a
-block, the attention kernel (`scaled_dot_product_attention`), and the attention's two matmuls without the softmax.
-Their summed time is a ceiling for the whole tower: no implementation built on these kernels beats it, whatever it
-does with the layer norms, activations and residual adds in between.
+With `--original_vision_file`, a second table times the original encoder and ours in one process, their runs taking
+turns: the ratio to trust on a shared machine, where the load can change between rows. A last table times the tower's
+heavy kernels alone, on tensors of the tower's shapes: the four linear layers of a block, the attention kernel
+(`scaled_dot_product_attention`), and the attention's two matmuls without the softmax. Their summed time is a ceiling
+for the whole tower: no implementation built on these kernels beats it, whatever it does with the layer norms,
+activations and residual adds in between.
 `--compile` adds rows with the tower under `torch.compile` (needs a C++ compiler; compiling takes a minute or two).
 """
 
@@ -84,11 +86,12 @@ def median_seconds(fn: Callable[[], object], repeats: int) -> float:
     return sorted(times)[len(times) // 2]
 
 
-def run_original_case(args: argparse.Namespace, config: ViCLIPConfig, precision: str) -> dict[str, float]:
+def build_original_encoder(args: argparse.Namespace, config: ViCLIPConfig) -> torch.nn.Module:
     """
-    Times the original implementation's vision encoder (`VisionTransformer` from the file given with
+    The original implementation's vision encoder (`VisionTransformer` from the file given with
     `--original_vision_file`, e.g. `Data/InternVid/viclip/viclip_vision.py` of OpenGVLab/InternVideo; it needs `timm`
-    and `einops` importable, e.g. through `--original_site_packages`) on the same batch, for a side-by-side ratio.
+    and `einops` importable, e.g. through `--original_site_packages`), at `config`'s size, random weights. It takes
+    videos as `[batch, 3, frames, height, width]`.
     """
     if args.original_site_packages:
         sys.path.insert(0, args.original_site_packages)
@@ -108,6 +111,13 @@ def run_original_case(args: argparse.Namespace, config: ViCLIPConfig, precision:
         num_frames=vision.num_frames,
     ).eval()
     torch.nn.init.normal_(model.proj, std=vision.hidden_size**-0.5)  # created uninitialised
+    return model
+
+
+def run_original_case(args: argparse.Namespace, config: ViCLIPConfig, precision: str) -> dict[str, float]:
+    """Times the original implementation's vision encoder on the same batch as the embedding rows."""
+    model = build_original_encoder(args, config)
+    vision = config.vision_config
     videos = torch.randn(args.batch_size, 3, vision.num_frames, vision.image_size, vision.image_size)
 
     def work() -> None:
@@ -123,6 +133,35 @@ def run_original_case(args: argparse.Namespace, config: ViCLIPConfig, precision:
         "peak": peak,
         "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+
+
+def side_by_side_seconds(args: argparse.Namespace, precision: str) -> dict[str, float]:
+    """
+    Median seconds per batch of the original encoder and of ours (sdpa) in one process, their timed runs taking turns,
+    so that a change in the machine's load slows both alike: the ratio to trust on a shared machine.
+    """
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = ViCLIPConfig.from_preset(args.preset)
+    original = build_original_encoder(args, config)
+    torch.manual_seed(0)
+    ours = ViCLIPModel(config).eval()
+    ours.set_attn_implementation("sdpa")
+    videos = torch.randn(args.batch_size, config.num_frames, 3, config.image_size, config.image_size)
+    original_videos = videos.transpose(1, 2).contiguous()  # the original takes [batch, 3, frames, height, width]
+    runs = {
+        "original": lambda: original(original_videos),
+        "ours": lambda: ours.get_video_features(pixel_values=videos),
+    }
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    with torch.inference_mode():
+        for _ in range(args.repeats + 1):  # the first round warms up
+            for name, run in runs.items():
+                with precision_context(precision):
+                    start = time.perf_counter()
+                    run()
+                    times[name].append(time.perf_counter() - start)
+    return {name: sorted(values[1:])[len(values[1:]) // 2] for name, values in times.items()}
 
 
 def kernel_seconds(args: argparse.Namespace, precision: str) -> dict[str, float]:
@@ -269,6 +308,17 @@ def main() -> None:
                 f"{result['rss_mib']:.0f}",
             ]
             print("| " + " | ".join(row) + " |", flush=True)
+
+        if args.original_vision_file:
+            print(
+                f"\nSide by side in one process, runs taking turns, batch {args.batch_size}, median of {args.repeats}\n"
+            )
+            print("| precision | original s / batch | ours (sdpa) s / batch | ours / original |")
+            print("|---|---|---|---|")
+            for precision in PRECISIONS:
+                seconds = pool.submit(side_by_side_seconds, args, precision).result()
+                ratio = seconds["ours"] / seconds["original"]
+                print(f"| {precision} | {seconds['original']:.2f} | {seconds['ours']:.2f} | {ratio:.3f} |", flush=True)
 
         print(f"\nThe heavy kernels alone, seconds per batch of {args.batch_size} videos (every block summed)\n")
         header = ["precision", "linear layers", "attention kernel", "attention matmuls, no softmax"]
