@@ -15,6 +15,7 @@ import importlib
 import itertools
 import math
 import os
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -227,12 +228,29 @@ def _read_with_decord(
     return np.ascontiguousarray(frames)
 
 
+_PYAV_THREAD_STATE = threading.local()
+
+
+def _pyav_reformatter() -> Any:
+    """
+    This thread's PyAV `VideoReformatter`: it keeps FFmpeg's scaler context from frame to frame and from file to file
+    of the same size and format (setting one up costs more than converting a small frame). Never shared between
+    threads, and made afresh in a forked process (a DataLoader worker) rather than inherited from its parent.
+    """
+    state = _PYAV_THREAD_STATE
+    if getattr(state, "pid", None) != os.getpid():
+        state.reformatter = importlib.import_module("av.video.reformatter").VideoReformatter()
+        state.pid = os.getpid()
+    return state.reformatter
+
+
 def _pyav_frame_to_array(frame: Any, reformatter: Any, decode_size: tuple[int, int] | None) -> np.ndarray:
-    """RGB array of a decoded frame; one `VideoReformatter` per file keeps FFmpeg's scaler context between frames."""
+    """RGB array of a decoded frame, converted (and scaled to `decode_size`) with `reformatter` on this thread only."""
     height, width = decode_size if decode_size is not None else (frame.height, frame.width)
-    # bilinear is what decord's FFmpeg filter graph uses when it scales, so both backends agree
+    # bilinear is what decord's FFmpeg filter graph uses when it scales, so both backends agree; one thread, as the
+    # decoder (FFmpeg's scaler would otherwise start threads of its own, in every DataLoader worker)
     return reformatter.reformat(
-        frame, width=width, height=height, format="rgb24", interpolation="BILINEAR"
+        frame, width=width, height=height, format="rgb24", interpolation="BILINEAR", threads=1
     ).to_ndarray()
 
 
@@ -468,7 +486,7 @@ def _read_with_pyav(
     decode_size: tuple[int, int] | None,
 ) -> np.ndarray:
     av = importlib.import_module("av")
-    reformatter = importlib.import_module("av.video.reformatter").VideoReformatter()
+    reformatter = _pyav_reformatter()
 
     def convert(frame: Any) -> np.ndarray:
         return _pyav_frame_to_array(frame, reformatter, decode_size)
