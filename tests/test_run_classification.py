@@ -438,7 +438,9 @@ def pretraining_demo_model(tmp_path_factory) -> Path:
     config["output_dir"] = str(tmp_path_factory.mktemp("demo-pretrain"))
     config_file = tmp_path_factory.mktemp("configs") / "demo.json"
     config_file.write_text(json.dumps(config))
-    subprocess.run([sys.executable, str(REPO_ROOT / "run_pretrain.py"), str(config_file)], cwd=REPO_ROOT, check=True)
+    subprocess.run(
+        [sys.executable, str(REPO_ROOT / "run_pretrain.py"), str(config_file)], cwd=REPO_ROOT, check=True, timeout=600
+    )
     return Path(config["output_dir"])
 
 
