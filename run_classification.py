@@ -58,12 +58,12 @@ from viclip import (
     ViCLIPForVideoClassification,
     ViCLIPModel,
 )
-from viclip.data import (
+from viclip_train.data import (
     VideoDataCollator,
     VideoDataset,
     load_annotations,
 )
-from viclip.model_card import (
+from viclip_train.model_card import (
     CLASSIFIER_PIPELINE_TAG,
     CLASSIFIER_PIPELINE_TAG_REASON,
     build_model_card,
@@ -73,8 +73,8 @@ from viclip.model_card import (
     video_classifier_usage,
 )
 from viclip.pipeline_viclip import resolve_templates
-from viclip.synthetic import make_synthetic_corpus
-from viclip.classification import (
+from viclip_train.synthetic import make_synthetic_corpus
+from viclip_train.classification import (
     EvaluationVideoDataset,
     IndexedVideoDataCollator,
     LabelledSplit,
@@ -85,7 +85,7 @@ from viclip.classification import (
     warn_classes_without_examples,
     zero_shot_scorer,
 )
-from viclip.training import (
+from viclip_train.trainer import (
     ViCLIPTrainer,
     end_distributed_run,
     load_processor,
@@ -567,7 +567,7 @@ def classification_model_card(
         start = f"random weights (`{model_args.config_name}`)"
     if data_args.synthetic_corpus_dir:
         data, eval_name = (
-            "the synthetic moving-shapes corpus of `viclip.synthetic` (classes: directions)",
+            "the synthetic moving-shapes corpus of `viclip_train.synthetic` (classes: directions)",
             "synthetic-directions",
         )
     else:

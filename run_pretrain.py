@@ -24,10 +24,10 @@ import transformers
 from transformers import HfArgumentParser, TrainingArguments, set_seed
 
 from viclip import ViCLIPConfig, ViCLIPModel
-from viclip.data import VideoDataCollator, VideoDataset, load_annotations
+from viclip_train.data import VideoDataCollator, VideoDataset, load_annotations
 from huggingface_hub import ModelCard
 
-from viclip.model_card import (
+from viclip_train.model_card import (
     DUAL_ENCODER_PIPELINE_TAG,
     DUAL_ENCODER_PIPELINE_TAG_REASON,
     build_model_card,
@@ -36,9 +36,9 @@ from viclip.model_card import (
     retrieval_eval_results,
     save_model_card,
 )
-from viclip.retrieval import evaluate_retrieval
-from viclip.synthetic import make_synthetic_corpus
-from viclip.training import (
+from viclip_train.retrieval import evaluate_retrieval
+from viclip_train.synthetic import make_synthetic_corpus
+from viclip_train.trainer import (
     ClampLogitScaleCallback,
     ViCLIPTrainer,
     end_distributed_run,
@@ -239,7 +239,7 @@ def pretraining_model_card(
         start = f"`{model_args.model_name_or_path or model_args.clip_model_name_or_path}`"
     else:
         start = f"random weights (`{model_args.config_name}`)"
-    data = data_args.dataset_name or data_args.train_file or "the synthetic moving-shapes corpus of `viclip.synthetic`"
+    data = data_args.dataset_name or data_args.train_file or "the synthetic moving-shapes corpus of `viclip_train.synthetic`"
     eval_results = None
     if metrics:
         recalls = {

@@ -22,10 +22,10 @@ import torch
 
 from training_steps import adamw_with_decay_groups, time_training_steps
 from viclip import ViCLIPConfig, ViCLIPForVideoClassification, ViCLIPModel, ViCLIPProcessor
-from viclip.classification import EvaluationVideoDataset, IndexedVideoDataCollator, zero_shot_scorer
-from viclip.data import VideoDataCollator, VideoDataset, load_annotations
+from viclip_train.classification import EvaluationVideoDataset, IndexedVideoDataCollator, zero_shot_scorer
+from viclip_train.data import VideoDataCollator, VideoDataset, load_annotations
 from viclip.pipeline_viclip import KINETICS_TEMPLATES
-from viclip.synthetic import make_synthetic_corpus
+from viclip_train.synthetic import make_synthetic_corpus
 
 
 ROOT = Path(__file__).resolve().parents[1]

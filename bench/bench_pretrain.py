@@ -17,9 +17,9 @@ from pathlib import Path
 import torch
 
 from viclip import ViCLIPConfig, ViCLIPModel, ViCLIPProcessor
-from viclip.data import VideoDataCollator, VideoDataset, load_annotations
+from viclip_train.data import VideoDataCollator, VideoDataset, load_annotations
 from training_steps import adamw_with_decay_groups, time_training_steps
-from viclip.synthetic import make_synthetic_corpus
+from viclip_train.synthetic import make_synthetic_corpus
 
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterable
 
 import torch
 
-from viclip.data import SKIPPED_KEY
-from viclip.training import decay_parameter_names
+from viclip_train.data import SKIPPED_KEY
+from viclip_train.trainer import decay_parameter_names
 
 
 def adamw_with_decay_groups(model: torch.nn.Module, weight_decay: float, **adamw_kwargs) -> torch.optim.AdamW:

@@ -19,7 +19,7 @@ import torch.distributed as dist
 from torch import nn
 
 from viclip.losses import viclip_contrastive_loss
-from viclip.retrieval import evaluate_retrieval
+from viclip_train.retrieval import evaluate_retrieval
 
 
 # name -> rows per rank; the global batch is the concatenation in rank order.

@@ -14,9 +14,9 @@ import torch
 from huggingface_hub import ModelCard
 from safetensors.torch import load_file
 
-import viclip.convert_viclip_original_to_hf as converter
+import viclip_train.convert_viclip_original_to_hf as converter
 from viclip import ViCLIPConfig, ViCLIPModel
-from viclip.convert_viclip_original_to_hf import (
+from viclip_train.convert_viclip_original_to_hf import (
     ConversionError,
     UnsafeCheckpointError,
     convert_checkpoint,

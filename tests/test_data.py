@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from viclip.data import (
+from viclip_train.data import (
     SKIPPED_KEY,
     SkippedSample,
     TooManySkippedVideosError,
@@ -18,7 +18,7 @@ from viclip.data import (
     load_annotations,
     parse_timestamp,
 )
-from viclip.synthetic import make_synthetic_corpus, write_video
+from viclip_train.synthetic import make_synthetic_corpus, write_video
 from viclip.video_processing_viclip import available_video_backends
 
 

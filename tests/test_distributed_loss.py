@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from viclip.losses import gather_features, viclip_contrastive_loss
-from viclip.retrieval import evaluate_retrieval
+from viclip_train.retrieval import evaluate_retrieval
 
 
 TESTS_DIR = Path(__file__).parent

@@ -4,7 +4,7 @@
 import pytest
 import torch
 
-from viclip.retrieval import evaluate_retrieval, retrieval_metrics
+from viclip_train.retrieval import evaluate_retrieval, retrieval_metrics
 
 
 def _one_hot_embeds(rows: list[int], dim: int = 8) -> torch.Tensor:

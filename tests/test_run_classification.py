@@ -22,7 +22,7 @@ from run_classification import DataArguments, EvaluationArguments, ModelArgument
 from tests.conftest import tiny_config_kwargs
 from tests.processing_helpers import frame_indices_of, tiny_processor, write_index_video
 from viclip import ViCLIPModel, ZeroShotVideoClassificationPipeline
-from viclip.classification import (
+from viclip_train.classification import (
     EvaluationVideoDataset,
     LabelledSplit,
     load_class_folder,
@@ -32,8 +32,8 @@ from viclip.classification import (
     temporal_view_frames,
     warn_classes_without_examples,
 )
-from viclip.data import load_annotations
-from viclip.synthetic import DIRECTIONS, make_synthetic_corpus
+from viclip_train.data import load_annotations
+from viclip_train.synthetic import DIRECTIONS, make_synthetic_corpus
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COMMON_ARGS = [
@@ -224,7 +224,7 @@ def test_class_without_training_example_is_warned_about(corpus, tmp_path, caplog
         (tmp_path / name).mkdir()
     (tmp_path / "left" / "a.mp4").write_bytes((corpus.root / "videos/train/00000.mp4").read_bytes())
     split = load_class_folder(str(tmp_path))
-    with caplog.at_level(logging.WARNING, logger="viclip.classification"):
+    with caplog.at_level(logging.WARNING, logger="viclip_train.classification"):
         missing = warn_classes_without_examples(split, resolve_class_names(split, None))
     assert missing == ["right"] and "no training example" in caplog.text and "right" in caplog.text
 

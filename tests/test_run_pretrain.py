@@ -16,8 +16,8 @@ from safetensors.torch import load_file
 from transformers import HfArgumentParser, TrainingArguments
 
 from viclip import ViCLIPConfig, ViCLIPModel
-from viclip.synthetic import make_synthetic_corpus
-from viclip.training import (
+from viclip_train.synthetic import make_synthetic_corpus
+from viclip_train.trainer import (
     ClampLogitScaleCallback,
     ViCLIPTrainer,
     decay_parameter_names,
@@ -92,7 +92,7 @@ CRASHING_RUN = """
 import os
 import run_pretrain
 from transformers import TrainerCallback
-from viclip.training import ViCLIPTrainer
+from viclip_train.trainer import ViCLIPTrainer
 
 class Crash(TrainerCallback):
     def on_step_begin(self, args, state, control, **kwargs):

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from transformers.utils import logging
 
-from .video_processing_viclip import read_video_frames, resolve_video_backend
+from viclip.video_processing_viclip import read_video_frames, resolve_video_backend
 
 
 logger = logging.get_logger(__name__)

@@ -21,7 +21,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from transformers.utils import logging
 
 from .data import SKIPPED_KEY
-from .processing_viclip import ViCLIPProcessor
+from viclip.processing_viclip import ViCLIPProcessor
 
 
 logger = logging.get_logger(__name__)
@@ -59,7 +59,7 @@ class ClampLogitScaleCallback(TrainerCallback):
 
 class ViCLIPTrainer(Trainer):
     """
-    A `transformers.Trainer` for ViCLIP batches from [`viclip.data.VideoDataCollator`]:
+    A `transformers.Trainer` for ViCLIP batches from [`viclip_train.data.VideoDataCollator`]:
 
     - pops the batch's `num_skipped` (videos the collator dropped) before the forward pass and reports the running
       total, summed over processes, as `skipped_samples`;

@@ -26,10 +26,10 @@ from .data import (
     load_annotations,
     resolve_video_path,
 )
-from .modeling_viclip import ViCLIPModel
-from .pipeline_viclip import ZeroShotVideoClassificationPipeline
-from .processing_viclip import ViCLIPProcessor
-from .video_processing_viclip import (
+from viclip.modeling_viclip import ViCLIPModel
+from viclip.pipeline_viclip import ZeroShotVideoClassificationPipeline
+from viclip.processing_viclip import ViCLIPProcessor
+from viclip.video_processing_viclip import (
     ViCLIPVideoProcessor,
     read_video_frames,
     resolve_video_backend,

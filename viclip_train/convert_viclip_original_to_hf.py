@@ -2,7 +2,7 @@
 """Converts a released ViCLIP checkpoint (OpenGVLab/InternVideo `.pth`) into a complete transformers folder.
 
 ```bash
-python -m viclip.convert_viclip_original_to_hf --checkpoint ViClip-InternVid-10M-FLT.pth --output_dir viclip-l14
+python -m viclip_train.convert_viclip_original_to_hf --checkpoint ViClip-InternVid-10M-FLT.pth --output_dir viclip-l14
 ```
 
 The folder gets the weights (`model.safetensors`) and `config.json` of a [`ViCLIPModel`], the processor and
@@ -27,7 +27,7 @@ from transformers import pipeline
 from transformers.initialization import no_init_weights
 from transformers.utils import logging
 
-from .configuration_viclip import VICLIP_PRESETS, ViCLIPConfig
+from viclip.configuration_viclip import VICLIP_PRESETS, ViCLIPConfig
 from .model_card import (
     DUAL_ENCODER_PIPELINE_TAG,
     DUAL_ENCODER_PIPELINE_TAG_REASON,
@@ -39,8 +39,8 @@ from .model_card import (
     dual_encoder_usage,
     save_model_card,
 )
-from .modeling_viclip import ViCLIPModel
-from .processing_viclip import ViCLIPProcessor
+from viclip.modeling_viclip import ViCLIPModel
+from viclip.processing_viclip import ViCLIPProcessor
 
 
 logger = logging.get_logger(__name__)
@@ -484,7 +484,7 @@ def build_converted_model_card(
         f"ViCLIP, the video-text CLIP of *InternVid* ([paper]({INTERNVID_PAPER_URL})), as a native `transformers` "
         f"model. This folder was converted from the original checkpoint `{Path(checkpoint_path).name}` "
         f"(released by OpenGVLab, see [{RELEASED_WEIGHTS_REPO_ID}](https://huggingface.co/{RELEASED_WEIGHTS_REPO_ID}))"
-        " with `python -m viclip.convert_viclip_original_to_hf`, whose output is tested against the original code's "
+        " with `python -m viclip_train.convert_viclip_original_to_hf`, whose output is tested against the original code's "
         "embeddings (equal within 1e-5 in fp32).\n\n"
         f"- Video tower: a ViT whose patches of all frames attend to each other; {vision.num_hidden_layers} layers, "
         f"width {vision.hidden_size}, {vision.num_attention_heads} heads, patch {vision.patch_size}, "
@@ -576,7 +576,7 @@ def convert_checkpoint(
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m viclip.convert_viclip_original_to_hf",
+        prog="python -m viclip_train.convert_viclip_original_to_hf",
         description="Convert a released ViCLIP checkpoint (.pth) into a transformers folder with weights, config, "
         "processor, tokenizer and model card.",
     )
