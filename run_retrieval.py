@@ -65,6 +65,7 @@ from viclip_train.model_card import (
 from viclip_train.retrieval import RECALL_AT, benchmark_retrieval_metrics
 from viclip_train.trainer import load_processor, parse_arguments_with_json
 
+
 logger = logging.getLogger(__name__)
 
 RESULTS_FILE = "eval_results.json"

@@ -35,6 +35,7 @@ from viclip_train.retrieval import (
     rank_metrics,
 )
 
+
 BENCHMARKS = Path(__file__).parent / "fixtures" / "benchmarks"
 
 

@@ -43,6 +43,7 @@ from transformers.utils import logging
 
 from .data import VIDEO_EXTENSIONS, SkippedSample, VideoDataset, resolve_video_path
 
+
 logger = logging.get_logger(__name__)
 
 BENCHMARK_FORMATS: tuple[str, ...] = ("msrvtt_1k", "msrvtt_full", "msvd", "didemo", "activitynet", "lsmdc", "json")
