@@ -12,7 +12,7 @@ Formats ([`BENCHMARK_FORMATS`]; [`detect_format`] recognises each from its conte
   2,990 test videos, 20 captions each.
 - `msvd`: CLIP4Clip's `raw-captions.pkl` or the corpus's `AllVideoDescriptions.txt`, with the split's video ids
   (`test_list.txt`): 670 videos, about 40 captions each.
-- `didemo`: DiDeMo's `test_data.json` (rows with `video`, `description`, `times`): 1,003 videos, one paragraph
+- `didemo`: DiDeMo's `test_data.json` (rows with `video`, `description`, `times`): about 1,000 videos, one paragraph
   each, read within their first 30 s.
 - `activitynet`: ActivityNet Captions' `val_1.json` (`{video id: {"sentences": [...]}}`): 4,917 videos, one
   paragraph each.
