@@ -13,6 +13,12 @@ Every video and every caption is embedded once ([`evaluate_retrieval`] does it f
   annotated pairs are positives, as in the usual MSR-VTT protocol.
 - Ties count against the model: a query's rank is the number of *negatives* scoring at least as high as its best
   positive. A collapsed model that gives every item the same score therefore gets 0, not 100.
+
+The public benchmarks (MSR-VTT, MSVD, DiDeMo, ActivityNet Captions, LSMDC; `run_retrieval.py`) are scored by
+[`benchmark_retrieval_metrics`] from the video-by-text cosine similarity matrix, with the reference's rules: only the
+annotated pairs are positives (no grouping of identical captions); a caption is answered by its own video; a video by
+any of its captions (its best-ranked one counts); median and mean rank besides the recalls; and the dual-softmax
+re-scoring ("DSL", [`dual_softmax_scores`]) reported beside the raw scores.
 """
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -32,12 +38,135 @@ def _caption_keys(captions: Sequence[str] | torch.Tensor) -> list:
     return [" ".join(caption.split()).lower() for caption in captions]
 
 
-def _recalls(scores: torch.Tensor, positives: torch.Tensor, prefix: str) -> dict[str, float]:
-    """Recall@k in percent for each row of `scores` `[Q, C]` whose relevant candidates are `positives` (bool)."""
+def query_ranks(scores: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
+    """
+    The 0-based rank of each query's best-scoring relevant candidate.
+
+    Args:
+        scores (`torch.Tensor` of shape `[Q, C]`): higher is better; row `q` scores every candidate for query `q`.
+        positives (`torch.Tensor` of shape `[Q, C]`, `bool`): the relevant candidates of each query (at least one).
+
+    Returns:
+        `torch.LongTensor` of shape `[Q]`: the number of *irrelevant* candidates scoring at least as high as the
+        query's best relevant one (0 means it ranks first). Ties count against the model.
+    """
+    if scores.shape != positives.shape or scores.ndim != 2:
+        raise ValueError(f"scores {tuple(scores.shape)} and positives {tuple(positives.shape)} must both be [Q, C].")
+    if not positives.any(dim=1).all():
+        raise ValueError("Every query needs at least one relevant candidate in `positives`.")
     best_positive = scores.masked_fill(~positives, float("-inf")).amax(dim=1, keepdim=True)
-    ranks = ((scores >= best_positive) & ~positives).sum(dim=1)
+    return ((scores >= best_positive) & ~positives).sum(dim=1)
+
+
+def rank_metrics(ranks: torch.Tensor, prefix: str) -> dict[str, float]:
+    """
+    Summaries of 0-based ranks ([`query_ranks`]): `{prefix}_r1`, `_r5`, `_r10` (percent of queries ranked within k),
+    `{prefix}_mean_recall` (their mean), `{prefix}_median_rank` and `{prefix}_mean_rank` (1-based; the median of an
+    even count is the mean of the two middle ranks rounded down, as CLIP4Clip and most retrieval papers compute it).
+    """
+    ranks = ranks.long().flatten()
+    if ranks.numel() == 0:
+        raise ValueError("No query to summarise.")
     metrics = {f"{prefix}_r{k}": 100.0 * (ranks < k).double().mean().item() for k in RECALL_AT}
     metrics[f"{prefix}_mean_recall"] = sum(metrics[f"{prefix}_r{k}"] for k in RECALL_AT) / len(RECALL_AT)
+    ordered = ranks.sort().values
+    middle = (ordered.numel() - 1) // 2
+    median = int(ordered[middle]) if ordered.numel() % 2 else (int(ordered[middle]) + int(ordered[middle + 1])) // 2
+    metrics[f"{prefix}_median_rank"] = float(median + 1)
+    metrics[f"{prefix}_mean_rank"] = ranks.double().mean().item() + 1.0
+    return metrics
+
+
+def _recalls(scores: torch.Tensor, positives: torch.Tensor, prefix: str) -> dict[str, float]:
+    """Recall@k in percent for each row of `scores` `[Q, C]` whose relevant candidates are `positives` (bool)."""
+    metrics = rank_metrics(query_ranks(scores, positives), prefix)
+    kept = [f"{prefix}_r{k}" for k in RECALL_AT] + [f"{prefix}_mean_recall"]
+    return {name: metrics[name] for name in kept}
+
+
+def multi_caption_positives(text_to_video: torch.Tensor | Sequence[int], num_videos: int) -> torch.Tensor:
+    """
+    `positives[t, v]` (`bool`, `[T, V]`): caption `t` describes video `v`. Each caption has exactly one video; a video
+    may have any number of captions (MSR-VTT full, MSVD) but needs at least one.
+    """
+    text_to_video = torch.as_tensor(text_to_video, dtype=torch.long).cpu().flatten()
+    if text_to_video.numel() == 0:
+        raise ValueError("`text_to_video` is empty: there is no caption to evaluate.")
+    if text_to_video.min() < 0 or text_to_video.max() >= num_videos:
+        raise ValueError(f"`text_to_video` holds indices outside [0, {num_videos}).")
+    counts = torch.bincount(text_to_video, minlength=num_videos)
+    if (counts == 0).any():
+        uncaptioned = (counts == 0).nonzero().flatten().tolist()
+        raise ValueError(f"Videos {uncaptioned[:10]} have no caption in `text_to_video`; remove uncaptioned videos.")
+    return F.one_hot(text_to_video, num_videos).bool()
+
+
+def dual_softmax_scores(similarity: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """
+    Dual-softmax re-scoring ("DSL") of a video-by-text similarity matrix, as the reference reports it beside the raw
+    scores: each score is multiplied by the softmax of its column over the *other* side.
+
+    Args:
+        similarity (`torch.Tensor` of shape `[V, T]`): `similarity[v, t]` scores video `v` against text `t` (the
+            reference uses plain cosine similarities, no logit scale).
+
+    Returns:
+        `(video_to_text, text_to_video)`: `video_to_text = similarity * softmax(similarity, dim=0)` (`[V, T]`, rows are
+        video queries: a text's score for a video is weighted by how much that text prefers this video over the other
+        videos), and `text_to_video = similarity.T * softmax(similarity.T, dim=0)` (`[T, V]`, rows are text queries:
+        weighted by how much the video prefers this text over the other texts).
+    """
+    if similarity.ndim != 2:
+        raise ValueError(f"Expected a [videos, texts] similarity matrix, got shape {tuple(similarity.shape)}.")
+    similarity = similarity.float()
+    video_to_text = similarity * similarity.softmax(dim=0)
+    transposed = similarity.t()
+    text_to_video = transposed * transposed.softmax(dim=0)
+    return video_to_text, text_to_video
+
+
+def benchmark_retrieval_metrics(
+    similarity: torch.Tensor, text_to_video: torch.Tensor | Sequence[int], dual_softmax: bool = True
+) -> dict[str, float]:
+    """
+    Retrieval metrics of a public benchmark from its video-by-text similarity matrix, by the reference's rules.
+
+    A caption is answered correctly at rank k when its own video is among its k best-scoring videos; a video when any
+    of its captions is among its k best-scoring captions (its best-ranked caption counts). Only the annotated pairs are
+    positives: identical captions of different videos are *not* grouped (unlike [`retrieval_metrics`] with
+    `captions`), as in the published protocols. Ties count against the model.
+
+    Args:
+        similarity (`torch.Tensor` of shape `[V, T]`): cosine similarity of every video with every caption.
+        text_to_video (`torch.Tensor` or sequence of `int`, length `T`): the video index of each caption.
+        dual_softmax (`bool`, defaults to `True`): also report the metrics of the dual-softmax scores
+            ([`dual_softmax_scores`]) under the prefix `dsl_`.
+
+    Returns:
+        `dict[str, float]`: for each direction `t2v` and `v2t`: `_r1`, `_r5`, `_r10`, `_mean_recall` (percent),
+        `_median_rank`, `_mean_rank` (1-based); `mean_recall` (mean of both directions); with `dual_softmax`, the same
+        keys prefixed with `dsl_`.
+    """
+    if similarity.ndim != 2:
+        raise ValueError(f"Expected a [videos, texts] similarity matrix, got shape {tuple(similarity.shape)}.")
+    num_videos, num_texts = similarity.shape
+    text_to_video = torch.as_tensor(text_to_video, dtype=torch.long).cpu()
+    if text_to_video.shape != (num_texts,):
+        raise ValueError(
+            f"`text_to_video` must hold one video index per caption ({num_texts}), got shape "
+            f"{tuple(text_to_video.shape)}."
+        )
+    positives = multi_caption_positives(text_to_video, num_videos)  # [T, V]
+    similarity = similarity.detach().float().cpu()
+    scorings = {"": (similarity, similarity.t())}
+    if dual_softmax:
+        scorings["dsl_"] = dual_softmax_scores(similarity)
+    metrics = {}
+    for prefix, (video_to_text, text_to_video_scores) in scorings.items():
+        metrics.update(rank_metrics(query_ranks(text_to_video_scores, positives), f"{prefix}t2v"))
+        metrics.update(rank_metrics(query_ranks(video_to_text, positives.t()), f"{prefix}v2t"))
+        both_ways = metrics[f"{prefix}t2v_mean_recall"] + metrics[f"{prefix}v2t_mean_recall"]
+        metrics[f"{prefix}mean_recall"] = both_ways / 2
     return metrics
 
 
@@ -176,4 +305,13 @@ def evaluate_retrieval(
     return metrics
 
 
-__all__ = ["RECALL_AT", "evaluate_retrieval", "retrieval_metrics"]
+__all__ = [
+    "RECALL_AT",
+    "benchmark_retrieval_metrics",
+    "dual_softmax_scores",
+    "evaluate_retrieval",
+    "multi_caption_positives",
+    "query_ranks",
+    "rank_metrics",
+    "retrieval_metrics",
+]
