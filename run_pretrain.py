@@ -280,6 +280,7 @@ def pretraining_model_card(
         license=license,
         license_note=license_note,
         datasets=[hub_repo_id(data_args.dataset_name)] if hub_repo_id(data_args.dataset_name) else [],
+        tags=["zero-shot-video-classification", "video-text-retrieval"],
         base_model=hub_repo_id(start),
         eval_results=eval_results,
         eval_notes="Retrieval recall (percent) on the validation split, one middle-sampled embedding per video; "

@@ -202,8 +202,8 @@ def test_every_saved_folder_serves_its_pipeline_with_trust_remote_code_without_v
         per_folder = {{}}
         for name, folder in {dual_encoders!r}.items():
             zero_shot = pipeline("zero-shot-video-classification", model=folder, trust_remote_code=True)
-            result = zero_shot({str(folders.video)!r}, candidate_labels={LABELS!r})
-            per_folder[name] = [type(zero_shot).__name__, result]
+            ranking = zero_shot({str(folders.video)!r}, candidate_labels={LABELS!r})
+            per_folder[name] = [type(zero_shot).__name__, ranking]
         video_classifier = pipeline("video-classification", model={str(folders.classifier)!r}, trust_remote_code=True)
         labels = [entry["label"] for entry in video_classifier({str(folders.video)!r}, top_k=4)]
         print(json.dumps({{

@@ -156,10 +156,10 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
         if saved_as and type(self.model).__name__ not in saved_as:
             # `AutoModel` builds a ViCLIPModel from a fine-tuned classifier's folder, its text tower left random
             raise ValueError(
-                f"{self.model.name_or_path or 'This checkpoint'} holds a {' / '.join(saved_as)}: a classifier with "
-                f"fixed labels and no text tower, so it cannot score free-text labels. Classify with "
-                f'pipeline("video-classification", model=...) instead, or use the ViCLIPModel it was fine-tuned from '
-                f"for {ZERO_SHOT_TASK}."
+                f"{self.model.name_or_path or 'This checkpoint'} holds a {' / '.join(saved_as)}, not a "
+                f"{type(self.model).__name__}: loaded as one, its text tower would be random, so it cannot score "
+                'free-text labels. A fine-tuned classifier runs in pipeline("video-classification", model=...); for '
+                f"{ZERO_SHOT_TASK}, use the ViCLIPModel it was fine-tuned from."
             )
 
     def __call__(
