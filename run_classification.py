@@ -65,11 +65,14 @@ from viclip_train.data import (
 )
 from viclip_train.model_card import (
     CLASSIFIER_PIPELINE_TAG,
-    CLASSIFIER_PIPELINE_TAG_REASON,
     build_model_card,
     classification_eval_results,
+    classifier_classification_section,
+    display_name,
     hub_repo_id,
     save_model_card,
+    trained_weights_license,
+    usage_model_id,
     video_classifier_usage,
 )
 from viclip.pipeline_viclip import resolve_templates
@@ -139,8 +142,13 @@ class ModelArguments:
     attn_implementation: str = field(
         default="sdpa", metadata={"help": "Attention backend: sdpa, eager or flash_attention_2 (CUDA, flash-attn)."}
     )
-    card_license: str = field(
-        default="mit", metadata={"help": "Hub licence id of the fine-tuned weights, written in the model card."}
+    card_license: str | None = field(
+        default=None,
+        metadata={
+            "help": "Hub licence id of the fine-tuned weights (e.g. mit, apache-2.0), written in the model card. "
+            "Default: the licence declared by the card of the local folder --model_name_or_path; otherwise none, "
+            "and the card says the licence is unknown."
+        },
     )
 
 
@@ -560,26 +568,29 @@ def classification_model_card(
     class_names: Sequence[str],
     metrics: Mapping[str, float],
 ) -> ModelCard:
-    """The Hub card of the output folder, with the evaluation top-1 / top-5 in its `model-index`."""
-    if model_args.model_name_or_path:
-        start = f"`{model_args.model_name_or_path}`"
-    else:
-        start = f"random weights (`{model_args.config_name}`)"
+    """
+    The Hub card of the output folder: `pipeline_tag: video-classification` (a classifier with fixed labels), the
+    evaluation top-1 / top-5 in its `model-index`, and the licence of `--card_license` or of the starting folder's
+    card.
+    """
+    start = model_args.model_name_or_path
+    start_text = display_name(start) if start else f"random weights (`{model_args.config_name}`)"
     if data_args.synthetic_corpus_dir:
         data, eval_name = (
             "the synthetic moving-shapes corpus of `viclip_train.synthetic` (classes: directions)",
             "synthetic-directions",
         )
     else:
-        data = data_args.dataset_name or data_args.train_file or data_args.train_dir or "custom data"
+        source = data_args.dataset_name or data_args.train_file or data_args.train_dir
+        data = display_name(source) if source else "custom data"
         eval_name = data_args.validation_file or data_args.validation_dir or data_args.validation_split or "validation"
     eval_results = None
     if "eval_top1" in metrics:
         eval_results = classification_eval_results(
-            dataset_type=data_args.dataset_name or "custom",
+            dataset_type=hub_repo_id(data_args.dataset_name) or "custom",
             dataset_name=os.path.basename(os.path.normpath(eval_name)),
-            top1=round(metrics["eval_top1"], 2),
-            top5=round(metrics["eval_top5"], 2),
+            top1=metrics["eval_top1"],
+            top5=metrics["eval_top5"],
         )
     shown = ", ".join(f"`{name}`" for name in class_names[:50]) + (" ..." if len(class_names) > 50 else "")
     flip = ", horizontal flip" if data_args.horizontal_flip else " (no flip: direction-sensitive classes)"
@@ -588,20 +599,19 @@ def classification_model_card(
         f"{training_args.per_device_train_batch_size} per device; training augmentation: random segment sampling, "
         f"RandomResizedCrop{flip}."
     )
-    output_name = os.path.basename(os.path.normpath(training_args.output_dir))
+    output_name = os.path.basename(os.path.abspath(training_args.output_dir))
+    license, license_note = trained_weights_license(model_args.card_license, start)
     return build_model_card(
         model_name=output_name,
-        summary=f"A ViCLIP video classifier fine-tuned with `run_classification.py` from {start} on {data}.",
+        summary=f"A ViCLIP video classifier fine-tuned with `run_classification.py` from {start_text} on {data}.",
+        usage=video_classifier_usage(usage_model_id(training_args.hub_model_id, training_args.output_dir)),
+        classification=classifier_classification_section(),
         pipeline_tag=CLASSIFIER_PIPELINE_TAG,
-        pipeline_tag_reason=CLASSIFIER_PIPELINE_TAG_REASON,
-        usage=video_classifier_usage(training_args.hub_model_id or output_name),
-        license=model_args.card_license,
-        license_note="Chosen by whoever trained these weights (`--card_license`).",
-        datasets=[data_args.dataset_name]
-        if data_args.dataset_name and not os.path.isdir(data_args.dataset_name)
-        else [],
+        license=license,
+        license_note=license_note,
+        datasets=[hub_repo_id(data_args.dataset_name)] if hub_repo_id(data_args.dataset_name) else [],
         tags=["video-classification"],
-        base_model=hub_repo_id(model_args.model_name_or_path),
+        base_model=hub_repo_id(start),
         eval_results=eval_results,
         eval_notes=f"Top-1 / top-5 accuracy (percent) on the evaluation split, {evaluation_views(eval_args)}.",
         sections={"Classes": f"{len(class_names)} classes: {shown}", "Training": training},

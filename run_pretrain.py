@@ -28,13 +28,15 @@ from viclip_train.data import VideoDataCollator, VideoDataset, load_annotations
 from huggingface_hub import ModelCard
 
 from viclip_train.model_card import (
-    DUAL_ENCODER_PIPELINE_TAG,
-    DUAL_ENCODER_PIPELINE_TAG_REASON,
     build_model_card,
+    display_name,
+    dual_encoder_classification_section,
     dual_encoder_usage,
     hub_repo_id,
     retrieval_eval_results,
     save_model_card,
+    trained_weights_license,
+    usage_model_id,
 )
 from viclip_train.retrieval import evaluate_retrieval
 from viclip_train.synthetic import make_synthetic_corpus
@@ -94,8 +96,13 @@ class ModelArguments:
     attn_implementation: str = field(
         default="sdpa", metadata={"help": "Attention backend: sdpa, eager or flash_attention_2 (CUDA, flash-attn)."}
     )
-    card_license: str = field(
-        default="mit", metadata={"help": "Hub licence id of the trained weights, written in the model card."}
+    card_license: str | None = field(
+        default=None,
+        metadata={
+            "help": "Hub licence id of the trained weights (e.g. mit, apache-2.0), written in the model card. "
+            "Default: the licence declared by the card of the local folder training starts from "
+            "(--model_name_or_path or --clip_model_name_or_path); otherwise none, and the card says it is unknown."
+        },
     )
 
 
@@ -234,41 +241,50 @@ def pretraining_model_card(
     num_frames: int,
     metrics: dict[str, float],
 ) -> ModelCard:
-    """The Hub card of the output folder, with the validation retrieval results in its `model-index`."""
-    if model_args.model_name_or_path or model_args.clip_model_name_or_path:
-        start = f"`{model_args.model_name_or_path or model_args.clip_model_name_or_path}`"
+    """
+    The Hub card of the output folder: a dual encoder, so no `pipeline_tag` (the card shows the zero-shot pipeline
+    instead), the validation retrieval results in its `model-index`, and the licence of `--card_license` or of the
+    starting folder's card.
+    """
+    start = model_args.model_name_or_path or model_args.clip_model_name_or_path
+    start_text = display_name(start) if start else f"random weights (`{model_args.config_name}`)"
+    source = data_args.dataset_name or data_args.train_file
+    if data_args.synthetic_corpus_dir or not source:
+        data = "the synthetic moving-shapes corpus of `viclip_train.synthetic`"
     else:
-        start = f"random weights (`{model_args.config_name}`)"
-    data = data_args.dataset_name or data_args.train_file or "the synthetic moving-shapes corpus of `viclip_train.synthetic`"
+        data = display_name(source)
     eval_results = None
     if metrics:
         recalls = {
             direction: {k: metrics[f"eval_{prefix}_r{k}"] for k in (1, 5, 10)}
             for direction, prefix in (("text-to-video", "t2v"), ("video-to-text", "v2t"))
         }
+        eval_name = data_args.validation_file or data_args.validation_split or "validation"
         eval_results = retrieval_eval_results(
-            dataset_type=data_args.dataset_name or "custom",
-            dataset_name=data_args.validation_file or data_args.validation_split or "validation",
+            dataset_type=hub_repo_id(data_args.dataset_name) or "custom",
+            dataset_name=os.path.basename(os.path.normpath(eval_name)),
             dataset_split="validation",
             recalls=recalls,
         )
-    output_name = os.path.basename(os.path.normpath(training_args.output_dir))
+    output_name = os.path.basename(os.path.abspath(training_args.output_dir))
+    model_id = usage_model_id(training_args.hub_model_id, training_args.output_dir)
+    license, license_note = trained_weights_license(model_args.card_license, start)
     return build_model_card(
         model_name=output_name,
         summary=(
-            f"A ViCLIP video-text dual encoder pretrained with `run_pretrain.py` from {start} on {data}, "
-            f"{num_frames} frames per clip, token mask ratio {model_args.mask_ratio}."
+            f"A ViCLIP video-text dual encoder pretrained with `run_pretrain.py` from {start_text} on {data}, "
+            f"{num_frames} frames per clip, token mask ratio {model_args.mask_ratio:g}."
         ),
-        pipeline_tag=DUAL_ENCODER_PIPELINE_TAG,
-        pipeline_tag_reason=DUAL_ENCODER_PIPELINE_TAG_REASON,
-        usage=dual_encoder_usage(training_args.hub_model_id or output_name),
-        license=model_args.card_license,
-        license_note="Chosen by whoever trained these weights (`--card_license`).",
-        datasets=[data_args.dataset_name] if data_args.dataset_name else [],
-        base_model=hub_repo_id(model_args.model_name_or_path or model_args.clip_model_name_or_path),
+        usage=dual_encoder_usage(model_id),
+        classification=dual_encoder_classification_section(model_id),
+        license=license,
+        license_note=license_note,
+        datasets=[hub_repo_id(data_args.dataset_name)] if hub_repo_id(data_args.dataset_name) else [],
+        tags=["zero-shot-video-classification", "video-text-retrieval"],
+        base_model=hub_repo_id(start),
         eval_results=eval_results,
-        eval_notes="Retrieval on the validation split, one middle-sampled embedding per video; identical "
-        "captions count as interchangeable positives.",
+        eval_notes="Retrieval recall (percent) on the validation split, one middle-sampled embedding per video; "
+        "identical captions count as interchangeable positives.",
     )
 
 

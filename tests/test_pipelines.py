@@ -1,5 +1,7 @@
 # Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
-"""The zero-shot-video-classification pipeline and the stock video-classification pipeline with ViCLIP."""
+"""The zero-shot-video-classification pipeline and the stock video-classification pipeline with ViCLIP, on every
+folder the project writes, through both doors: `import viclip` (no `trust_remote_code`), and `trust_remote_code=True`
+in a process that never imports viclip."""
 
 import json
 
@@ -11,12 +13,15 @@ from transformers.pipelines import PIPELINE_REGISTRY
 
 from tests.conftest import tiny_config_kwargs
 from tests.processing_helpers import bundled_clips, run_fresh_python, tiny_processor
+from tests.project_folders import project_folders
 from viclip import (
     KINETICS_TEMPLATES,
     ViCLIPConfig,
     ViCLIPForVideoClassification,
+    ViCLIPModel,
     ZeroShotVideoClassificationPipeline,
 )
+from viclip.pipeline_viclip import ZERO_SHOT_TASK, embed_label_prompts
 
 LABELS = ["riding a bike", "playing guitar", "surfing"]
 
@@ -24,6 +29,11 @@ LABELS = ["riding a bike", "playing guitar", "surfing"]
 @pytest.fixture(scope="module")
 def classifier(tiny_viclip_folder):
     return pipeline("zero-shot-video-classification", model=str(tiny_viclip_folder))
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    return project_folders(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -115,22 +125,93 @@ def test_video_classification_pipeline_runs_a_saved_classifier(tmp_path):
     assert sum(entry["score"] for entry in result) == pytest.approx(1.0, abs=1e-5)
 
 
-def test_saved_pipeline_loads_with_trust_remote_code_without_viclip(classifier, video, tmp_path):
-    folder = tmp_path / "saved"
-    classifier.save_pretrained(str(folder))
+def test_label_embeddings_are_the_template_mean_of_normalised_text_embeddings(classifier):
+    model, processor = classifier.model, classifier.processor
+    templates = ["a clip of {}", "{}"]
+    inputs = processor(text=[t.format(label) for label in LABELS for t in templates], return_tensors="pt")
+    with torch.no_grad():
+        text_embeds = model.get_text_features(**inputs).pooler_output
+    expected = torch.nn.functional.normalize(text_embeds, dim=-1).view(len(LABELS), len(templates), -1).mean(1)
+    torch.testing.assert_close(embed_label_prompts(model, processor, LABELS, templates), expected)
+    torch.testing.assert_close(
+        embed_label_prompts(model, processor, LABELS, "kinetics", batch_size=5),
+        embed_label_prompts(model, processor, LABELS, list(KINETICS_TEMPLATES)),
+    )
+
+
+def test_every_dual_encoder_folder_runs_zero_shot_after_import_viclip_without_trust_remote_code(folders):
+    for producer, folder in folders.dual_encoders().items():
+        classify = pipeline(ZERO_SHOT_TASK, model=str(folder))  # trust_remote_code not given: no prompt, no error
+        assert type(classify) is ZeroShotVideoClassificationPipeline, producer  # the package's class, not the copy
+        result = classify(str(folders.video), candidate_labels=LABELS)
+        assert sorted(entry["label"] for entry in result) == sorted(LABELS), producer
+
+
+def test_every_saved_viclip_model_folder_names_the_zero_shot_pipeline_it_ships(folders, tiny_viclip_folder):
+    for folder in [*folders.dual_encoders().values(), tiny_viclip_folder]:
+        config = json.loads((folder / "config.json").read_text())
+        assert config["custom_pipelines"][ZERO_SHOT_TASK]["impl"] == (
+            "pipeline_viclip.ZeroShotVideoClassificationPipeline"
+        )
+        assert (folder / "pipeline_viclip.py").is_file()
+
+
+def test_fine_tuned_classifier_folder_names_no_zero_shot_pipeline(folders):
+    config = json.loads((folders.classifier / "config.json").read_text())
+    assert config["architectures"] == ["ViCLIPForVideoClassification"] and "custom_pipelines" not in config
+
+
+def test_fine_tuned_classifier_folder_runs_in_the_video_classification_pipeline(folders):
+    classify = pipeline("video-classification", model=str(folders.classifier))
+    result = classify(str(folders.video), top_k=len(folders.class_names))
+    assert sorted(entry["label"] for entry in result) == sorted(folders.class_names)
+
+
+def test_zero_shot_pipeline_refuses_a_classifier_folder_and_points_to_video_classification(folders):
+    with pytest.raises(ValueError, match=r'ViCLIPForVideoClassification.*pipeline\("video-classification"'):
+        pipeline(ZERO_SHOT_TASK, model=str(folders.classifier))
+
+
+def test_zero_shot_pipeline_still_runs_a_model_built_in_memory():
+    model = ViCLIPModel(ViCLIPConfig(**tiny_config_kwargs())).eval()  # no saved architectures to check
+    classify = pipeline(ZERO_SHOT_TASK, model=model, processor=tiny_processor())
+    assert len(classify(np.zeros((4, 32, 32, 3), np.uint8), candidate_labels=LABELS)) == len(LABELS)
+
+
+def test_every_saved_folder_serves_its_pipeline_with_trust_remote_code_without_viclip(
+    classifier, video, folders, tmp_path
+):
+    """One fresh interpreter that never imports viclip runs: the zero-shot pipeline on a folder saved by the pipeline,
+    by the converter and by run_pretrain.py; the video-classification pipeline on run_classification.py's folder."""
+    saved = tmp_path / "saved"
+    classifier.save_pretrained(str(saved))
     np.save(tmp_path / "video.npy", video)
     expected = classifier(video, candidate_labels=LABELS, hypothesis_template="kinetics")
+    dual_encoders = {name: str(folder) for name, folder in folders.dual_encoders().items()}
+    expected_per_folder = {
+        name: pipeline(ZERO_SHOT_TASK, model=folder)(str(folders.video), candidate_labels=LABELS)
+        for name, folder in dual_encoders.items()
+    }
     output = run_fresh_python(
         f"""
         import json, sys
         import numpy as np
         from transformers import pipeline
-        classify = pipeline("zero-shot-video-classification", model={str(folder)!r}, trust_remote_code=True)
+        classify = pipeline("zero-shot-video-classification", model={str(saved)!r}, trust_remote_code=True)
         result = classify(np.load("video.npy"), candidate_labels={LABELS!r}, hypothesis_template="kinetics")
+        per_folder = {{}}
+        for name, folder in {dual_encoders!r}.items():
+            zero_shot = pipeline("zero-shot-video-classification", model=folder, trust_remote_code=True)
+            ranking = zero_shot({str(folders.video)!r}, candidate_labels={LABELS!r})
+            per_folder[name] = [type(zero_shot).__name__, ranking]
+        video_classifier = pipeline("video-classification", model={str(folders.classifier)!r}, trust_remote_code=True)
+        labels = [entry["label"] for entry in video_classifier({str(folders.video)!r}, top_k=4)]
         print(json.dumps({{
             "viclip_imported": any(name == "viclip" or name.startswith("viclip.") for name in sys.modules),
             "class": type(classify).__name__,
             "result": result,
+            "per_folder": per_folder,
+            "classifier_labels": labels,
         }}))
         """,
         cwd=str(tmp_path),
@@ -139,3 +220,8 @@ def test_saved_pipeline_loads_with_trust_remote_code_without_viclip(classifier, 
     assert loaded["viclip_imported"] is False and loaded["class"] == "ZeroShotVideoClassificationPipeline"
     assert [e["label"] for e in loaded["result"]] == [e["label"] for e in expected]
     assert [e["score"] for e in loaded["result"]] == pytest.approx([e["score"] for e in expected], abs=1e-6)
+    for name, (class_name, result) in loaded["per_folder"].items():
+        assert class_name == "ZeroShotVideoClassificationPipeline", name
+        assert [e["label"] for e in result] == [e["label"] for e in expected_per_folder[name]], name
+        assert [e["score"] for e in result] == pytest.approx([e["score"] for e in expected_per_folder[name]], abs=1e-6)
+    assert sorted(loaded["classifier_labels"]) == sorted(folders.class_names)

@@ -110,7 +110,6 @@ CRASH_EXIT_CODE = 17
 
 
 def test_tiny_run_writes_a_hub_ready_folder_with_retrieval_results(tiny_corpus, tmp_path):
-    from huggingface_hub import ModelCard
     from transformers import AutoModel, AutoProcessor
 
     output_dir = tmp_path / "out"
@@ -119,10 +118,7 @@ def test_tiny_run_writes_a_hub_ready_folder_with_retrieval_results(tiny_corpus, 
     results = json.loads((output_dir / "eval_results.json").read_text())
     for key in ("eval_t2v_r1", "eval_t2v_r5", "eval_t2v_r10", "eval_v2t_r1", "eval_v2t_r5", "eval_v2t_r10"):
         assert 0.0 <= results[key] <= 100.0
-    card = ModelCard.load(output_dir / "README.md")
-    assert card.data.library_name == "transformers"
-    assert card.data.pipeline_tag == "video-classification"
-    assert {result.metric_type for result in card.data.eval_results} == {"recall@1", "recall@5", "recall@10"}
+    assert (output_dir / "README.md").is_file()  # the card's content: tests/test_model_cards.py
     assert isinstance(AutoModel.from_pretrained(output_dir), ViCLIPModel)
     processor = AutoProcessor.from_pretrained(output_dir)
     assert processor.video_processor.num_frames == 4

@@ -162,6 +162,27 @@ class ViCLIPConfig(PreTrainedConfig):
         """Frame side of the video tower."""
         return self.vision_config.image_size
 
+    @property
+    def custom_pipelines(self) -> dict:
+        """
+        The pipelines whose code ships in the saved folder (`custom_pipelines` in `config.json`), which
+        `pipeline(task, model=folder, trust_remote_code=True)` runs without this package. A task this process has
+        already registered with a class of the same name (`import viclip` registers the zero-shot pipeline) is left
+        out, so that `pipeline()` runs the registered class instead of asking for `trust_remote_code`.
+        """
+        from transformers.pipelines import PIPELINE_REGISTRY
+
+        registered = PIPELINE_REGISTRY.supported_tasks
+        return {
+            task: info
+            for task, info in self.__dict__.get("custom_pipelines", {}).items()
+            if task not in registered or _class_name(registered[task]["impl"]) != _class_name(info.get("impl", ""))
+        }
+
+    @custom_pipelines.setter
+    def custom_pipelines(self, value: dict) -> None:
+        self.__dict__["custom_pipelines"] = value  # saved as it is by `to_dict`
+
     @classmethod
     def from_preset(cls, name: str, **kwargs) -> "ViCLIPConfig":
         """
@@ -177,6 +198,11 @@ class ViCLIPConfig(PreTrainedConfig):
         vision_config = {**preset["vision_config"], **kwargs.pop("vision_config", {})}
         fields = {**{k: v for k, v in preset.items() if not k.endswith("_config")}, **kwargs}
         return cls(text_config=text_config, vision_config=vision_config, **fields)
+
+
+def _class_name(impl: type | str) -> str:
+    """The class name of a pipeline implementation, given as the class or as `"module.ClassName"`."""
+    return impl.rsplit(".", 1)[-1] if isinstance(impl, str) else impl.__name__
 
 
 # The released sizes (spec §4). Parameter counts: B/16 149.60M, L/14 427.59M.

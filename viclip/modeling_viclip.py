@@ -387,6 +387,24 @@ class ViCLIPPreTrainedModel(PreTrainedModel):
             init.normal_(module.text_projection.weight, std=module.text_projection.in_features**-0.5 * factor)
             init.constant_(module.logit_scale, module.config.logit_scale_init_value)
 
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """
+        `PreTrainedModel.save_pretrained`; a saved [`ViCLIPModel`] folder also serves the
+        `zero-shot-video-classification` pipeline as remote code: `config.json` names it in `custom_pipelines` and
+        its file, `pipeline_viclip.py`, is copied with the other remote-code files (it is one of this file's relative
+        imports). Other classes name no custom pipeline, even when their config was loaded from a dual encoder's.
+        """
+        from .pipeline_viclip import ZERO_SHOT_TASK, zero_shot_custom_pipelines
+
+        if isinstance(self.config, ViCLIPConfig):
+            pipelines = self.config.__dict__.pop("custom_pipelines", {})
+            pipelines = {task: info for task, info in pipelines.items() if task != ZERO_SHOT_TASK}
+            if isinstance(self, ViCLIPModel) and self._auto_class is not None:  # the remote-code files are saved
+                pipelines.update(zero_shot_custom_pipelines())
+            if pipelines:
+                self.config.custom_pipelines = pipelines
+        super().save_pretrained(save_directory, *args, **kwargs)
+
 
 def _as_video_batch(pixel_values: torch.Tensor | None, num_channels: int) -> torch.Tensor:
     """Checks `pixel_values` and returns it as `[batch, frames, channels, height, width]` (4-D input: T = 1)."""

@@ -1,8 +1,16 @@
 # Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
 """The `zero-shot-video-classification` pipeline: score a video against free-text labels with [`ViCLIPModel`].
 
-`import viclip` registers it with transformers' `PIPELINE_REGISTRY`. The pipeline's `save_pretrained` writes a folder
-(model, processor, this file) that `pipeline(..., trust_remote_code=True)` loads without `viclip`.
+Two doors open it on a saved `ViCLIPModel` folder, without an interactive prompt:
+
+- `import viclip`, then `pipeline("zero-shot-video-classification", model=folder)`: the package registers the task
+  with transformers' `PIPELINE_REGISTRY`, and the folder's own copy of this file is not used.
+- `pipeline("zero-shot-video-classification", model=folder, trust_remote_code=True)` in an environment without the
+  package: every saved `ViCLIPModel` folder carries this file and names it in its `config.json` (`custom_pipelines`,
+  written by [`zero_shot_custom_pipelines`]).
+
+[`embed_label_prompts`] is the one home of the label-set embedding (template-averaged text embeddings); the pipeline
+and the zero-shot evaluation of the training library both call it.
 This file ships as Hub remote code: it imports only torch, transformers and its sibling files.
 """
 
@@ -13,7 +21,9 @@ from transformers.pipelines.base import Pipeline
 
 from .video_processing_viclip import _is_array, _is_frame_list
 
-# The 16 prompt templates of the reference's zero-shot Kinetics evaluation (spec §9), in the reference's order.
+ZERO_SHOT_TASK = "zero-shot-video-classification"
+# The 16 prompt templates with which the reference evaluates zero-shot action recognition on Kinetics-400/600/700,
+# in the reference's order; the similarities of a video with the 16 prompts of a class are averaged.
 KINETICS_TEMPLATES = (
     "a photo of action {}",
     "a picture of action {}",
@@ -35,7 +45,7 @@ KINETICS_TEMPLATES = (
 NAMED_TEMPLATES = {"kinetics": KINETICS_TEMPLATES}
 DEFAULT_TEMPLATE = "A video of {}"
 # Captions per text-tower forward when embedding the label set.
-_TEXT_BATCH = 256
+TEXT_BATCH_SIZE = 256
 
 
 def resolve_templates(hypothesis_template: str | list[str] | tuple[str, ...]) -> list[str]:
@@ -55,6 +65,55 @@ def resolve_templates(hypothesis_template: str | list[str] | tuple[str, ...]) ->
     return templates
 
 
+def embed_label_prompts(
+    model: Any,
+    processor: Any,
+    labels: list[str],
+    hypothesis_template: str | list[str] | tuple[str, ...] = DEFAULT_TEMPLATE,
+    batch_size: int = TEXT_BATCH_SIZE,
+) -> torch.Tensor:
+    """
+    The class embeddings of zero-shot classification: for each label, the mean over the templates of the
+    L2-normalised text embeddings of the label written into each template, `[num_labels, projection_dim]` (fp32, on
+    the model's device). Its product with an L2-normalised video embedding is the video's mean cosine similarity with
+    the label's prompts, the reference's zero-shot score before the logit scale.
+
+    Args:
+        model: a [`ViCLIPModel`] (anything with `get_text_features`).
+        processor: its [`ViCLIPProcessor`], which tokenises the prompts.
+        labels: the class names (or the text to write for each class).
+        hypothesis_template: a template with `{}` for the label, a list of them, or `"kinetics"` for
+            [`KINETICS_TEMPLATES`].
+        batch_size: prompts per text-tower forward.
+    """
+    templates = resolve_templates(hypothesis_template)
+    captions = [template.format(label) for label in labels for template in templates]
+    device = next(model.parameters()).device
+    embeds = []
+    with torch.no_grad():
+        for start in range(0, len(captions), batch_size):
+            text_inputs = processor(text=captions[start : start + batch_size], return_tensors="pt")
+            text_inputs = {name: tensor.to(device) for name, tensor in text_inputs.items()}
+            features = model.get_text_features(**text_inputs).pooler_output
+            embeds.append(torch.nn.functional.normalize(features.float(), dim=-1))
+    return torch.cat(embeds).view(len(labels), len(templates), -1).mean(dim=1)
+
+
+def zero_shot_custom_pipelines() -> dict[str, dict[str, Any]]:
+    """
+    The `custom_pipelines` entry of a saved `ViCLIPModel`'s `config.json`: the pipeline class in this file (which is
+    saved beside it), the Auto class that loads its model, and the task type, as `Pipeline.save_pretrained` writes
+    them. With it, `pipeline(ZERO_SHOT_TASK, model=folder, trust_remote_code=True)` runs without this package.
+    """
+    return {
+        ZERO_SHOT_TASK: {
+            "impl": f"{__name__.rsplit('.', 1)[-1]}.ZeroShotVideoClassificationPipeline",
+            "pt": ["AutoModel"],
+            "type": "multimodal",
+        }
+    }
+
+
 class ZeroShotVideoClassificationPipeline(Pipeline):
     """
     Zero-shot video classification with [`ViCLIPModel`]: the probability of each candidate label for a video, from
@@ -69,7 +128,7 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
     ```python
     >>> import viclip  # registers the task
     >>> from transformers import pipeline
-    >>> classifier = pipeline("zero-shot-video-classification", model="path/to/viclip")  # doctest: +SKIP
+    >>> classifier = pipeline("zero-shot-video-classification", model="your-username/your-viclip")  # doctest: +SKIP
     >>> labels = ["playing guitar", "surfing"]
     >>> classifier("video.mp4", candidate_labels=labels, hypothesis_template="kinetics")  # doctest: +SKIP
     [{'score': 0.97, 'label': 'playing guitar'}, {'score': 0.03, 'label': 'surfing'}]
@@ -90,8 +149,17 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
             )
         if not hasattr(self.model, "get_text_features") or not hasattr(self.model, "get_video_features"):
             raise ValueError(
-                f"zero-shot-video-classification needs a dual encoder such as ViCLIPModel, got "
-                f"{type(self.model).__name__}; for a classifier with fixed labels use the 'video-classification' task."
+                f"{ZERO_SHOT_TASK} needs a dual encoder such as ViCLIPModel, got {type(self.model).__name__}; for a "
+                "classifier with fixed labels use the 'video-classification' task."
+            )
+        saved_as = getattr(self.model.config, "architectures", None) or []
+        if saved_as and type(self.model).__name__ not in saved_as:
+            # `AutoModel` builds a ViCLIPModel from a fine-tuned classifier's folder, its text tower left random
+            raise ValueError(
+                f"{self.model.name_or_path or 'This checkpoint'} holds a {' / '.join(saved_as)}, not a "
+                f"{type(self.model).__name__}: loaded as one, its text tower would be random, so it cannot score "
+                'free-text labels. A fine-tuned classifier runs in pipeline("video-classification", model=...); for '
+                f"{ZERO_SHOT_TASK}, use the ViCLIPModel it was fine-tuned from."
             )
 
     def __call__(
@@ -117,7 +185,7 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
         if not candidate_labels:
             raise ValueError("Pass `candidate_labels`, the labels to score the video against.")
         labels = [candidate_labels] if isinstance(candidate_labels, str) else list(candidate_labels)
-        label_embeds = self.embed_labels(labels, resolve_templates(hypothesis_template))
+        label_embeds = self.embed_labels(labels, hypothesis_template)
         is_batch = (isinstance(videos, (list, tuple)) and not _is_frame_list(videos)) or (
             _is_array(videos) and videos.ndim == 5
         )
@@ -126,20 +194,9 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
         )
         return results if is_batch else results[0]
 
-    def embed_labels(self, labels: list[str], templates: list[str]) -> torch.Tensor:
-        """
-        The mean over `templates` of the L2-normalised text embeddings of each label, `[num_labels, projection_dim]`.
-        Its dot product with a normalised video embedding is the mean cosine similarity over the templates.
-        """
-        captions = [template.format(label) for label in labels for template in templates]
-        embeds = []
-        with torch.no_grad():
-            for start in range(0, len(captions), _TEXT_BATCH):
-                text_inputs = self.processor(text=captions[start : start + _TEXT_BATCH], return_tensors="pt")
-                text_inputs = {name: tensor.to(self.device) for name, tensor in text_inputs.items()}
-                features = self.model.get_text_features(**text_inputs).pooler_output
-                embeds.append(torch.nn.functional.normalize(features.float(), dim=-1))
-        return torch.cat(embeds).view(len(labels), len(templates), -1).mean(dim=1)
+    def embed_labels(self, labels: list[str], templates: str | list[str] = DEFAULT_TEMPLATE) -> torch.Tensor:
+        """[`embed_label_prompts`] with this pipeline's model and processor."""
+        return embed_label_prompts(self.model, self.processor, labels, templates)
 
     def _sanitize_parameters(self, candidate_labels=None, label_embeds=None, **kwargs):
         if kwargs:
@@ -170,4 +227,12 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
         self.processor.save_pretrained(save_directory)
 
 
-__all__ = ["DEFAULT_TEMPLATE", "KINETICS_TEMPLATES", "ZeroShotVideoClassificationPipeline", "resolve_templates"]
+__all__ = [
+    "DEFAULT_TEMPLATE",
+    "KINETICS_TEMPLATES",
+    "ZERO_SHOT_TASK",
+    "ZeroShotVideoClassificationPipeline",
+    "embed_label_prompts",
+    "resolve_templates",
+    "zero_shot_custom_pipelines",
+]

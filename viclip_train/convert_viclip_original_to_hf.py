@@ -22,22 +22,19 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
-from huggingface_hub import HfApi, ModelCard
+from huggingface_hub import HfApi
 from transformers import pipeline
 from transformers.initialization import no_init_weights
 from transformers.utils import logging
 
 from viclip.configuration_viclip import VICLIP_PRESETS, ViCLIPConfig
 from .model_card import (
-    DUAL_ENCODER_PIPELINE_TAG,
-    DUAL_ENCODER_PIPELINE_TAG_REASON,
-    INTERNVID_DATASET_ID,
-    INTERNVID_PAPER_URL,
-    RELEASED_WEIGHTS_REPO_ID,
-    build_model_card,
-    classification_eval_results,
-    dual_encoder_usage,
+    SIZE_TITLES,
+    TRAINING_DATA,
+    build_converted_model_card,
+    guess_training_data,
     save_model_card,
+    usage_model_id,
 )
 from viclip.modeling_viclip import ViCLIPModel
 from viclip.processing_viclip import ViCLIPProcessor
@@ -111,64 +108,6 @@ TRANSFORMS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 
 # Short names for the sizes of the released checkpoints (`--size`).
 SIZES = {"b16": "viclip-b16", "l14": "viclip-l14"}
-SIZE_TITLES = {"viclip-b16": "ViCLIP-B/16", "viclip-l14": "ViCLIP-L/14"}
-
-# Training sets of the released checkpoints; the file names of the release say which one a file was trained on.
-TRAINING_DATA = (
-    "InternVid-10M-FLT",
-    "InternVid-10M-DIV",
-    "InternVid-10M",
-    "InternVid-50M",
-    "InternVid-200M",
-    "WebVid-10M",
-)
-_TRAINING_DATA_NAME_HINTS = (  # checked in order: the first hint found in the lower-cased file name wins
-    ("webvid", "WebVid-10M"),
-    ("flt", "InternVid-10M-FLT"),
-    ("div", "InternVid-10M-DIV"),
-    ("200m", "InternVid-200M"),
-    ("50m", "InternVid-50M"),
-    ("10m", "InternVid-10M"),
-)
-
-# Published zero-shot results (InternVid paper, spec §9), by (size, training data): the only released checkpoint
-# with published numbers is ViCLIP-L/14 trained on InternVid-10M-FLT. The fine-tuned numbers of the paper (K400, SSv2)
-# belong to fine-tuned weights that were not released, so they are not claimed for any converted checkpoint.
-_PAPER = {"source_name": "InternVid (Wang et al., ICLR 2024)", "source_url": INTERNVID_PAPER_URL}
-PUBLISHED_RESULTS = {
-    ("viclip-l14", "InternVid-10M-FLT"): [
-        *classification_eval_results(
-            dataset_type="kinetics-400",
-            dataset_name="Kinetics-400",
-            top1=64.80,
-            top1_top5_mean=75.70,
-            task_name="Zero-Shot Video Classification",
-            **_PAPER,
-        ),
-        *classification_eval_results(
-            dataset_type="kinetics-600",
-            dataset_name="Kinetics-600",
-            top1=62.20,
-            top1_top5_mean=73.53,
-            task_name="Zero-Shot Video Classification",
-            **_PAPER,
-        ),
-        *classification_eval_results(
-            dataset_type="kinetics-700",
-            dataset_name="Kinetics-700",
-            top1=54.30,
-            top1_top5_mean=66.38,
-            task_name="Zero-Shot Video Classification",
-            **_PAPER,
-        ),
-    ]
-}
-ZERO_SHOT_PROTOCOL = (
-    "Zero-shot protocol of the paper: 8 frames sampled at the middle of 8 equal segments, one view, every frame "
-    "resized to 224x224; each class name is put into 16 prompt templates and the similarities are averaged over the "
-    "templates. *Mean of Top-1 and Top-5* is the paper's AVG column. The paper's fine-tuned results (Kinetics-400, "
-    "Something-Something V2) come from fine-tuned weights that were not released, so they are not listed here."
-)
 
 
 class ConversionError(ValueError):
@@ -466,47 +405,6 @@ def _check_against_model(
     raise ConversionError("\n".join(lines))
 
 
-def guess_training_data(checkpoint_path: str | Path) -> str | None:
-    """The training set named by a released checkpoint's file name (e.g. `ViClip-InternVid-10M-FLT.pth`), if any."""
-    name = Path(checkpoint_path).name.lower()
-    return next((data for hint, data in _TRAINING_DATA_NAME_HINTS if hint in name), None)
-
-
-def build_converted_model_card(
-    checkpoint_path: str | Path, config: ViCLIPConfig, preset: str | None, training_data: str | None, model_id: str
-) -> ModelCard:
-    """The model card of a converted checkpoint: provenance, usage, and the published results that apply to it."""
-    title = SIZE_TITLES.get(preset, "ViCLIP (custom size)")
-    model_name = f"{title} ({training_data})" if training_data else title
-    eval_results = PUBLISHED_RESULTS.get((preset, training_data))
-    vision, text = config.vision_config, config.text_config
-    summary = (
-        f"ViCLIP, the video-text CLIP of *InternVid* ([paper]({INTERNVID_PAPER_URL})), as a native `transformers` "
-        f"model. This folder was converted from the original checkpoint `{Path(checkpoint_path).name}` "
-        f"(released by OpenGVLab, see [{RELEASED_WEIGHTS_REPO_ID}](https://huggingface.co/{RELEASED_WEIGHTS_REPO_ID}))"
-        " with `python -m viclip_train.convert_viclip_original_to_hf`, whose output is tested against the original code's "
-        "embeddings (equal within 1e-5 in fp32).\n\n"
-        f"- Video tower: a ViT whose patches of all frames attend to each other; {vision.num_hidden_layers} layers, "
-        f"width {vision.hidden_size}, {vision.num_attention_heads} heads, patch {vision.patch_size}, "
-        f"{vision.num_frames} frames of {vision.image_size}x{vision.image_size}.\n"
-        f"- Text tower: the CLIP text transformer; {text.num_hidden_layers} layers, width {text.hidden_size}, "
-        f"{text.num_attention_heads} heads, {text.max_position_embeddings}-token context.\n"
-        f"- Shared embedding space of size {config.projection_dim}.\n"
-        f"- Training data: {training_data or 'not recorded in the checkpoint file name'}."
-    )
-    return build_model_card(
-        model_name=model_name,
-        summary=summary,
-        pipeline_tag=DUAL_ENCODER_PIPELINE_TAG,
-        pipeline_tag_reason=DUAL_ENCODER_PIPELINE_TAG_REASON,
-        usage=dual_encoder_usage(model_id),
-        datasets=[INTERNVID_DATASET_ID] if training_data and training_data.startswith("InternVid") else [],
-        tags=["zero-shot-video-classification", "video-text-retrieval", "internvid"],
-        eval_results=eval_results,
-        eval_notes=ZERO_SHOT_PROTOCOL if eval_results else None,
-    )
-
-
 def convert_checkpoint(
     checkpoint_path: str | Path,
     output_dir: str | Path,
@@ -557,7 +455,8 @@ def convert_checkpoint(
         training_data = guess_training_data(checkpoint_path)
         if training_data:
             logger.info(f"Training data: {training_data} (read from the file name; --training_data sets it)")
-    card = build_converted_model_card(checkpoint_path, config, preset, training_data, push_to_hub or str(output_dir))
+    model_id = usage_model_id(push_to_hub, output_dir)
+    card = build_converted_model_card(checkpoint_path, config, preset, training_data, model_id)
     save_model_card(card, output_dir)
     logger.info(f"Wrote {sorted(path.name for path in output_dir.iterdir())} to {output_dir}")
 
