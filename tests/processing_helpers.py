@@ -90,3 +90,16 @@ def run_fresh_python(code: str, cwd: str, timeout: int = 240) -> str:
     if result.returncode != 0:
         raise AssertionError(f"fresh process failed:\n{result.stdout}\n{result.stderr}")
     return result.stdout
+
+
+def tiny_viclip_tokenizer():
+    """A ViCLIPTokenizer over a tiny CLIP-layout vocabulary (as transformers' CLIP tests use): the 256 byte tokens
+    (`"!"` is id 0, the pad token), the same with `</w>`, three merges, then the start and end tokens."""
+    from viclip import ViCLIPTokenizer
+    from viclip.tokenization_viclip import _byte_alphabet
+
+    alphabet = _byte_alphabet()
+    merges = [("l", "o"), ("lo", "w</w>"), ("e", "r</w>")]
+    tokens = alphabet + [symbol + "</w>" for symbol in alphabet] + ["".join(pair) for pair in merges]
+    vocab = {token: index for index, token in enumerate(tokens + ["<|startoftext|>", "<|endoftext|>"])}
+    return ViCLIPTokenizer(vocab=vocab, merges=merges)

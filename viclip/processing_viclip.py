@@ -84,6 +84,17 @@ class ViCLIPProcessor(ProcessorMixin):
         tokenizer = ViCLIPTokenizer(model_max_length=config.text_config.max_position_embeddings)
         return cls(video_processor=video_processor, tokenizer=tokenizer)
 
+    def save_pretrained(self, save_directory, push_to_hub: bool = False, **kwargs) -> list[str]:
+        """
+        Saves the processor like [`~ProcessorMixin.save_pretrained`], with `auto_map` in processor_config.json and the
+        processing files next to it, so that the folder also loads with `trust_remote_code=True` alone.
+        """
+        saved_files = super().save_pretrained(save_directory, push_to_hub=push_to_hub, **kwargs)
+        # Saving sets `auto_map` on the processor to write it into processor_config.json; as for the `auto_map` it
+        # adds to tokenizers while saving, it is not part of the processor's state: a reloaded processor has none
+        self.__dict__.pop("auto_map", None)
+        return saved_files
+
     def __call__(
         self,
         text: str | list[str] | None = None,
