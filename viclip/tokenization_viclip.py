@@ -230,10 +230,30 @@ class ViCLIPTokenizer(CLIPTokenizer):
         pieces.append(text[start:])
         return [piece for piece in pieces if piece != ""]
 
-    def _has_special_words(self, text: Any) -> bool:
-        if isinstance(text, str):
-            return any(isinstance(piece, int) for piece in self._split_at_special_words(text))
-        return isinstance(text, (list, tuple)) and any(self._has_special_words(item) for item in text)
+    def _added_special_tokens_pattern(self) -> re.Pattern | None:
+        """
+        The special tokens added to this tokenizer beyond the start, end and pad tokens, as a pattern that splits raw
+        text around them: transformers matches added special tokens in the text as written, before any cleaning.
+        """
+        reserved = {str(self.bos_token), str(self.eos_token), str(self.pad_token)}
+        added = {str(token) for token in self.added_tokens_decoder.values() if token.special} - reserved
+        if not added:
+            return None
+        return re.compile("(" + "|".join(re.escape(token) for token in sorted(added, key=len, reverse=True)) + ")")
+
+    def _to_pieces(self, text: str, normalize_captions: bool, added_special: re.Pattern | None) -> list[str | int]:
+        """
+        `text` as the reference tokenizes it: the cleaned text, cut around its special tokens (added special tokens;
+        `<|startoftext|>` / `<|endoftext|>` where CLIP's word splitting finds them as words), whose ids take their place.
+        """
+        parts = added_special.split(text) if added_special is not None else [text]
+        pieces = []
+        for index, part in enumerate(parts):
+            if index % 2:  # an added special token
+                pieces.append(self.convert_tokens_to_ids(part))
+            else:
+                pieces += self._split_at_special_words(self._clean(part, normalize_captions))
+        return pieces if len(pieces) == 1 else [piece for piece in pieces if piece != ""]
 
     def _encode_plus(
         self,
@@ -254,22 +274,38 @@ class ViCLIPTokenizer(CLIPTokenizer):
                 "BPE (ftfy, HTML unescaping, whitespace, lower case), so offsets would point into the cleaned text, "
                 "not into yours."
             )
-        text = self._clean(text, normalize_captions)
-        text_pair = self._clean(text_pair, normalize_captions)
         if split_special_tokens is None:
             split_special_tokens = self.split_special_tokens
-        if not split_special_tokens and self._has_special_words([text, text_pair]):
-            is_batched = isinstance(text, (list, tuple))
-            texts = list(text) if is_batched else [text]
-            if text_pair is not None or is_split_into_words or not all(isinstance(item, str) for item in texts):
-                raise ValueError(
-                    f"ViCLIPTokenizer maps {self.bos_token} and {self.eos_token} written in text to their ids only in "
-                    "single, unsplit texts (not in text pairs or pre-split words); pass `split_special_tokens=True` to "
-                    "encode them as text."
+        is_batched = isinstance(text, (list, tuple))
+        texts = list(text) if is_batched else [text]
+        if split_special_tokens:
+            text, text_pair = self._clean(text, normalize_captions), self._clean(text_pair, normalize_captions)
+        elif text_pair is None and not is_split_into_words and all(isinstance(item, str) for item in texts):
+            added_special = self._added_special_tokens_pattern()
+            pieces_per_text = [self._to_pieces(item, normalize_captions, added_special) for item in texts]
+            if any(isinstance(piece, int) for pieces in pieces_per_text for piece in pieces):
+                return self._encode_pieces(
+                    pieces_per_text,
+                    is_batched,
+                    add_special_tokens,
+                    padding_strategy,
+                    truncation_strategy,
+                    max_length,
+                    **kwargs,
                 )
-            return self._encode_with_special_words(
-                texts, is_batched, add_special_tokens, padding_strategy, truncation_strategy, max_length, **kwargs
-            )
+            cleaned = [pieces[0] for pieces in pieces_per_text]
+            text = cleaned if is_batched else cleaned[0]
+        else:
+            added_special = self._added_special_tokens_pattern()
+            raw = [text, text_pair]
+            text, text_pair = self._clean(text, normalize_captions), self._clean(text_pair, normalize_captions)
+            if (added_special is not None and any(added_special.search(item) for item in _strings(raw))) or any(
+                isinstance(piece, int) for item in _strings([text, text_pair]) for piece in self._split_at_special_words(item)
+            ):
+                raise ValueError(
+                    "ViCLIPTokenizer maps special tokens written in text to their ids only in single, unsplit texts "
+                    "(not in text pairs or pre-split words); pass `split_special_tokens=True` to encode them as text."
+                )
         # The backend never matches special tokens in text: "!" is the pad token but also an ordinary character
         return super()._encode_plus(
             text=text,
@@ -283,9 +319,9 @@ class ViCLIPTokenizer(CLIPTokenizer):
             **kwargs,
         )
 
-    def _encode_with_special_words(
+    def _encode_pieces(
         self,
-        texts: list[str],
+        pieces_per_text: list[list[str | int]],
         is_batched: bool,
         add_special_tokens: bool,
         padding_strategy: PaddingStrategy,
@@ -303,13 +339,12 @@ class ViCLIPTokenizer(CLIPTokenizer):
         verbose: bool = True,
         **kwargs,
     ) -> BatchEncoding:
-        """Encodes cleaned texts that spell out special tokens: BPE between the special words, their ids in place."""
+        """Encodes texts cut around their special tokens ([`_to_pieces`]): BPE of the text pieces, ids in between."""
         if return_overflowing_tokens:
             raise ValueError(
-                f"`return_overflowing_tokens=True` is not supported for texts that spell out {self.bos_token} or "
-                f"{self.eos_token}; pass `split_special_tokens=True` to encode them as text."
+                "`return_overflowing_tokens=True` is not supported for texts that spell out special tokens; pass "
+                "`split_special_tokens=True` to encode them as text."
             )
-        pieces_per_text = [self._split_at_special_words(text) for text in texts]
         text_pieces = [piece for pieces in pieces_per_text for piece in pieces if isinstance(piece, str)]
         self.set_truncation_and_padding(
             PaddingStrategy.DO_NOT_PAD, TruncationStrategy.DO_NOT_TRUNCATE, max_length, stride, None, None
@@ -370,7 +405,8 @@ class ViCLIPTokenizer(CLIPTokenizer):
         token_ids = self._without_padding([int(token_id) for token_id in token_ids])
         if skip_special_tokens:
             # id 0 is also the text "!": only the padding, removed above, is skipped for it
-            skipped = set(self.all_special_ids) - {self.pad_token_id}
+            added_special = {index for index, token in self.added_tokens_decoder.items() if token.special}
+            skipped = (set(self.all_special_ids) | added_special) - {self.pad_token_id}
             token_ids = [token_id for token_id in token_ids if token_id not in skipped]
         return token_ids
 
@@ -416,6 +452,15 @@ def build_viclip_tokenizer(
     if save_directory is not None:
         tokenizer.save_pretrained(save_directory)
     return tokenizer
+
+
+def _strings(value: Any):
+    """The strings in `value`: itself, or those in its nested lists and tuples."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)
 
 
 def _fix_text(text: str) -> str:
