@@ -219,9 +219,9 @@ class ViCLIPTokenizer(CLIPTokenizer):
         `text` cut where CLIP's word splitting finds `<|startoftext|>` or `<|endoftext|>` as a word: the text pieces
         between them, and their ids in their place.
         """
-        special_ids = {str(self.bos_token): self.bos_token_id, str(self.eos_token): self.eos_token_id}
-        if not any(word in text for word in special_ids):
+        if not any(str(word) in text for word in (self.bos_token, self.eos_token)):
             return [text]
+        special_ids = {str(self.bos_token): self.bos_token_id, str(self.eos_token): self.eos_token_id}
         pieces, start = [], 0
         for word, (begin, end) in _CLIP_WORDS.pre_tokenize_str(text):
             if word in special_ids:
