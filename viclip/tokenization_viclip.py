@@ -47,9 +47,7 @@ _MULTIPLE_SPACES = re.compile(r"\s{2,}")
 
 # CLIP's word splitting (the same pattern as transformers' CLIPTokenizer): the reference encodes each word with BPE,
 # except the two special-token words, which it maps to their ids. Offsets come back in characters.
-_CLIP_WORD_PATTERN = (
-    r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""
-)
+_CLIP_WORD_PATTERN = r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""
 _CLIP_WORDS = pre_tokenizers.Split(Regex(_CLIP_WORD_PATTERN), behavior="removed", invert=True)
 
 
@@ -121,12 +119,13 @@ class ViCLIPTokenizer(CLIPTokenizer):
     - **Padding.** The pad token is `"!"`, id 0, because the reference pads with zeros. A `"!"` in a caption is text
       (`"!!"` is token 748), never the pad token.
     - **Special-token text.** `<|startoftext|>` / `<|endoftext|>` written in a caption become ids 49406 / 49407
-      wherever CLIP's word splitting sees them as words, as in the reference; `split_special_tokens=True` encodes them
-      as text instead.
-    - **Decoding.** Padding is never decoded: id 0 after the last token (right padding) or before the start token
-      (left padding) is padding; a BPE word always ends with a `</w>` token, which id 0 is not, so an id 0 there is
-      never text. Elsewhere id 0 is the text `"!"`. A plain `decode` shows the start and end tokens;
-      `skip_special_tokens=True` drops them as well.
+      wherever CLIP's word splitting sees them as words, as in the reference (not when glued behind punctuation, as in
+      `"!<|endoftext|>"`). Special tokens you add (`add_tokens(..., special_tokens=True)`) are matched in the text as
+      written, before cleaning, as transformers does. `split_special_tokens=True` encodes all of them as text.
+    - **Decoding.** Padding is never decoded. Id 0 is padding where it follows the last token (right padding) or
+      precedes the start token (left padding): the last token of a BPE word always ends with `</w>` and id 0 (`"!"`)
+      does not, so no text ends there. Elsewhere id 0 is the text `"!"` and decodes as such. A plain `decode` shows
+      the start and end tokens; `skip_special_tokens=True` drops them (and any added special token) as well.
 
     Args:
         vocab (`dict[str, int]`, *optional*): token -> id. Defaults to the CLIP vocabulary derived from the merges file
@@ -244,7 +243,8 @@ class ViCLIPTokenizer(CLIPTokenizer):
     def _to_pieces(self, text: str, normalize_captions: bool, added_special: re.Pattern | None) -> list[str | int]:
         """
         `text` as the reference tokenizes it: the cleaned text, cut around its special tokens (added special tokens;
-        `<|startoftext|>` / `<|endoftext|>` where CLIP's word splitting finds them as words), whose ids take their place.
+        `<|startoftext|>` / `<|endoftext|>` where CLIP's word splitting finds them as words), their ids in their
+        place.
         """
         parts = added_special.split(text) if added_special is not None else [text]
         pieces = []
@@ -270,9 +270,9 @@ class ViCLIPTokenizer(CLIPTokenizer):
     ) -> BatchEncoding:
         if kwargs.get("return_offsets_mapping"):
             raise ValueError(
-                "ViCLIPTokenizer does not return offsets (`return_offsets_mapping=True`): it rewrites every text before "
-                "BPE (ftfy, HTML unescaping, whitespace, lower case), so offsets would point into the cleaned text, "
-                "not into yours."
+                "ViCLIPTokenizer does not return offsets (`return_offsets_mapping=True`): it rewrites every text "
+                "before BPE (ftfy, HTML unescaping, whitespace, lower case), so offsets would point into the cleaned "
+                "text, not into yours."
             )
         if split_special_tokens is None:
             split_special_tokens = self.split_special_tokens
@@ -299,8 +299,13 @@ class ViCLIPTokenizer(CLIPTokenizer):
             added_special = self._added_special_tokens_pattern()
             raw = [text, text_pair]
             text, text_pair = self._clean(text, normalize_captions), self._clean(text_pair, normalize_captions)
-            if (added_special is not None and any(added_special.search(item) for item in _strings(raw))) or any(
-                isinstance(piece, int) for item in _strings([text, text_pair]) for piece in self._split_at_special_words(item)
+            spelled_out = any(
+                isinstance(piece, int)
+                for item in _strings([text, text_pair])
+                for piece in self._split_at_special_words(item)
+            )
+            if spelled_out or (
+                added_special is not None and any(added_special.search(item) for item in _strings(raw))
             ):
                 raise ValueError(
                     "ViCLIPTokenizer maps special tokens written in text to their ids only in single, unsplit texts "
@@ -385,8 +390,8 @@ class ViCLIPTokenizer(CLIPTokenizer):
         return BatchEncoding(data, tensor_type=return_tensors)
 
     def tokenize(self, text: str, pair: str | None = None, add_special_tokens: bool = False, **kwargs) -> list[str]:
-        ids = self._encode_plus(text=text, text_pair=pair, add_special_tokens=add_special_tokens, **kwargs)["input_ids"]
-        return self.convert_ids_to_tokens(ids)
+        encoding = self._encode_plus(text=text, text_pair=pair, add_special_tokens=add_special_tokens, **kwargs)
+        return self.convert_ids_to_tokens(encoding["input_ids"])
 
     def _without_padding(self, token_ids: list[int]) -> list[int]:
         """`token_ids` without right padding (trailing pad ids) and left padding (pad ids before the start token)."""
