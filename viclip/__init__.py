@@ -15,7 +15,7 @@ from .modeling_viclip import (
 from .pipeline_viclip import KINETICS_TEMPLATES, ZeroShotVideoClassificationPipeline
 from .processing_viclip import ViCLIPProcessor
 from .registration import register_auto_classes
-from .tokenization_viclip import build_viclip_tokenizer, clean_caption, normalize_training_caption
+from .tokenization_viclip import ViCLIPTokenizer, build_viclip_tokenizer, clean_caption, normalize_training_caption
 from .video_processing_viclip import ViCLIPVideoProcessor, read_video_frames, sample_frame_indices
 
 
@@ -31,6 +31,7 @@ __all__ = [
     "ViCLIPProcessor",
     "ViCLIPTextConfig",
     "ViCLIPTextModel",
+    "ViCLIPTokenizer",
     "ViCLIPVisionConfig",
     "ViCLIPVideoProcessor",
     "ViCLIPVisionModel",

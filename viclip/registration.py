@@ -8,7 +8,6 @@ from transformers import (
     AutoProcessor,
     AutoTokenizer,
     AutoVideoProcessor,
-    CLIPTokenizer,
 )
 from transformers.pipelines import PIPELINE_REGISTRY
 
@@ -16,6 +15,7 @@ from .configuration_viclip import ViCLIPConfig, ViCLIPTextConfig, ViCLIPVisionCo
 from .modeling_viclip import ViCLIPForVideoClassification, ViCLIPModel, ViCLIPTextModel, ViCLIPVisionModel
 from .pipeline_viclip import ZeroShotVideoClassificationPipeline
 from .processing_viclip import ViCLIPProcessor
+from .tokenization_viclip import ViCLIPTokenizer
 from .video_processing_viclip import ViCLIPVideoProcessor
 
 
@@ -38,10 +38,11 @@ def register_auto_classes() -> None:
 
 def register_processing_classes() -> None:
     """Registers the tokenizer, video processor, processor and the zero-shot-video-classification pipeline."""
-    AutoTokenizer.register(ViCLIPConfig, tokenizer_class=CLIPTokenizer, exist_ok=True)
+    AutoTokenizer.register(ViCLIPConfig, tokenizer_class=ViCLIPTokenizer, exist_ok=True)
     AutoVideoProcessor.register(ViCLIPConfig, ViCLIPVideoProcessor, exist_ok=True)
     AutoProcessor.register(ViCLIPConfig, ViCLIPProcessor, exist_ok=True)
     # `save_pretrained` then writes `auto_map` and copies the processing files, for `trust_remote_code=True` loading
+    ViCLIPTokenizer.register_for_auto_class("AutoTokenizer")
     ViCLIPVideoProcessor.register_for_auto_class("AutoVideoProcessor")
     ViCLIPProcessor.register_for_auto_class("AutoProcessor")
     task = "zero-shot-video-classification"
