@@ -6,12 +6,14 @@ This file ships as Hub remote code together with `video_processing_viclip.py` an
 """
 
 import re
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 from transformers.image_processing_utils import BatchFeature
 from transformers.processing_utils import ProcessingKwargs, ProcessorMixin, TextKwargs
 
+from .original_checkpoint import original_checkpoint_sizes
 from .tokenization_viclip import build_viclip_tokenizer, clean_caption, normalize_training_caption
 from .video_processing_viclip import ViCLIPVideoProcessor, ViCLIPVideoProcessorKwargs
 
@@ -65,6 +67,20 @@ class ViCLIPProcessor(ProcessorMixin):
 
     def __init__(self, video_processor=None, tokenizer=None, **kwargs):
         super().__init__(video_processor, tokenizer, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs) -> "ViCLIPProcessor":
+        """
+        Loads a saved processor; a folder or Hub repository in one of OpenGVLab's layouts (the original `.pth`
+        release, or their remote-code ports), which holds no processor files, gives the reference processor of its
+        model: [`from_model_config`] with the frame count, frame size and text context read from its tensor shapes.
+        """
+        hub_kwargs = {k: kwargs[k] for k in ("cache_dir", "revision", "token", "local_files_only") if k in kwargs}
+        sizes = original_checkpoint_sizes(pretrained_model_name_or_path, **hub_kwargs)
+        if sizes is not None:
+            towers = {tower: SimpleNamespace(**sizes[tower]) for tower in ("vision_config", "text_config")}
+            return cls.from_model_config(SimpleNamespace(**towers))
+        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
 
     @classmethod
     def from_model_config(cls, config: Any) -> "ViCLIPProcessor":
