@@ -695,6 +695,13 @@ def test_the_loss_of_an_empty_batch_is_a_clear_error():
         tiny_model()(input_ids=CAPTION_IDS[:0], pixel_values=random_videos()[:0], return_loss=True)
 
 
+def test_the_classification_loss_of_an_empty_batch_is_a_clear_error():
+    classifier = ViCLIPForVideoClassification(ViCLIPConfig(**tiny_config_kwargs(), num_labels=3))
+    assert classifier(pixel_values=random_videos()[:0]).logits.shape == (0, 3)
+    with pytest.raises(ValueError, match="labels holds 0 class ids for 0 videos"):
+        classifier(pixel_values=random_videos()[:0], labels=torch.zeros(0, dtype=torch.long))
+
+
 def test_attention_mask_of_another_batch_than_input_ids_is_refused():
     model = tiny_model()
     with pytest.raises(ValueError, match=r"attention_mask has shape \[1, 6\] but input_ids has shape \[2, 6\]"):

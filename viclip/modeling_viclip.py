@@ -1057,7 +1057,14 @@ class ViCLIPForVideoClassification(ViCLIPPreTrainedModel):
         )
         video_embeds = self.visual_projection(video_outputs.pooler_output)
         logits = self.classifier(video_embeds)
-        loss = self.loss_function(labels, logits, self.config) if labels is not None else None
+        loss = None
+        if labels is not None:
+            if labels.shape[0] != logits.shape[0] or logits.shape[0] == 0:
+                raise ValueError(
+                    f"labels holds {labels.shape[0]} class ids for {logits.shape[0]} videos: the loss needs one id per "
+                    "video, and at least one video."
+                )
+            loss = self.loss_function(labels, logits, self.config)
         return ImageClassifierOutput(
             loss=loss, logits=logits, hidden_states=video_outputs.hidden_states, attentions=video_outputs.attentions
         )
