@@ -48,6 +48,17 @@ HUB_VIDEO_TASKS = {
 }
 
 
+@pytest.fixture(autouse=True)
+def restore_transformers_verbosity():
+    """The converter's `main()` sets transformers' logging to INFO, as a command line does; later tests expect the
+    default."""
+    from transformers.utils import logging
+
+    verbosity = logging.get_verbosity()
+    yield
+    logging.set_verbosity(verbosity)
+
+
 @pytest.fixture(scope="module")
 def converted_dir(tmp_path_factory) -> Path:
     """The tiny reference checkpoint, converted once for the tests that only read the result."""
