@@ -23,3 +23,19 @@ def test_benchmark_script_imports_and_explains_its_flags(script, monkeypatch, ca
         module.main()
     assert exit_info.value.code == 0
     assert "--" in capsys.readouterr().out
+
+
+def test_gpu_check_smoke_runs_on_a_cpu_and_fails_on_a_parity_miss(monkeypatch, capsys):
+    """`bench/gpu_check.py --tiny --device cpu` runs the whole script on a tiny model; a cosine threshold no model can
+    meet makes it print the table with the failed row and exit with status 1."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    spec = importlib.util.spec_from_file_location("bench_gpu_check_smoke", BENCH / "gpu_check.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    arguments = ["--tiny", "--device", "cpu", "--batch_size", "2", "--repeats", "1", "--num_check_videos", "2"]
+    with pytest.raises(SystemExit) as exit_info:
+        module.main([*arguments, "--threshold", "1.01"])
+    assert exit_info.value.code == 1
+    table = capsys.readouterr().out
+    assert "| model | attention | min cosine to fp32 eager | inference videos/s | inference MFU |" in table
+    assert "| tiny | sdpa | " in table and " FAIL |" in table

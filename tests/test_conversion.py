@@ -1,6 +1,7 @@
 """Conversion of released ViCLIP checkpoints: numerical parity with the original code, size inference, safe loading,
-clear errors, and publishing to the Hub (with `HfApi` replaced, never reaching the network). The converted folder's
-model card is tested in tests/test_model_cards.py."""
+clear errors, publishing to the Hub (with `HfApi` replaced, never reaching the network), and loading OpenGVLab's own
+layouts directly with `from_pretrained` (local folders laid out like the Hub repositories). The converted folder's model
+card is tested in tests/test_model_cards.py."""
 
 import json
 import math
@@ -13,7 +14,13 @@ from huggingface_hub import ModelCard
 from safetensors.torch import load_file
 
 import viclip_train.convert_viclip_original_to_hf as converter
-from viclip import ViCLIPConfig, ViCLIPModel
+from viclip import (
+    ViCLIPConfig,
+    ViCLIPModel,
+    ViCLIPProcessor,
+    ViCLIPTextModelWithProjection,
+    ViCLIPVisionModel,
+)
 from viclip_train.convert_viclip_original_to_hf import (
     ConversionError,
     UnsafeCheckpointError,
@@ -30,6 +37,17 @@ from .conftest import FIXTURES
 TINY_CHECKPOINT = FIXTURES / "tiny_original.pth"
 TINY_SIZES = json.loads((FIXTURES / "tiny_config.json").read_text())
 TINY_HEADS = {"vision_heads": TINY_SIZES["vision_heads"], "text_heads": TINY_SIZES["text_heads"]}
+
+
+@pytest.fixture(autouse=True)
+def restore_transformers_verbosity():
+    """The converter's `main()` sets transformers' logging to INFO, as a command line does; later tests expect the
+    default."""
+    from transformers.utils import logging
+
+    verbosity = logging.get_verbosity()
+    yield
+    logging.set_verbosity(verbosity)
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +126,7 @@ def test_released_size_is_inferred_from_shapes(preset, vision, text):
 @pytest.mark.parametrize(("preset", "num_tensors"), [("viclip-b16", 303), ("viclip-l14", 447)])
 def test_key_table_maps_every_released_tensor_one_to_one(preset, num_tensors):
     state_dict = original_state_dict_on_meta(preset)
-    assert len(state_dict) == num_tensors  # spec §5
+    assert len(state_dict) == num_tensors  # the released files hold 303 (B/16) and 447 (L/14) tensors
     converted, unknown = convert_state_dict(state_dict)
     with torch.device("meta"):
         expected = ViCLIPModel(ViCLIPConfig.from_preset(preset)).state_dict()
@@ -259,3 +277,201 @@ def test_full_size_b16_checkpoint_converts_end_to_end(tmp_path):
     assert card.data.datasets == ["OpenGVLab/InternVid"]
     assert card.data.eval_results is None  # the paper publishes no zero-shot numbers for B/16
     assert "# ViCLIP-B/16 (InternVid-10M-FLT)" in card.text
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Refused checkpoints
+
+
+@pytest.mark.parametrize(("given", "missing"), [("--vision_heads", "--text_heads"), ("--text_heads", "--vision_heads")])
+def test_heads_of_only_one_tower_are_refused_for_a_size_that_is_not_released(given, missing):
+    heads = {"vision_heads": 4} if given == "--vision_heads" else {"text_heads": 4}
+    with pytest.raises(ConversionError, match=f"{given} was given but {missing} was not"):
+        infer_config(load_original_state_dict(TINY_CHECKPOINT), **heads)
+
+
+def test_command_line_refuses_heads_of_only_one_tower(tmp_path):
+    with pytest.raises(SystemExit, match="--vision_heads was given but --text_heads was not"):
+        converter.main(
+            ["--checkpoint", str(TINY_CHECKPOINT), "--output_dir", str(tmp_path / "out"), "--vision_heads", "4"]
+        )
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("bad_value", [float("nan"), float("inf")], ids=["nan", "inf"])
+def test_checkpoint_with_non_finite_weights_is_refused_naming_the_tensor(tmp_path, bad_value):
+    state_dict = load_original_state_dict(TINY_CHECKPOINT)
+    state_dict["vision_encoder.transformer.resblocks.1.mlp.c_fc.weight"][0, 0] = bad_value
+    checkpoint = save_checkpoint(tmp_path / "diverged.pth", state_dict)
+    with pytest.raises(ConversionError, match=r"NaN or infinite .*vision_encoder\.transformer\.resblocks\.1\.mlp\.c_fc"):
+        convert_checkpoint(checkpoint, tmp_path / "out", **TINY_HEADS)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("temp", [0.0, -0.05])
+def test_checkpoint_with_a_temperature_that_is_not_positive_is_refused(tmp_path, temp):
+    state_dict = load_original_state_dict(TINY_CHECKPOINT)
+    state_dict["temp"] = torch.tensor(temp)
+    checkpoint = save_checkpoint(tmp_path / "cold.pth", state_dict)
+    with pytest.raises(ConversionError, match="temperature `temp`.*must be positive"):
+        convert_checkpoint(checkpoint, tmp_path / "out", **TINY_HEADS)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# OpenGVLab's layouts, loaded by `from_pretrained`
+
+# The config.json of OpenGVLab/ViCLIP-{B-16,L-14}-hf, minus `size` (the tiny checkpoint is neither size).
+PORT_CONFIG = {
+    "architectures": ["ViCLIP"],
+    "auto_map": {"AutoConfig": "configuration_viclip.Config", "AutoModel": "viclip.ViCLIP"},
+    "torch_dtype": "float32",
+    "tokenizer_path": "./bpe_simple_vocab_16e6.txt.gz",
+}
+
+
+def original_release_folder(folder: Path, checkpoint: Path = TINY_CHECKPOINT) -> Path:
+    """A folder laid out like OpenGVLab/ViCLIP: the `.pth` and no config.json."""
+    folder.mkdir(parents=True)
+    (folder / "ViClip-InternVid-10M-FLT.pth").write_bytes(checkpoint.read_bytes())
+    return folder
+
+
+def remote_code_port_folder(folder: Path, checkpoint: Path = TINY_CHECKPOINT, **config_fields) -> Path:
+    """A folder laid out like OpenGVLab/ViCLIP-L-14-hf: original key names in model.safetensors, their config.json."""
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True)
+    state_dict = load_original_state_dict(checkpoint)
+    save_file({key: tensor.contiguous() for key, tensor in state_dict.items()}, folder / "model.safetensors")
+    (folder / "config.json").write_text(json.dumps({**PORT_CONFIG, **config_fields}))
+    (folder / "viclip.py").write_text("# OpenGVLab's remote code, never run here\n")
+    return folder
+
+
+LAYOUTS = {"original-release": original_release_folder, "remote-code-port": remote_code_port_folder}
+
+
+def assert_same_outputs(model: ViCLIPModel, reference: ViCLIPModel) -> None:
+    inputs = load_file(FIXTURES / "inputs.safetensors")
+    with torch.no_grad():
+        for name, (model_output, reference_output) in {
+            "logits_per_video": (
+                model(input_ids=inputs["input_ids"], pixel_values=inputs["pixel_values"]).logits_per_video,
+                reference(input_ids=inputs["input_ids"], pixel_values=inputs["pixel_values"]).logits_per_video,
+            ),
+            "image_embeds": (
+                model.get_video_features(pixel_values=inputs["image_pixel_values"]).pooler_output,
+                reference.get_video_features(pixel_values=inputs["image_pixel_values"]).pooler_output,
+            ),
+        }.items():
+            torch.testing.assert_close(model_output, reference_output, rtol=0, atol=0, msg=name)
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_from_pretrained_loads_opengvlab_layouts_like_the_converted_folder(tmp_path, converted_dir, layout):
+    folder = LAYOUTS[layout](tmp_path / layout)
+    config = ViCLIPConfig.from_pretrained(converted_dir)  # the tiny checkpoint's heads are not width / 64
+    model = ViCLIPModel.from_pretrained(folder, config=config).eval()
+    assert_same_outputs(model, ViCLIPModel.from_pretrained(converted_dir).eval())
+    # the reference numbers themselves, as for the converted folder
+    inputs, expected = load_file(FIXTURES / "inputs.safetensors"), load_file(FIXTURES / "expected.safetensors")
+    with torch.no_grad():
+        text_embeds = model.get_text_features(input_ids=inputs["input_ids"]).pooler_output
+    torch.testing.assert_close(text_embeds, expected["text_embeds"], rtol=0, atol=1e-5)
+
+
+def random_original_checkpoint(path: Path) -> Path:
+    """A random checkpoint in the released layout whose towers are 64 wide, so that `width // 64` gives the heads."""
+    torch.manual_seed(0)
+    config = ViCLIPConfig(
+        projection_dim=32,
+        text_config={"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 1},
+        vision_config={
+            "image_size": 32,
+            "patch_size": 16,
+            "num_frames": 4,
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 1,
+        },
+    )
+    original = {}
+    for key, tensor in ViCLIPModel(config).state_dict().items():
+        if key in ("visual_projection.weight", "text_projection.weight"):
+            tensor = tensor.t()
+        elif key == "vision_model.embeddings.patch_embedding.weight":
+            tensor = tensor.unsqueeze(2)
+        elif key == "logit_scale":
+            tensor = 1.0 / tensor.exp()
+        original[original_key(key)] = tensor.clone()
+    return save_checkpoint(path, original, config={"model": {"embed_dim": 32}})
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_from_pretrained_reads_the_size_of_opengvlab_layouts_from_tensor_shapes(tmp_path, layout):
+    checkpoint = random_original_checkpoint(tmp_path / "random.pth")
+    reference = convert_checkpoint(checkpoint, tmp_path / "converted")
+    model = ViCLIPModel.from_pretrained(LAYOUTS[layout](tmp_path / layout, checkpoint)).eval()
+    for tower in ("vision_config", "text_config"):
+        sizes, expected_sizes = (
+            {name: value for name, value in getattr(config, tower).to_dict().items() if name != "dtype"}
+            for config in (model.config, reference.config)
+        )
+        assert sizes == expected_sizes, tower
+    assert model.config.vision_config.num_attention_heads == model.config.text_config.num_attention_heads == 1
+    for (name, tensor), (_, expected) in zip(model.state_dict().items(), reference.state_dict().items()):
+        torch.testing.assert_close(tensor, expected, rtol=0, atol=0, msg=name)
+
+
+def test_opengvlab_layouts_load_in_half_precision_and_into_the_towers(tmp_path, converted_dir):
+    folder = remote_code_port_folder(tmp_path / "port")
+    config = ViCLIPConfig.from_pretrained(converted_dir)
+    model = ViCLIPModel.from_pretrained(folder, config=config, dtype=torch.bfloat16)
+    assert model.dtype == torch.bfloat16
+    full = ViCLIPModel.from_pretrained(converted_dir)
+    vision = ViCLIPVisionModel.from_pretrained(folder, config=config)
+    text = ViCLIPTextModelWithProjection.from_pretrained(folder, config=config)
+    torch.testing.assert_close(vision.embeddings.class_embedding, full.vision_model.embeddings.class_embedding)
+    torch.testing.assert_close(text.text_projection.weight, full.text_projection.weight)
+
+
+def test_opengvlab_layouts_of_another_size_without_heads_ask_for_a_config(tmp_path):
+    folder = original_release_folder(tmp_path / "release")
+    with pytest.raises(ConversionError, match="pass `config=ViCLIPConfig"):
+        ViCLIPModel.from_pretrained(folder)
+
+
+def test_remote_code_port_whose_size_contradicts_its_shapes_is_refused(tmp_path, converted_dir):
+    folder = remote_code_port_folder(tmp_path / "port", size="l")
+    with pytest.raises(ConversionError, match=r"says size 'l' \(ViCLIP-L/14\).*vision_config\.hidden_size 64"):
+        ViCLIPModel.from_pretrained(folder, config=ViCLIPConfig.from_pretrained(converted_dir))
+
+
+def test_a_folder_with_several_original_checkpoints_asks_for_one(tmp_path):
+    folder = original_release_folder(tmp_path / "release")
+    (folder / "ViClip-InternVid-200M.pth").write_bytes(TINY_CHECKPOINT.read_bytes())
+    with pytest.raises(ConversionError, match="several original ViCLIP checkpoints"):
+        ViCLIPModel.from_pretrained(folder)
+
+
+def test_from_pretrained_on_an_unsafe_original_checkpoint_refuses_it(tmp_path):
+    sentinel = tmp_path / "SENTINEL"
+    state_dict = load_original_state_dict(TINY_CHECKPOINT)
+    folder = tmp_path / "release"
+    folder.mkdir()
+    save_checkpoint(folder / "evil.pth", state_dict, config=_RunsShellOnLoad(f"touch {sentinel}"))
+    with pytest.raises(UnsafeCheckpointError, match="posix.system"):
+        ViCLIPModel.from_pretrained(folder)
+    assert not sentinel.exists()
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_processor_of_an_opengvlab_layout_is_the_reference_processor(tmp_path, converted_dir, layout):
+    folder = LAYOUTS[layout](tmp_path / layout)
+    processor = ViCLIPProcessor.from_pretrained(folder)
+    reference = ViCLIPProcessor.from_model_config(ViCLIPConfig.from_pretrained(converted_dir))
+    assert processor.video_processor.to_dict() == reference.video_processor.to_dict()
+    assert processor.tokenizer.model_max_length == reference.tokenizer.model_max_length == 32
+    captions = ["a man is playing the guitar on a stage", "Two dogs run across a snowy FIELD &amp; bark!!"]
+    assert processor(text=captions)["input_ids"].tolist() == reference(text=captions)["input_ids"].tolist()

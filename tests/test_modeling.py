@@ -1,5 +1,6 @@
 """Behaviour of the ViCLIP models: shapes, input checks, attention backends, masking, checkpointing, position tables,
-CLIP initialisation, classification, and loading through the Auto classes and as remote code."""
+CLIP initialisation, classification, half precision, the towers and `...WithProjection` models, weight-decay
+exemptions, config validation, and loading through the Auto classes and as remote code."""
 
 import json
 import math
@@ -14,8 +15,12 @@ from viclip import (
     ViCLIPConfig,
     ViCLIPForVideoClassification,
     ViCLIPModel,
+    ViCLIPTextConfig,
+    ViCLIPTextModel,
+    ViCLIPTextModelWithProjection,
     ViCLIPVisionConfig,
     ViCLIPVisionModel,
+    ViCLIPVisionModelWithProjection,
 )
 
 from .conftest import tiny_config_kwargs
@@ -350,3 +355,432 @@ def test_saved_folder_loads_as_remote_code_in_a_process_that_never_imports_vicli
     )
     subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path, capture_output=True)
     torch.testing.assert_close(torch.load(tmp_path / "logits.pt"), expected, rtol=0, atol=0)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Half precision
+
+
+def tiny_model_of_class(model_class, seed: int = 0):
+    """A tiny random model of any ViCLIP class, with the config class it takes."""
+    torch.manual_seed(seed)
+    config = ViCLIPConfig(**tiny_config_kwargs(), id2label={0: "a", 1: "b", 2: "c"})
+    if model_class.config_class is ViCLIPVisionConfig:
+        config = config.vision_config
+    elif model_class.config_class is ViCLIPTextConfig:
+        config = config.text_config
+    return model_class(config)
+
+
+def model_inputs(model_class) -> dict:
+    """Inputs of a forward pass that gives something to backpropagate from."""
+    inputs = {}
+    if "video" in model_class.input_modalities:
+        inputs["pixel_values"] = random_videos()
+    if "text" in model_class.input_modalities:
+        inputs.update(input_ids=CAPTION_IDS, attention_mask=CAPTION_MASK)
+    if model_class is ViCLIPModel:
+        inputs["return_loss"] = True
+    if model_class is ViCLIPForVideoClassification:
+        inputs["labels"] = torch.tensor([0, 2])
+    return inputs
+
+
+def scalar_to_backpropagate(outputs) -> torch.Tensor:
+    if getattr(outputs, "loss", None) is not None:
+        return outputs.loss
+    tensors = [value for value in outputs.values() if torch.is_tensor(value) and value.is_floating_point()]
+    return sum(tensor.float().sum() for tensor in tensors)
+
+
+ALL_MODEL_CLASSES = [
+    ViCLIPModel,
+    ViCLIPVisionModel,
+    ViCLIPTextModel,
+    ViCLIPVisionModelWithProjection,
+    ViCLIPTextModelWithProjection,
+    ViCLIPForVideoClassification,
+]
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
+@pytest.mark.parametrize("model_class", ALL_MODEL_CLASSES, ids=lambda cls: cls.__name__)
+def test_half_precision_weights_run_forward_and_backward_on_cpu(model_class, dtype):
+    model = tiny_model_of_class(model_class).to(dtype).train()
+    inputs = {
+        name: value.to(dtype) if isinstance(value, torch.Tensor) and value.is_floating_point() else value
+        for name, value in model_inputs(model_class).items()
+    }
+    scalar_to_backpropagate(model(**inputs)).backward()
+    gradients = [parameter.grad for parameter in model.parameters() if parameter.grad is not None]
+    assert gradients and all(gradient.dtype == dtype for gradient in gradients)
+    assert all(torch.isfinite(gradient).all() for gradient in gradients)
+
+
+@pytest.mark.parametrize(
+    "load",
+    [
+        lambda folder: ViCLIPModel.from_pretrained(folder, dtype=torch.bfloat16),
+        lambda folder: ViCLIPModel.from_pretrained(folder, torch_dtype=torch.bfloat16),
+        lambda folder: ViCLIPModel.from_pretrained(folder, dtype="bfloat16"),
+        lambda folder: ViCLIPModel.from_pretrained(folder).to(torch.bfloat16),
+        lambda folder: ViCLIPModel.from_pretrained(folder).half(),
+    ],
+    ids=["dtype", "torch_dtype", "dtype-string", "to", "half"],
+)
+def test_every_way_of_loading_half_precision_weights_runs_a_forward_pass(tiny_viclip_folder, load):
+    model = load(tiny_viclip_folder).eval()
+    assert model.dtype in (torch.bfloat16, torch.float16)
+    assert {parameter.dtype for parameter in model.parameters()} == {model.dtype}
+    with torch.no_grad():
+        outputs = model(input_ids=CAPTION_IDS, pixel_values=random_videos().to(model.dtype))
+    assert outputs.video_embeds.dtype == model.dtype
+    assert torch.isfinite(outputs.logits_per_video).all()
+
+
+def test_layer_norms_compute_in_float32_with_upcast_weights():
+    from viclip.modeling_viclip import ViCLIPLayerNorm
+
+    torch.manual_seed(0)
+    norm = ViCLIPLayerNorm(64, eps=1e-5)
+    with torch.no_grad():
+        norm.weight.normal_()
+        norm.bias.normal_()
+    norm = norm.to(torch.bfloat16)
+    hidden_states = (torch.randn(2, 5, 64) * 30 + 7).to(torch.bfloat16)
+    expected = torch.nn.functional.layer_norm(
+        hidden_states.float(), (64,), norm.weight.float(), norm.bias.float(), 1e-5
+    ).to(torch.bfloat16)
+    output = norm(hidden_states)
+    assert output.dtype == torch.bfloat16
+    torch.testing.assert_close(output, expected, rtol=0, atol=0)
+
+
+def bf16_vs_fp32_cosines(config: ViCLIPConfig, num_frames: int) -> tuple[float, float]:
+    """Cosine similarity of the bf16 and fp32 embeddings of one video and one caption, random weights."""
+    torch.manual_seed(0)
+    model = ViCLIPModel(config).eval()
+    with torch.no_grad():  # a non-zero temporal table, as trained checkpoints have
+        model.vision_model.embeddings.temporal_embedding.normal_(std=0.02)
+    size = config.vision_config.image_size
+    video = torch.randn(1, num_frames, 3, size, size, generator=torch.Generator().manual_seed(1))
+    caption = torch.tensor([[49406, 320, 1929, 539, 320, 2368, 49407] + [0] * 25])
+    embeds = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        model = model.to(dtype)
+        with torch.inference_mode():
+            embeds[dtype] = (
+                model.get_video_features(pixel_values=video.to(dtype)).pooler_output.float(),
+                model.get_text_features(input_ids=caption).pooler_output.float(),
+            )
+    video_cosine, text_cosine = (
+        torch.nn.functional.cosine_similarity(full, half).item()
+        for full, half in zip(embeds[torch.float32], embeds[torch.bfloat16])
+    )
+    return video_cosine, text_cosine
+
+
+def test_bf16_embeddings_match_fp32_with_b16_widths():
+    """The fast twin of the B/16 test below: B/16 widths, heads and frame size, two layers per tower, one frame."""
+    config = ViCLIPConfig.from_preset(
+        "viclip-b16", vision_config={"num_hidden_layers": 2}, text_config={"num_hidden_layers": 2}
+    )
+    video_cosine, text_cosine = bf16_vs_fp32_cosines(config, num_frames=1)
+    assert video_cosine >= 0.999
+    assert text_cosine >= 0.999
+
+
+@pytest.mark.slow
+def test_bf16_embeddings_match_fp32_on_a_b16_sized_model():
+    """ViCLIP-B/16 with random weights (two frames of 224x224 to keep the CPU time in check)."""
+    config = ViCLIPConfig.from_preset("viclip-b16", vision_config={"num_frames": 2})
+    video_cosine, text_cosine = bf16_vs_fp32_cosines(config, num_frames=2)
+    assert video_cosine >= 0.999
+    assert text_cosine >= 0.999
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The towers and the `...WithProjection` models
+
+
+def test_towers_load_the_trained_towers_of_a_full_folder(tmp_path):
+    model = tiny_model()
+    model.save_pretrained(tmp_path)
+    vision = ViCLIPVisionModel.from_pretrained(tmp_path).eval()
+    text = ViCLIPTextModel.from_pretrained(tmp_path).eval()
+    videos = random_videos()
+    with torch.no_grad():
+        torch.testing.assert_close(vision(videos).last_hidden_state, model.vision_model(videos).last_hidden_state)
+        torch.testing.assert_close(
+            text(CAPTION_IDS, attention_mask=CAPTION_MASK).pooler_output,
+            model.text_model(CAPTION_IDS, attention_mask=CAPTION_MASK).pooler_output,
+        )
+
+
+def test_models_with_projection_give_the_full_models_embeddings(tmp_path):
+    model = tiny_model()
+    model.save_pretrained(tmp_path)
+    vision = ViCLIPVisionModelWithProjection.from_pretrained(tmp_path).eval()
+    text = ViCLIPTextModelWithProjection.from_pretrained(tmp_path).eval()
+    videos = random_videos()
+    with torch.no_grad():
+        torch.testing.assert_close(
+            vision(pixel_values=videos).video_embeds, model.get_video_features(pixel_values=videos).pooler_output
+        )
+        torch.testing.assert_close(
+            text(input_ids=CAPTION_IDS, attention_mask=CAPTION_MASK).text_embeds,
+            model.get_text_features(input_ids=CAPTION_IDS, attention_mask=CAPTION_MASK).pooler_output,
+        )
+
+
+def test_models_with_projection_hold_only_their_tower_and_projection(tmp_path):
+    tiny_model().save_pretrained(tmp_path)
+    vision = ViCLIPVisionModelWithProjection.from_pretrained(tmp_path)
+    text = ViCLIPTextModelWithProjection.from_pretrained(tmp_path)
+    assert {name.split(".")[0] for name, _ in vision.named_parameters()} == {"vision_model", "visual_projection"}
+    assert {name.split(".")[0] for name, _ in text.named_parameters()} == {"text_model", "text_projection"}
+    assert vision.config.projection_dim == text.config.projection_dim == 16  # the full model's, from its config
+
+
+@pytest.mark.parametrize(
+    "model_class",
+    [ViCLIPVisionModel, ViCLIPTextModel, ViCLIPVisionModelWithProjection, ViCLIPTextModelWithProjection],
+    ids=lambda cls: cls.__name__,
+)
+def test_loading_a_tower_from_a_full_folder_leaves_nothing_missing_and_reports_no_unused_key(tmp_path, model_class):
+    tiny_model().save_pretrained(tmp_path)
+    _, loading_info = model_class.from_pretrained(tmp_path, output_loading_info=True)
+    assert not loading_info["missing_keys"]
+    assert not loading_info["unexpected_keys"]  # the other tower's weights are expected to go unused
+    assert not loading_info["mismatched_keys"]
+
+
+def test_a_saved_tower_reloads_and_loads_through_the_auto_classes(tmp_path):
+    from transformers import AutoModel, AutoModelForTextEncoding
+
+    tiny_model().save_pretrained(tmp_path / "full")
+    vision = ViCLIPVisionModel.from_pretrained(tmp_path / "full").eval()
+    text = ViCLIPTextModel.from_pretrained(tmp_path / "full").eval()
+    vision.save_pretrained(tmp_path / "vision")
+    text.save_pretrained(tmp_path / "text")
+    reloaded_vision = AutoModel.from_pretrained(tmp_path / "vision").eval()
+    reloaded_text = AutoModelForTextEncoding.from_pretrained(tmp_path / "text").eval()
+    assert type(reloaded_vision) is ViCLIPVisionModel
+    assert type(reloaded_text) is ViCLIPTextModel
+    videos = random_videos()
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded_vision(videos).pooler_output, vision(videos).pooler_output, rtol=0, atol=0)
+        torch.testing.assert_close(
+            reloaded_text(CAPTION_IDS).pooler_output, text(CAPTION_IDS).pooler_output, rtol=0, atol=0
+        )
+
+
+TOWERS_AS_REMOTE_CODE = """
+import sys, torch
+from transformers import AutoModel
+from transformers.dynamic_module_utils import get_class_from_dynamic_module
+full, vision_folder = sys.argv[1], sys.argv[2]
+inputs = torch.load(sys.argv[3])
+outputs = {}
+with torch.no_grad():
+    for name in ("ViCLIPVisionModel", "ViCLIPTextModel", "ViCLIPVisionModelWithProjection",
+                 "ViCLIPTextModelWithProjection"):
+        model_class = get_class_from_dynamic_module(f"modeling_viclip.{name}", full)
+        model = model_class.from_pretrained(full).eval()
+        if "Vision" in name:
+            output = model(pixel_values=inputs["videos"])
+        else:
+            output = model(input_ids=inputs["input_ids"])
+        outputs[name] = output[0] if "WithProjection" in name else output.pooler_output
+    tower = AutoModel.from_pretrained(vision_folder, trust_remote_code=True).eval()
+    outputs["AutoModel"] = tower(pixel_values=inputs["videos"]).pooler_output
+    outputs["AutoModel class"] = type(tower).__name__
+assert "viclip" not in sys.modules, "the package must not be imported"
+torch.save(outputs, sys.argv[4])
+"""
+
+
+def test_towers_and_projection_models_load_as_remote_code_in_a_process_that_never_imports_viclip(tmp_path):
+    model = tiny_model()
+    model.save_pretrained(tmp_path / "full")
+    ViCLIPVisionModel.from_pretrained(tmp_path / "full").save_pretrained(tmp_path / "vision")
+    videos = random_videos()
+    torch.save({"videos": videos, "input_ids": CAPTION_IDS}, tmp_path / "inputs.pt")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            TOWERS_AS_REMOTE_CODE,
+            str(tmp_path / "full"),
+            str(tmp_path / "vision"),
+            str(tmp_path / "inputs.pt"),
+            str(tmp_path / "outputs.pt"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    outputs = torch.load(tmp_path / "outputs.pt")
+    with torch.no_grad():
+        expected = {
+            "ViCLIPVisionModel": model.vision_model(videos).pooler_output,
+            "ViCLIPTextModel": model.text_model(CAPTION_IDS).pooler_output,
+            "ViCLIPVisionModelWithProjection": model.get_video_features(pixel_values=videos).pooler_output,
+            "ViCLIPTextModelWithProjection": model.get_text_features(input_ids=CAPTION_IDS).pooler_output,
+            "AutoModel": model.vision_model(videos).pooler_output,
+        }
+    assert outputs.pop("AutoModel class") == "ViCLIPVisionModel"
+    for name, value in expected.items():
+        torch.testing.assert_close(outputs[name], value, rtol=0, atol=0, msg=name)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Weight decay and the logit scale
+
+
+def test_the_model_names_the_parameters_exempt_from_weight_decay():
+    model = tiny_model()
+    exempt = model.no_weight_decay()
+    for name in (
+        "logit_scale",
+        "vision_model.embeddings.class_embedding",
+        "vision_model.embeddings.position_embedding.weight",
+        "vision_model.embeddings.temporal_embedding",
+        "text_model.embeddings.token_embedding.weight",
+        "text_model.embeddings.position_embedding.weight",
+        "vision_model.encoder.layers.0.self_attn.qkv.bias",
+        "vision_model.pre_layernorm.weight",
+        "text_model.final_layer_norm.bias",
+    ):
+        assert name in exempt, name
+    for name in (
+        "vision_model.encoder.layers.0.self_attn.qkv.weight",
+        "vision_model.embeddings.patch_embedding.weight",
+        "visual_projection.weight",
+        "text_model.encoder.layers.1.mlp.fc2.weight",
+    ):
+        assert name not in exempt, name
+    assert exempt <= {name for name, _ in model.named_parameters()}
+
+
+def test_clamped_logit_scale_is_float32_and_capped_at_ln_100():
+    model = tiny_model().to(torch.bfloat16)
+    with torch.no_grad():
+        model.logit_scale.fill_(math.log(1000.0))
+    scale = model.clamped_logit_scale()
+    assert scale.dtype == torch.float32
+    assert scale.item() == pytest.approx(100.0)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Model inputs
+
+
+@pytest.mark.parametrize("attn_implementation", ["eager", "sdpa"])
+def test_an_empty_batch_gives_empty_outputs(attn_implementation):
+    model = tiny_model()
+    model.set_attn_implementation(attn_implementation)
+    with torch.no_grad():
+        outputs = model(input_ids=CAPTION_IDS[:0], pixel_values=random_videos()[:0])
+        masked = model.vision_model(random_videos()[:0], mask_ratio=0.5)
+    assert outputs.video_embeds.shape == (0, 16)
+    assert outputs.text_embeds.shape == (0, 16)
+    assert outputs.logits_per_video.shape == (0, 0)
+    assert masked.last_hidden_state.shape == (0, 1 + 8, 32)
+
+
+def test_the_loss_of_an_empty_batch_is_a_clear_error():
+    with pytest.raises(ValueError, match="at least one video-caption pair"):
+        tiny_model()(input_ids=CAPTION_IDS[:0], pixel_values=random_videos()[:0], return_loss=True)
+
+
+def test_the_classification_loss_of_an_empty_batch_is_a_clear_error():
+    classifier = ViCLIPForVideoClassification(ViCLIPConfig(**tiny_config_kwargs(), num_labels=3))
+    assert classifier(pixel_values=random_videos()[:0]).logits.shape == (0, 3)
+    with pytest.raises(ValueError, match="labels holds 0 class ids for 0 videos"):
+        classifier(pixel_values=random_videos()[:0], labels=torch.zeros(0, dtype=torch.long))
+
+
+def test_attention_mask_of_another_batch_than_input_ids_is_refused():
+    model = tiny_model()
+    with pytest.raises(ValueError, match=r"attention_mask has shape \[1, 6\] but input_ids has shape \[2, 6\]"):
+        model.get_text_features(input_ids=CAPTION_IDS, attention_mask=CAPTION_MASK[:1])
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int64])
+def test_integer_pixel_values_are_refused_with_a_pointer_to_the_processor(dtype):
+    model = tiny_model()
+    with pytest.raises(ValueError, match="video processor"):
+        model.get_video_features(pixel_values=torch.zeros(2, 4, 3, 32, 32, dtype=dtype))
+
+
+@pytest.mark.parametrize("mask_ratio", [1.0, 1.5, -0.1])
+def test_forward_refuses_a_mask_ratio_outside_0_1(mask_ratio):
+    model = tiny_model()
+    with pytest.raises(ValueError, match=r"mask_ratio must be in \[0, 1\)"):
+        model(input_ids=CAPTION_IDS, pixel_values=random_videos(), mask_ratio=mask_ratio)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Config validation
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"vision_config": {"num_attention_heads": 0}}, "vision_config.num_attention_heads"),
+        ({"text_config": {"num_attention_heads": 0}}, "text_config.num_attention_heads"),
+        ({"vision_config": {"patch_size": 0}}, "vision_config.patch_size"),
+        ({"vision_config": {"image_size": -32}}, "vision_config.image_size"),
+        ({"vision_config": {"num_frames": 0}}, "vision_config.num_frames"),
+        ({"text_config": {"hidden_size": -32}}, "text_config.hidden_size"),
+        ({"text_config": {"vocab_size": 0}}, "text_config.vocab_size"),
+        ({"projection_dim": -1}, "projection_dim"),
+        ({"vision_config": {"hidden_act": "swishy"}}, "vision_config.hidden_act"),
+        ({"logit_scale_max": float("nan")}, "logit_scale_max"),
+        ({"logit_scale_init_value": float("inf")}, "logit_scale_init_value"),
+        ({"text_config": {"layer_norm_eps": -1e-5}}, "text_config.layer_norm_eps"),
+        ({"vision_config": {"layer_norm_eps": 0.0}}, "vision_config.layer_norm_eps"),
+        ({"text_config": {"attention_dropout": -0.1}}, "text_config.attention_dropout"),
+        ({"vision_config": {"attention_dropout": 1.0}}, "vision_config.attention_dropout"),
+        ({"vision_config": {"drop_path_rate": -0.1}}, "vision_config.drop_path_rate"),
+        ({"vision_config": {"mask_ratio": 1.0}}, "vision_config.mask_ratio"),
+        ({"vision_config": {"num_attention_heads": 5}}, "vision_config.num_attention_heads"),
+        ({"vision_config": {"patch_size": 12}}, "vision_config.patch_size"),
+    ],
+)
+def test_invalid_config_field_is_a_value_error_naming_it(overrides, field):
+    kwargs = tiny_config_kwargs()
+    for key, value in overrides.items():
+        kwargs[key] = {**kwargs[key], **value} if isinstance(value, dict) else value
+    with pytest.raises(ValueError, match=field.replace(".", r"\.")):
+        ViCLIPConfig(**kwargs)
+
+
+def test_invalid_field_in_a_config_json_is_a_value_error_naming_it(tmp_path):
+    ViCLIPConfig(**tiny_config_kwargs()).save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["vision_config"]["patch_size"] = 0
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=r"vision_config\.patch_size must be a positive integer, got 0"):
+        ViCLIPConfig.from_pretrained(tmp_path)
+    with pytest.raises(ValueError, match=r"vision_config\.patch_size"):
+        ViCLIPModel.from_pretrained(tmp_path)
+
+
+def test_invalid_value_set_by_update_is_a_value_error_naming_it(tiny_config):
+    with pytest.raises(ValueError, match=r"vision_config\.num_attention_heads must be a positive integer"):
+        tiny_config.vision_config.update({"num_attention_heads": 0})
+    with pytest.raises(ValueError, match="logit_scale_max must be a finite number"):
+        tiny_config.update({"logit_scale_max": float("nan")})
+    with pytest.raises(ValueError, match=r"text_config\.hidden_act"):
+        tiny_config.text_config.hidden_act = "not_an_activation"
+
+
+def test_towers_follow_the_shared_projection_dim_and_initializer_factor(tiny_config):
+    assert tiny_config.vision_config.projection_dim == tiny_config.text_config.projection_dim == 16
+    tiny_config.projection_dim = 24
+    tiny_config.initializer_factor = 0.5
+    assert tiny_config.vision_config.projection_dim == tiny_config.text_config.projection_dim == 24
+    assert tiny_config.vision_config.initializer_factor == tiny_config.text_config.initializer_factor == 0.5

@@ -10,8 +10,11 @@ from .modeling_viclip import (
     ViCLIPModel,
     ViCLIPPreTrainedModel,
     ViCLIPTextModel,
+    ViCLIPTextModelWithProjection,
     ViCLIPVisionModel,
+    ViCLIPVisionModelWithProjection,
 )
+from .original_checkpoint import ConversionError, UnsafeCheckpointError
 from .pipeline_viclip import KINETICS_TEMPLATES, ZeroShotVideoClassificationPipeline
 from .processing_viclip import ViCLIPProcessor
 from .registration import register_auto_classes
@@ -22,6 +25,7 @@ from .video_processing_viclip import ViCLIPVideoProcessor, read_video_frames, sa
 register_auto_classes()
 
 __all__ = [
+    "ConversionError",
     "KINETICS_TEMPLATES",
     "VICLIP_PRESETS",
     "ViCLIPConfig",
@@ -31,10 +35,13 @@ __all__ = [
     "ViCLIPProcessor",
     "ViCLIPTextConfig",
     "ViCLIPTextModel",
+    "ViCLIPTextModelWithProjection",
     "ViCLIPTokenizer",
     "ViCLIPVisionConfig",
     "ViCLIPVideoProcessor",
     "ViCLIPVisionModel",
+    "ViCLIPVisionModelWithProjection",
+    "UnsafeCheckpointError",
     "ZeroShotVideoClassificationPipeline",
     "build_viclip_tokenizer",
     "clean_caption",

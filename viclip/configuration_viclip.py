@@ -2,9 +2,97 @@
 """ViCLIP model configuration: text tower, joint space-time vision tower, and the dual encoder."""
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 from huggingface_hub.dataclasses import strict
 from transformers.configuration_utils import PreTrainedConfig
+
+
+def _is_positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _is_probability(value: Any) -> bool:
+    """A rate in [0, 1): dropout, stochastic depth, share of masked tokens."""
+    return isinstance(value, (int, float)) and 0.0 <= value < 1.0
+
+
+def _is_known_activation(value: Any) -> bool:
+    from transformers.activations import ACT2FN
+
+    return isinstance(value, str) and value in ACT2FN
+
+
+# Field name -> (check, what a valid value is). Every ViCLIP config checks the fields it has whenever one is set: at
+# construction (also from a config.json) and on `config.update(...)` or attribute assignment.
+_FIELD_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    **{
+        name: (_is_positive_int, "a positive integer")
+        for name in (
+            "vocab_size",
+            "hidden_size",
+            "intermediate_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "max_position_embeddings",
+            "image_size",
+            "patch_size",
+            "num_frames",
+            "num_channels",
+            "projection_dim",
+        )
+    },
+    "hidden_act": (_is_known_activation, "an activation name of transformers' ACT2FN, e.g. 'quick_gelu' or 'gelu'"),
+    "layer_norm_eps": (lambda value: math.isfinite(value) and value > 0, "a positive finite number"),
+    "attention_dropout": (_is_probability, "in [0, 1)"),
+    "drop_path_rate": (_is_probability, "in [0, 1)"),
+    "mask_ratio": (_is_probability, "in [0, 1)"),
+    "initializer_range": (lambda value: math.isfinite(value) and value >= 0, "a finite number >= 0"),
+    "initializer_factor": (lambda value: math.isfinite(value) and value >= 0, "a finite number >= 0"),
+    "logit_scale_init_value": (math.isfinite, "a finite number"),
+    "logit_scale_max": (math.isfinite, "a finite number"),
+}
+
+
+def _check_field(config: PreTrainedConfig, name: str, value: Any) -> None:
+    """Raises a `ValueError` naming the field when `value` is not valid for the ViCLIP config field `name`."""
+    if name not in _FIELD_CHECKS or name not in type(config).__dataclass_fields__:
+        return
+    check, valid = _FIELD_CHECKS[name]
+    try:
+        is_valid = check(value)
+    except TypeError:  # a value of the wrong type is reported by the type check of `@strict`
+        return
+    if not is_valid:
+        prefix = f"{config.base_config_key}." if config.base_config_key else ""
+        raise ValueError(f"{type(config).__name__}: {prefix}{name} must be {valid}, got {value!r}.")
+
+
+def _check_divisible(config: PreTrainedConfig, name: str, divisor_name: str) -> None:
+    value, divisor = getattr(config, name), getattr(config, divisor_name)
+    if value % divisor != 0:
+        raise ValueError(
+            f"{config.base_config_key}.{name} ({value}) must be a multiple of {config.base_config_key}.{divisor_name} "
+            f"({divisor})."
+        )
+
+
+# Fields of [`ViCLIPConfig`] that both tower configs follow.
+_SHARED_FIELDS = ("projection_dim", "initializer_factor")
+
+
+def _tower_config_dict(tower_config_class: type[PreTrainedConfig], config_dict: dict) -> dict:
+    """
+    The tower's part of a config dict. A tower loaded from a full ViCLIP folder reads its `vision_config` /
+    `text_config`, and takes the shared fields from the top level (they may be missing from the tower's part in
+    folders saved before the towers had them).
+    """
+    key = tower_config_class.base_config_key
+    if isinstance(config_dict.get(key), dict):
+        shared = {name: config_dict[name] for name in _SHARED_FIELDS if name in config_dict}
+        config_dict = {**config_dict, key: {**config_dict[key], **shared}}
+    return config_dict
 
 
 @strict
@@ -26,6 +114,15 @@ class ViCLIPTextConfig(PreTrainedConfig):
         pad_token_id (`int`, defaults to 0): the reference pads with id 0 (`"!"` in the CLIP vocabulary).
         bos_token_id (`int`, defaults to 49406): `<|startoftext|>`.
         eos_token_id (`int`, defaults to 49407): `<|endoftext|>`, the largest id; the caption is pooled there.
+        projection_dim (`int`, defaults to 512): size of the shared embedding space that
+            [`ViCLIPTextModelWithProjection`] projects to; inside a [`ViCLIPConfig`] it follows the top-level
+            `projection_dim`.
+        initializer_factor (`float`, defaults to 1.0): scales the stds of the CLIP-style random initialisation;
+            inside a [`ViCLIPConfig`] it follows the top-level `initializer_factor`.
+
+    Every field is checked when it is set (on construction, from a `config.json`, or by `config.update`): sizes must be
+    positive integers, `hidden_act` a known activation, `layer_norm_eps` positive, `attention_dropout` in [0, 1); a bad
+    value raises a `ValueError` naming the field.
     """
 
     model_type = "viclip_text_model"
@@ -44,14 +141,25 @@ class ViCLIPTextConfig(PreTrainedConfig):
     pad_token_id: int | None = 0
     bos_token_id: int | None = 49406
     eos_token_id: int | None = 49407
+    projection_dim: int = 512
+    initializer_factor: float = 1.0
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        _check_field(self, name, value)
+        super().__setattr__(name, value)
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        self.validate_architecture()  # a plain ValueError at construction (`@strict` would wrap it)
 
     def validate_architecture(self):
-        """Checked by `@strict` on construction."""
-        if self.hidden_size % self.num_attention_heads != 0:
-            raise ValueError(
-                f"text_config.hidden_size ({self.hidden_size}) must be a multiple of "
-                f"text_config.num_attention_heads ({self.num_attention_heads})."
-            )
+        """The fields that must agree with each other; checked on construction and by `config.validate()`."""
+        _check_divisible(self, "hidden_size", "num_attention_heads")
+
+    @classmethod
+    def get_config_dict(cls, *args, **kwargs) -> tuple[dict, dict]:
+        config_dict, kwargs = super().get_config_dict(*args, **kwargs)
+        return _tower_config_dict(cls, config_dict), kwargs
 
 
 @strict
@@ -77,6 +185,16 @@ class ViCLIPVisionConfig(PreTrainedConfig):
             does not pass `mask_ratio` itself (the reference's first stage uses 0.9). Never applied in eval mode unless
             a call asks for it.
         initializer_range (`float`, defaults to 0.02): std used for random initialisation of the patch embedding.
+        projection_dim (`int`, defaults to 512): size of the shared embedding space that
+            [`ViCLIPVisionModelWithProjection`] projects to; inside a [`ViCLIPConfig`] it follows the top-level
+            `projection_dim`.
+        initializer_factor (`float`, defaults to 1.0): scales the stds of the CLIP-style random initialisation;
+            inside a [`ViCLIPConfig`] it follows the top-level `initializer_factor`.
+
+    Every field is checked when it is set (on construction, from a `config.json`, or by `config.update`): sizes must be
+    positive integers, `hidden_act` a known activation, `layer_norm_eps` positive, the rates in [0, 1); a bad value
+    raises a `ValueError` naming the field. `image_size` must be a multiple of `patch_size` and `hidden_size` of
+    `num_attention_heads`.
     """
 
     model_type = "viclip_vision_model"
@@ -96,21 +214,26 @@ class ViCLIPVisionConfig(PreTrainedConfig):
     drop_path_rate: float | int = 0.0
     mask_ratio: float | int = 0.0
     initializer_range: float = 0.02
+    projection_dim: int = 512
+    initializer_factor: float = 1.0
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        _check_field(self, name, value)
+        super().__setattr__(name, value)
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        self.validate_architecture()  # a plain ValueError at construction (`@strict` would wrap it)
 
     def validate_architecture(self):
-        """Checked by `@strict` on construction."""
-        if self.hidden_size % self.num_attention_heads != 0:
-            raise ValueError(
-                f"vision_config.hidden_size ({self.hidden_size}) must be a multiple of "
-                f"vision_config.num_attention_heads ({self.num_attention_heads})."
-            )
-        if self.image_size % self.patch_size != 0:
-            raise ValueError(
-                f"vision_config.image_size ({self.image_size}) must be a multiple of "
-                f"vision_config.patch_size ({self.patch_size})."
-            )
-        if not 0.0 <= self.mask_ratio < 1.0:
-            raise ValueError(f"vision_config.mask_ratio must be in [0, 1), got {self.mask_ratio}.")
+        """The fields that must agree with each other; checked on construction and by `config.validate()`."""
+        _check_divisible(self, "hidden_size", "num_attention_heads")
+        _check_divisible(self, "image_size", "patch_size")
+
+    @classmethod
+    def get_config_dict(cls, *args, **kwargs) -> tuple[dict, dict]:
+        config_dict, kwargs = super().get_config_dict(*args, **kwargs)
+        return _tower_config_dict(cls, config_dict), kwargs
 
 
 @strict
@@ -130,6 +253,10 @@ class ViCLIPConfig(PreTrainedConfig):
             towers (a new classification head).
         initializer_factor (`float`, defaults to 1.0): scales the stds of the CLIP-style initialisation of the
             embeddings and projections.
+
+    Fields are checked when set, as in the tower configs (`logit_scale_max` and `logit_scale_init_value` must be
+    finite). `projection_dim` and `initializer_factor` are copied into both tower configs (for the
+    `...WithProjection` models and the towers' initialisation).
 
     The released sizes are available by name through [`ViCLIPConfig.from_preset`]:
 
@@ -151,6 +278,24 @@ class ViCLIPConfig(PreTrainedConfig):
     logit_scale_max: float = math.log(100.0)
     initializer_range: float = 0.02
     initializer_factor: float = 1.0
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        _check_field(self, name, value)
+        super().__setattr__(name, value)
+        if name in _SHARED_FIELDS:
+            self._share_fields()
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        self._share_fields()
+
+    def _share_fields(self) -> None:
+        """Copies the fields the towers share with the dual encoder into both tower configs."""
+        for sub_config in (getattr(self, "text_config", None), getattr(self, "vision_config", None)):
+            if isinstance(sub_config, PreTrainedConfig):
+                for name in _SHARED_FIELDS:
+                    if hasattr(self, name):
+                        setattr(sub_config, name, getattr(self, name))
 
     @property
     def num_frames(self) -> int:
@@ -205,7 +350,8 @@ def _class_name(impl: type | str) -> str:
     return impl.rsplit(".", 1)[-1] if isinstance(impl, str) else impl.__name__
 
 
-# The released sizes (spec §4). Parameter counts: B/16 149.60M, L/14 427.59M.
+# The released sizes: ViT-B/16 and ViT-L/14, both 8 frames of 224x224, a 32-token text context and a 49408-token
+# vocabulary. Parameter counts: B/16 149.60M (vision 86.20M, text 63.41M), L/14 427.59M (303.97M, 123.62M).
 VICLIP_PRESETS: dict[str, dict] = {
     "viclip-b16": {
         "projection_dim": 512,

@@ -105,6 +105,9 @@ def viclip_contrastive_loss(
             clamped (`exp(logit_scale)`, at most 100 for ViCLIP). Its gradient flows when it is a tensor that needs
             one.
 
+    Raises:
+        ValueError: the global batch holds no pair. (A process may hold none while others hold some.)
+
     Returns:
         `torch.Tensor`: a scalar. In one process, the mean over the batch of
         `(CE(video -> texts) + CE(text -> videos)) / 2`. In `W` processes, this process's share scaled so that the mean
@@ -116,6 +119,10 @@ def viclip_contrastive_loss(
     gathered = gather_features(video_embeds, text_embeds)
     local_rows = video_embeds.shape[0]
     global_rows = gathered.video.shape[0]
+    if global_rows == 0:
+        raise ValueError(
+            "The contrastive loss needs at least one video-caption pair in the batch (over all processes), got 0."
+        )
     targets = torch.arange(local_rows, device=video_embeds.device) + gathered.offset
     logits_video_to_text = logit_scale * video_embeds @ gathered.text.t()
     logits_text_to_video = logit_scale * text_embeds @ gathered.video.t()

@@ -6,6 +6,7 @@ This file imports only torch, transformers and its sibling files, so that `save_
 """
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,8 @@ from torch import nn
 
 from transformers import initialization as init
 from transformers.activations import ACT2FN
+from transformers.conversion_mapping import register_checkpoint_conversion_mapping
+from transformers.core_model_loading import PrefixChange
 from transformers.masking_utils import create_causal_mask
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutput, BaseModelOutputWithPooling, ImageClassifierOutput
@@ -26,6 +29,7 @@ from transformers.utils.output_capturing import capture_outputs
 
 from .configuration_viclip import ViCLIPConfig, ViCLIPTextConfig, ViCLIPVisionConfig
 from .losses import viclip_contrastive_loss
+from .original_checkpoint import check_against_model, load_original_checkpoint
 
 
 logger = logging.get_logger(__name__)
@@ -45,6 +49,47 @@ class ViCLIPVisionModelOutput(BaseModelOutputWithPooling):
     """
 
     kept_token_indices: torch.LongTensor | None = None
+
+
+@dataclass
+class ViCLIPVisionModelWithProjectionOutput(ModelOutput):
+    r"""
+    video_embeds (`torch.FloatTensor` of shape `(batch_size, projection_dim)`):
+        Projected (not normalised) video embeddings: the class token's final hidden state times the visual projection.
+    last_hidden_state (`torch.FloatTensor` of shape `(batch_size, 1 + kept_tokens, hidden_size)`):
+        Final hidden states of the video tower, as in [`ViCLIPVisionModelOutput`].
+    hidden_states (`tuple(torch.FloatTensor)`, *optional*, returned when `output_hidden_states=True`):
+        Hidden states after the embeddings and after every layer.
+    attentions (`tuple(torch.FloatTensor)`, *optional*, returned when `output_attentions=True`):
+        Attention probabilities of every layer.
+    kept_token_indices (`torch.LongTensor` of shape `(batch_size, kept_tokens)`, *optional*):
+        With token masking, the indices of the patch tokens that were kept (see [`ViCLIPVisionModelOutput`]).
+    """
+
+    video_embeds: torch.FloatTensor | None = None
+    last_hidden_state: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
+    kept_token_indices: torch.LongTensor | None = None
+
+
+@dataclass
+class ViCLIPTextModelWithProjectionOutput(ModelOutput):
+    r"""
+    text_embeds (`torch.FloatTensor` of shape `(batch_size, projection_dim)`):
+        Projected (not normalised) caption embeddings: the end token's final hidden state times the text projection.
+    last_hidden_state (`torch.FloatTensor` of shape `(batch_size, tokens, hidden_size)`):
+        Final hidden states of the text tower.
+    hidden_states (`tuple(torch.FloatTensor)`, *optional*, returned when `output_hidden_states=True`):
+        Hidden states after the embeddings and after every layer.
+    attentions (`tuple(torch.FloatTensor)`, *optional*, returned when `output_attentions=True`):
+        Attention probabilities of every layer.
+    """
+
+    text_embeds: torch.FloatTensor | None = None
+    last_hidden_state: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
 
 
 @dataclass
@@ -79,11 +124,17 @@ class ViCLIPOutput(ModelOutput):
 
 
 class ViCLIPLayerNorm(nn.LayerNorm):
-    """LayerNorm computed in float32 and cast back, as the reference text tower does (matters in half precision)."""
+    """
+    LayerNorm computed in float32 (input, weight and bias) and cast back to the input's dtype, as the reference text
+    tower does. In float32 it is a plain LayerNorm; in bfloat16 and float16 it keeps the normalisation exact.
+    """
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         input_dtype = hidden_states.dtype
-        return super().forward(hidden_states.to(torch.float32)).to(input_dtype)
+        weight = self.weight.float() if self.weight is not None else None
+        bias = self.bias.float() if self.bias is not None else None
+        normalized = nn.functional.layer_norm(hidden_states.float(), self.normalized_shape, weight, bias, self.eps)
+        return normalized.to(input_dtype)
 
 
 class ViCLIPDropPath(nn.Module):
@@ -277,6 +328,8 @@ class ViCLIPAttention(nn.Module):
         qkv = self.qkv(hidden_states).view(batch_size, num_tokens, 3, self.num_heads, self.head_dim)
         # each [batch, heads, tokens, head_dim], contiguous: torch's CPU attention kernels run faster on them
         queries, keys, values = qkv.permute(2, 0, 3, 1, 4).contiguous().unbind(0)
+        if batch_size == 0:  # an empty batch has nothing to attend to; the attention kernels reject it
+            return self.out_proj(values.transpose(1, 2).reshape(0, num_tokens, self.embed_dim)), None
 
         attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
             self.config._attn_implementation, eager_attention_forward
@@ -376,7 +429,7 @@ class ViCLIPPreTrainedModel(PreTrainedModel):
         the vision embeddings and the projections follow CLIP, and the temporal table starts at zero.
         """
         super()._init_weights(module)
-        factor = getattr(self.config, "initializer_factor", 1.0)
+        factor = self.config.initializer_factor
         if isinstance(module, ViCLIPVisionEmbeddings):
             init.normal_(module.class_embedding, std=module.embed_dim**-0.5 * factor)
             init.normal_(module.position_embedding.weight, std=module.embed_dim**-0.5 * factor)
@@ -386,6 +439,67 @@ class ViCLIPPreTrainedModel(PreTrainedModel):
             init.normal_(module.visual_projection.weight, std=module.visual_projection.in_features**-0.5 * factor)
             init.normal_(module.text_projection.weight, std=module.text_projection.in_features**-0.5 * factor)
             init.constant_(module.logit_scale, module.config.logit_scale_init_value)
+        elif isinstance(module, ViCLIPVisionModelWithProjection):
+            init.normal_(module.visual_projection.weight, std=module.visual_projection.in_features**-0.5 * factor)
+        elif isinstance(module, ViCLIPTextModelWithProjection):
+            init.normal_(module.text_projection.weight, std=module.text_projection.in_features**-0.5 * factor)
+
+    def no_weight_decay(self) -> set[str]:
+        """
+        Names of the parameters trained without weight decay, as the reference recipe trains them (and as timm's
+        `no_weight_decay()` names them): every parameter of fewer than two dimensions (biases, LayerNorm weights,
+        `logit_scale`, the class token) and the embedding tables (token, spatial, temporal and text positions).
+        """
+        exempt = set()
+        for module_name, module in self.named_modules():
+            for name, parameter in module.named_parameters(prefix=module_name, recurse=False):
+                is_table = isinstance(module, nn.Embedding) or name.endswith(".temporal_embedding")
+                if parameter.ndim < 2 or is_table:
+                    exempt.add(name)
+        return exempt
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike | None, *model_args, **kwargs):
+        """
+        Loads a ViCLIP model like any transformers model, and also from the layouts OpenGVLab published (a local
+        folder, a Hub repository, or a `.pth` file):
+
+        - the original release (`OpenGVLab/ViCLIP`): a `.pth` holding the state dict and a pickled config, and no
+          `config.json`;
+        - OpenGVLab's remote-code ports (`OpenGVLab/ViCLIP-L-14-hf`, `OpenGVLab/ViCLIP-B-16-hf`): a
+          `model.safetensors` with the original key names and a `config.json` holding only `auto_map`, `size` and
+          `tokenizer_path`.
+
+        Those are converted on load, as `python -m viclip_train.convert_viclip_original_to_hf` converts them: the
+        `.pth` is unpickled safely (tensors and containers only), the size is read from the tensor shapes, every
+        weight must be filled exactly, and NaN or infinite weights are refused. A checkpoint of another size whose
+        attention heads are not `width // 64` needs `config=ViCLIPConfig(...)` (shapes cannot reveal heads). Every
+        other argument works as in [`~PreTrainedModel.from_pretrained`] (`dtype`, `attn_implementation`,
+        `device_map`, ...). Towers and the classifier load their part of such a checkpoint too.
+
+        Example:
+
+        ```python
+        >>> model = ViCLIPModel.from_pretrained("OpenGVLab/ViCLIP-B-16-hf", dtype=torch.bfloat16)  # doctest: +SKIP
+        ```
+        """
+        hub_kwargs = {name: kwargs[name] for name in _HUB_KWARGS if name in kwargs}
+        given_config = kwargs.get("config")
+        original = load_original_checkpoint(
+            pretrained_model_name_or_path,
+            config=given_config if isinstance(given_config, ViCLIPConfig) else None,
+            **hub_kwargs,
+        )
+        if original is None:
+            return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+        with torch.device("meta"):
+            expected = ViCLIPModel(original.config).state_dict()
+        check_against_model(original.path, original.state_dict, original.unknown_keys, expected, original.title)
+        config = original.config
+        if not isinstance(config, cls.config_class):  # a tower: its part of the full configuration
+            config = getattr(config, cls.config_class.base_config_key)
+        kwargs = {name: value for name, value in kwargs.items() if name not in (*_HUB_KWARGS, "config")}
+        return super().from_pretrained(None, *model_args, config=config, state_dict=original.state_dict, **kwargs)
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         """
@@ -406,6 +520,10 @@ class ViCLIPPreTrainedModel(PreTrainedModel):
         super().save_pretrained(save_directory, *args, **kwargs)
 
 
+# `from_pretrained` arguments that say where and how to fetch files.
+_HUB_KWARGS = ("cache_dir", "force_download", "proxies", "token", "revision", "local_files_only", "subfolder")
+
+
 def _as_video_batch(pixel_values: torch.Tensor | None, num_channels: int) -> torch.Tensor:
     """Checks `pixel_values` and returns it as `[batch, frames, channels, height, width]` (4-D input: T = 1)."""
     if pixel_values is None:
@@ -423,7 +541,41 @@ def _as_video_batch(pixel_values: torch.Tensor | None, num_channels: int) -> tor
             f"height, width], got {list(pixel_values.shape)}. Channels-last frames need "
             "`.permute(0, 1, 4, 2, 3)`; the video processor returns the right layout."
         )
+    if not pixel_values.is_floating_point():
+        raise ValueError(
+            f"pixel_values has dtype {pixel_values.dtype}, but the model takes normalised float frames: raw "
+            "(unnormalised) frames must go through the video processor first, e.g. "
+            "`ViCLIPVideoProcessor.from_pretrained(folder)(videos, return_tensors='pt')['pixel_values']`."
+        )
     return pixel_values
+
+
+def _check_mask_ratio(mask_ratio: float) -> None:
+    if not 0.0 <= mask_ratio < 1.0:
+        raise ValueError(
+            f"mask_ratio must be in [0, 1) (the share of patch tokens dropped; 0 keeps all), got {mask_ratio}."
+        )
+
+
+def _check_text_inputs(input_ids: torch.LongTensor | None, attention_mask: torch.Tensor | None) -> None:
+    if input_ids is None:
+        raise ValueError("input_ids is required: token ids from the ViCLIP tokenizer, shape [batch, tokens].")
+    if input_ids.ndim != 2:
+        raise ValueError(f"input_ids must have shape [batch, tokens], got {list(input_ids.shape)}.")
+    if attention_mask is not None and attention_mask.shape != input_ids.shape:
+        raise ValueError(
+            f"attention_mask has shape {list(attention_mask.shape)} but input_ids has shape {list(input_ids.shape)}: "
+            "they must be the same (one row per caption, one column per token), as the tokenizer returns them."
+        )
+
+
+# A tower loads from a full ViCLIP folder as CLIP's towers load from a CLIP folder: its keys there carry the tower's
+# name as a prefix, which loading removes (and saving restores, so the folder keeps one layout).
+register_checkpoint_conversion_mapping("ViCLIPVisionModel", [PrefixChange(prefix_to_remove="vision_model")], True)
+register_checkpoint_conversion_mapping("ViCLIPTextModel", [PrefixChange(prefix_to_remove="text_model")], True)
+# What a full ViCLIP folder holds besides a tower: loading only that tower leaves them unused, by design.
+_VISION_FREE_KEYS = [r"^text_model\.", r"^text_projection\.", r"^logit_scale$"]
+_TEXT_FREE_KEYS = [r"^vision_model\.", r"^visual_projection\.", r"^logit_scale$"]
 
 
 class ViCLIPVisionModel(ViCLIPPreTrainedModel):
@@ -446,6 +598,7 @@ class ViCLIPVisionModel(ViCLIPPreTrainedModel):
     config: ViCLIPVisionConfig
     main_input_name = "pixel_values"
     input_modalities = ("video",)
+    _keys_to_ignore_on_load_unexpected = [*_VISION_FREE_KEYS, r"^visual_projection\."]
 
     def __init__(self, config: ViCLIPVisionConfig):
         super().__init__(config)
@@ -472,14 +625,17 @@ class ViCLIPVisionModel(ViCLIPPreTrainedModel):
                 Normalised frames (see [`ViCLIPVideoProcessor`]); a 4-D `(batch, channels, height, width)` tensor is a
                 batch of images (one-frame videos).
             mask_ratio (`float`, *optional*):
-                Share of patch tokens to drop at random (pretraining). Defaults to `config.mask_ratio` in training
-                mode and to 0 in eval mode.
+                Share of patch tokens to drop at random (pretraining), in [0, 1). Defaults to `config.mask_ratio` in
+                training mode and to 0 in eval mode.
             interpolate_pos_encoding (`bool`, defaults to `False`):
                 Resample the position tables for other resolutions and frame counts.
+
+        A batch of 0 videos gives outputs with a batch dimension of 0.
         """
         pixel_values = _as_video_batch(pixel_values, self.config.num_channels)
         if mask_ratio is None:
             mask_ratio = self.config.mask_ratio if self.training else 0.0
+        _check_mask_ratio(mask_ratio)
         hidden_states, kept_token_indices = self.embeddings(
             pixel_values, mask_ratio=mask_ratio, interpolate_pos_encoding=interpolate_pos_encoding
         )
@@ -501,6 +657,7 @@ class ViCLIPTextModel(ViCLIPPreTrainedModel):
 
     config: ViCLIPTextConfig
     input_modalities = ("text",)
+    _keys_to_ignore_on_load_unexpected = [*_TEXT_FREE_KEYS, r"^text_projection\."]
 
     def __init__(self, config: ViCLIPTextConfig):
         super().__init__(config)
@@ -529,9 +686,10 @@ class ViCLIPTextModel(ViCLIPPreTrainedModel):
             attention_mask (`torch.Tensor` of shape `(batch, tokens)`, *optional*):
                 1 for real tokens, 0 for padding. Padding follows the end token, so the causal attention makes the
                 pooled embedding independent of it.
+
+        A batch of 0 captions gives outputs with a batch dimension of 0.
         """
-        if input_ids is None:
-            raise ValueError("input_ids is required: token ids from the ViCLIP tokenizer, shape [batch, tokens].")
+        _check_text_inputs(input_ids, attention_mask)
         hidden_states = self.embeddings(input_ids)
         attention_mask = create_causal_mask(
             config=self.config, inputs_embeds=hidden_states, attention_mask=attention_mask, cache=None
@@ -715,8 +873,12 @@ class ViCLIPModel(ViCLIPPreTrainedModel):
         return text_outputs
 
     def clamped_logit_scale(self) -> torch.Tensor:
-        """`exp(logit_scale)` with `logit_scale` capped at `config.logit_scale_max` (the reference's temperature floor)."""
-        return self.logit_scale.clamp(max=self.config.logit_scale_max).exp()
+        """
+        The multiplier of the cosine similarities: `exp(logit_scale)` with `logit_scale` capped at
+        `config.logit_scale_max` (ln 100: the reference clamps its temperature from below at 0.01). A float32 scalar
+        whatever the weights' dtype; the gradient flows into `logit_scale` below the cap.
+        """
+        return self.logit_scale.float().clamp(max=self.config.logit_scale_max).exp()
 
     @can_return_tuple
     def forward(
@@ -753,8 +915,8 @@ class ViCLIPModel(ViCLIPPreTrainedModel):
         logits_per_video = logit_scale * video_embeds @ text_embeds.T  # [video_batch, text_batch]
 
         loss = None
-        if return_loss:
-            loss = viclip_contrastive_loss(video_embeds, text_embeds, logit_scale)
+        if return_loss:  # in float32 whatever the weights' dtype (a no-op for float32 weights)
+            loss = viclip_contrastive_loss(video_embeds.float(), text_embeds.float(), logit_scale)
 
         return ViCLIPOutput(
             loss=loss,
@@ -764,6 +926,112 @@ class ViCLIPModel(ViCLIPPreTrainedModel):
             text_embeds=text_embeds,
             video_model_output=video_outputs,
             text_model_output=text_outputs,
+        )
+
+
+class ViCLIPVisionModelWithProjection(ViCLIPPreTrainedModel):
+    """
+    The ViCLIP video tower and its projection: video embeddings in the space shared with the text, as
+    [`ViCLIPModel.get_video_features`] gives them, without loading the text tower. Loads from a full ViCLIP folder.
+
+    Example:
+
+    ```python
+    >>> from viclip import ViCLIPVisionModelWithProjection
+    >>> model = ViCLIPVisionModelWithProjection.from_pretrained("path/to/viclip")  # doctest: +SKIP
+    >>> video_embeds = model(pixel_values=inputs["pixel_values"]).video_embeds  # doctest: +SKIP
+    ```
+    """
+
+    config: ViCLIPVisionConfig
+    base_model_prefix = "vision_model"
+    main_input_name = "pixel_values"
+    input_modalities = ("video",)
+    _keys_to_ignore_on_load_unexpected = _VISION_FREE_KEYS
+
+    def __init__(self, config: ViCLIPVisionConfig):
+        super().__init__(config)
+        self.vision_model = ViCLIPVisionModel._from_config(config)
+        self.visual_projection = nn.Linear(config.hidden_size, config.projection_dim, bias=False)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.vision_model.embeddings.patch_embedding
+
+    @can_return_tuple
+    def forward(
+        self,
+        pixel_values: torch.Tensor | None = None,
+        mask_ratio: float | None = None,
+        interpolate_pos_encoding: bool = False,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> ViCLIPVisionModelWithProjectionOutput:
+        r"""
+        Args: as in [`ViCLIPVisionModel.forward`].
+        """
+        video_outputs = self.vision_model(
+            pixel_values=pixel_values,
+            mask_ratio=mask_ratio,
+            interpolate_pos_encoding=interpolate_pos_encoding,
+            **kwargs,
+        )
+        return ViCLIPVisionModelWithProjectionOutput(
+            video_embeds=self.visual_projection(video_outputs.pooler_output),
+            last_hidden_state=video_outputs.last_hidden_state,
+            hidden_states=video_outputs.hidden_states,
+            attentions=video_outputs.attentions,
+            kept_token_indices=video_outputs.kept_token_indices,
+        )
+
+
+class ViCLIPTextModelWithProjection(ViCLIPPreTrainedModel):
+    """
+    The ViCLIP text tower and its projection: caption embeddings in the space shared with the videos, as
+    [`ViCLIPModel.get_text_features`] gives them, without loading the video tower. Loads from a full ViCLIP folder.
+
+    Example:
+
+    ```python
+    >>> from viclip import ViCLIPTextModelWithProjection
+    >>> model = ViCLIPTextModelWithProjection.from_pretrained("path/to/viclip")  # doctest: +SKIP
+    >>> inputs = tokenizer(["a dog catching a frisbee"], return_tensors="pt")  # doctest: +SKIP
+    >>> text_embeds = model(**inputs).text_embeds  # doctest: +SKIP
+    ```
+    """
+
+    config: ViCLIPTextConfig
+    base_model_prefix = "text_model"
+    input_modalities = ("text",)
+    _keys_to_ignore_on_load_unexpected = _TEXT_FREE_KEYS
+
+    def __init__(self, config: ViCLIPTextConfig):
+        super().__init__(config)
+        self.text_model = ViCLIPTextModel._from_config(config)
+        self.text_projection = nn.Linear(config.hidden_size, config.projection_dim, bias=False)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.text_model.embeddings.token_embedding
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.text_model.embeddings.token_embedding = value
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> ViCLIPTextModelWithProjectionOutput:
+        r"""
+        Args: as in [`ViCLIPTextModel.forward`].
+        """
+        text_outputs = self.text_model(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        return ViCLIPTextModelWithProjectionOutput(
+            text_embeds=self.text_projection(text_outputs.pooler_output),
+            last_hidden_state=text_outputs.last_hidden_state,
+            hidden_states=text_outputs.hidden_states,
+            attentions=text_outputs.attentions,
         )
 
 
@@ -807,7 +1075,14 @@ class ViCLIPForVideoClassification(ViCLIPPreTrainedModel):
         )
         video_embeds = self.visual_projection(video_outputs.pooler_output)
         logits = self.classifier(video_embeds)
-        loss = self.loss_function(labels, logits, self.config) if labels is not None else None
+        loss = None
+        if labels is not None:
+            if labels.shape[0] != logits.shape[0] or logits.shape[0] == 0:
+                raise ValueError(
+                    f"labels holds {labels.shape[0]} class ids for {logits.shape[0]} videos: the loss needs one id per "
+                    "video, and at least one video."
+                )
+            loss = self.loss_function(labels, logits, self.config)
         return ImageClassifierOutput(
             loss=loss, logits=logits, hidden_states=video_outputs.hidden_states, attentions=video_outputs.attentions
         )
@@ -818,5 +1093,7 @@ __all__ = [
     "ViCLIPModel",
     "ViCLIPPreTrainedModel",
     "ViCLIPTextModel",
+    "ViCLIPTextModelWithProjection",
     "ViCLIPVisionModel",
+    "ViCLIPVisionModelWithProjection",
 ]

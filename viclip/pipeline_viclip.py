@@ -213,8 +213,7 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
         video_embeds = self.model.get_video_features(pixel_values=model_inputs["pixel_values"]).pooler_output
         video_embeds = torch.nn.functional.normalize(video_embeds.float(), dim=-1)
         similarity = video_embeds @ label_embeds.to(video_embeds.device).T
-        logit_scale = self.model.logit_scale.float().clamp(max=self.model.config.logit_scale_max).exp()
-        return {"logits": logit_scale * similarity}
+        return {"logits": self.model.clamped_logit_scale() * similarity}
 
     def postprocess(self, model_outputs: dict[str, torch.Tensor], candidate_labels: list[str]) -> list[dict[str, Any]]:
         scores = model_outputs["logits"][0].softmax(dim=-1).tolist()

@@ -4,6 +4,7 @@
 from transformers import (
     AutoConfig,
     AutoModel,
+    AutoModelForTextEncoding,
     AutoModelForVideoClassification,
     AutoProcessor,
     AutoTokenizer,
@@ -20,7 +21,14 @@ from .video_processing_viclip import ViCLIPVideoProcessor
 
 
 def register_auto_classes() -> None:
-    """Registers configs, models, processors and pipelines; safe to call more than once."""
+    """
+    Registers configs, models, processors and pipelines; safe to call more than once.
+
+    The models go where transformers registers CLIP's: the dual encoder and both towers with `AutoModel`, the text
+    tower with `AutoModelForTextEncoding`, the classifier with `AutoModelForVideoClassification`. transformers has no
+    Auto class for `...WithProjection` models, so `ViCLIPVisionModelWithProjection` and
+    `ViCLIPTextModelWithProjection` are used by name, as CLIP's are.
+    """
     for config_class, model_class in (
         (ViCLIPConfig, ViCLIPModel),
         (ViCLIPTextConfig, ViCLIPTextModel),
@@ -31,6 +39,7 @@ def register_auto_classes() -> None:
         # `save_pretrained` then writes `auto_map` and copies the model files, for `trust_remote_code=True` loading
         config_class.register_for_auto_class()
         model_class.register_for_auto_class("AutoModel")
+    AutoModelForTextEncoding.register(ViCLIPTextConfig, ViCLIPTextModel, exist_ok=True)
     AutoModelForVideoClassification.register(ViCLIPConfig, ViCLIPForVideoClassification, exist_ok=True)
     ViCLIPForVideoClassification.register_for_auto_class("AutoModelForVideoClassification")
     register_processing_classes()

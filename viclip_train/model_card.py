@@ -27,6 +27,7 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from viclip.configuration_viclip import ViCLIPConfig
+from viclip.original_checkpoint import SIZE_TITLES
 
 
 INTERNVID_PAPER_URL = "https://arxiv.org/abs/2307.06942"
@@ -60,8 +61,6 @@ BASE_TAGS = ("viclip", "video", "video-text", "clip")
 # Decimals kept for evaluation numbers, in the metadata and in the table.
 RESULT_DECIMALS = 2
 
-# Display names of the released sizes.
-SIZE_TITLES = {"viclip-b16": "ViCLIP-B/16", "viclip-l14": "ViCLIP-L/14"}
 # Training sets of the released checkpoints; the file names of the release say which one a file was trained on.
 TRAINING_DATA = (
     "InternVid-10M-FLT",
@@ -480,7 +479,6 @@ __all__ = [
     "PLACEHOLDER_NAMESPACE",
     "PUBLISHED_RESULTS",
     "RELEASED_WEIGHTS_LICENSE",
-    "SIZE_TITLES",
     "TRAINING_DATA",
     "build_converted_model_card",
     "build_model_card",

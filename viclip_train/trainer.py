@@ -7,9 +7,7 @@ folder to the Hub as it is.
 """
 
 import json
-import math
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -26,24 +24,20 @@ from viclip.processing_viclip import ViCLIPProcessor
 
 logger = logging.get_logger(__name__)
 
-NO_DECAY_NAME_PATTERNS = (
-    r"\.bias$",
-    r"class_embedding",
-    r"position_embedding",
-    r"temporal_embedding",
-    r"token_embedding",
-)
-"""Parameters kept free of weight decay besides every parameter of fewer than two dimensions (norms, `logit_scale`):
-biases, the class token and the position, temporal and token tables, as in the reference recipe."""
-
-
 def decay_parameter_names(model: torch.nn.Module) -> list[str]:
-    """Names of the parameters that get weight decay: matrices and kernels, minus [`NO_DECAY_NAME_PATTERNS`]."""
-    return [
-        name
-        for name, parameter in model.named_parameters()
-        if parameter.ndim >= 2 and not any(re.search(pattern, name) for pattern in NO_DECAY_NAME_PATTERNS)
-    ]
+    """
+    Names of the parameters that get weight decay: all but those the model exempts through its `no_weight_decay()`
+    (ViCLIP models: biases, norms, `logit_scale`, the class token and the embedding tables). Parameters are matched by
+    identity, so a wrapped model (`torch.compile`) gets the same choice. Models without the method decay their
+    matrices and kernels only.
+    """
+    no_weight_decay = getattr(model, "no_weight_decay", None)
+    if no_weight_decay is None:
+        return [name for name, parameter in model.named_parameters() if parameter.ndim >= 2]
+    owner = getattr(no_weight_decay, "__self__", model)  # the module the method belongs to, inside any wrapper
+    exempt_names = set(no_weight_decay())
+    exempt = {id(parameter) for name, parameter in owner.named_parameters() if name in exempt_names}
+    return [name for name, parameter in model.named_parameters() if id(parameter) not in exempt]
 
 
 class ClampLogitScaleCallback(TrainerCallback):
@@ -99,9 +93,9 @@ class ViCLIPTrainer(Trainer):
             logs["skipped_samples"] = int(skipped)
             logs["clips_per_second"] = round(clips / max(now - self._last_log_time, 1e-9), 2)
             self._clips_since_log, self._last_log_time = 0, now
-            logit_scale = getattr(self.accelerator.unwrap_model(self.model), "logit_scale", None)
-            if logit_scale is not None:
-                logs["logit_scale"] = round(math.exp(min(float(logit_scale), math.log(100.0))), 3)
+            clamped_logit_scale = getattr(self.accelerator.unwrap_model(self.model), "clamped_logit_scale", None)
+            if clamped_logit_scale is not None:
+                logs["logit_scale"] = round(float(clamped_logit_scale()), 3)
         super().log(logs, start_time)
 
 
@@ -203,7 +197,6 @@ def publish_folder(folder: str | Path, repo_id: str, token: str | None = None, p
 
 __all__ = [
     "ClampLogitScaleCallback",
-    "NO_DECAY_NAME_PATTERNS",
     "ViCLIPTrainer",
     "decay_parameter_names",
     "end_distributed_run",
