@@ -25,7 +25,9 @@ from transformers import HfArgumentParser, Trainer, TrainerCallback, TrainerStat
 
 import run_pretrain
 import viclip_train.trainer as trainer_module
-from viclip import ViCLIPConfig, ViCLIPModel
+from viclip import ViCLIPConfig, ViCLIPForVideoClassification, ViCLIPModel
+from viclip_train.data import VideoDataCollator
+from viclip_train.skipping import SkippedSample
 from viclip_train.arguments import parse_arguments_with_json
 from viclip_train.hub import HubAccessError, check_hub_write_access, publish_folder
 from viclip_train.steps import load_splits
@@ -254,7 +256,9 @@ def test_one_unreadable_video_with_batches_of_one_is_skipped_without_ending_the_
     run_in_process(config, tmp_path, monkeypatch)
     state = json.loads((tmp_path / "out" / "trainer_state.json").read_text())
     assert state["global_step"] == 8 and state["log_history"][-2]["skipped_samples"] == 1
-    records = [json.loads(line) for line in (tmp_path / "out" / "skipped_samples.rank0.jsonl").read_text().splitlines()]
+    records = [
+        json.loads(line) for line in (tmp_path / "out" / "skipped_samples.rank0.jsonl").read_text().splitlines()
+    ]
     assert [record["row"] for record in records] == [3]
 
 
@@ -477,6 +481,29 @@ def test_gradient_accumulation_steps_like_one_batch_of_the_averaged_micro_batche
     for name, parameter in reference.named_parameters():
         expected = initial[name] - 0.5 * parameter.grad
         torch.testing.assert_close(dict(model.named_parameters())[name].detach(), expected, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("model_class", [ViCLIPModel, ViCLIPForVideoClassification])
+def test_a_batch_whose_every_video_failed_is_a_zero_weight_step(tmp_path, model_class):
+    torch.manual_seed(0)
+    model = model_class(ViCLIPConfig(**tiny_config_kwargs(), num_labels=2))
+    initial = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
+    skipped = SkippedSample(index=0, video="missing.mp4", reason="no file", error="FileNotFoundError")
+    args = TrainingArguments(
+        output_dir=str(tmp_path), per_device_train_batch_size=1, max_steps=1, optim="sgd", learning_rate=0.5,
+        weight_decay=0.0, remove_unused_columns=False, report_to="none", save_strategy="no", use_cpu=True,
+    )  # fmt: skip
+    trainer = ViCLIPTrainer(
+        model=model,
+        args=args,
+        train_dataset=[skipped],
+        data_collator=VideoDataCollator(),
+        max_failed_fraction=1.0,
+    )
+    trainer.train()
+    assert trainer.state.global_step == 1 and trainer.skipped_log.total_failed == 1
+    for name, parameter in model.named_parameters():
+        torch.testing.assert_close(parameter.detach(), initial[name], rtol=0, atol=0, msg=name)
 
 
 def test_weight_decay_spares_biases_norms_embedding_tables_and_logit_scale():

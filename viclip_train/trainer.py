@@ -123,6 +123,7 @@ class ViCLIPTrainer(Trainer):
         self._train_sampler: EpochSampler | None = None
         self._staging_root: str | None = None
         self._zero_weight = False
+        self._zero_weight_steps = 0
         self._clips_since_log = 0
         self._last_log_time = time.perf_counter()
         for callback in self.callback_handler.callbacks:
@@ -175,9 +176,7 @@ class ViCLIPTrainer(Trainer):
         self._clips_since_log += read - failed
         if not empty_shares:
             return super().training_step(model, inputs, num_items_in_batch)
-        logger.warning(
-            f"{empty_shares} process(es) had no readable sample in this micro-batch: it counts as a zero-weight step."
-        )
+        self._zero_weight_steps += 1
         self._zero_weight = True
         try:
             return super().training_step(model, inputs if rows else self._placeholder_inputs(model), None)
@@ -234,6 +233,12 @@ class ViCLIPTrainer(Trainer):
             summary = self.skipped_log.summary()
             if summary:
                 logger.warning(summary)
+            if self._zero_weight_steps:
+                logger.warning(
+                    f"{self._zero_weight_steps} micro-batch(es) since the last report had a process without any "
+                    "readable sample: they counted as zero-weight steps on every process."
+                )
+                self._zero_weight_steps = 0
         super().log(logs, start_time)
 
     # ---- evaluation ----
