@@ -305,21 +305,22 @@ def test_run_killed_mid_epoch_resumes_to_the_weights_of_an_uninterrupted_run(
 
 
 def test_process_killed_mid_training_resumes_to_the_weights_of_an_uninterrupted_run(
-    tiny_corpus, uninterrupted_run, tmp_path
+    tiny_corpus, uninterrupted_short_run, tmp_path
 ):
     interrupted = tmp_path / "interrupted"
     crashing_script = tmp_path / "crashing_run_pretrain.py"
     crashing_script.write_text(
-        CRASHING_RUN.replace("CRASH_AT_STEP", "3").replace("CRASH_EXIT_CODE", str(CRASH_EXIT_CODE))
+        CRASHING_RUN.replace("CRASH_AT_STEP", "1").replace("CRASH_EXIT_CODE", str(CRASH_EXIT_CODE))
     )
-    config = tiny_run_config(tiny_corpus, interrupted, dataloader_num_workers=2, **RESUME_RUN)
+    # batches of 4 of 8 clips: checkpoint-1 is mid-epoch; DataLoader workers in a fresh process
+    config = tiny_run_config(tiny_corpus, interrupted, dataloader_num_workers=2, **SAVE_RUN)
     threads = torch.get_num_threads()  # as many as the reference run in this process: the same float sums
     run_script(config, tmp_path, script=crashing_script, returncode=CRASH_EXIT_CODE, threads=threads)
-    assert (interrupted / "checkpoint-3").is_dir() and not (interrupted / "model.safetensors").exists()
-    run_script(config, tmp_path, threads=threads)  # the same command again resumes from checkpoint-3
+    assert (interrupted / "checkpoint-1").is_dir() and not (interrupted / "model.safetensors").exists()
+    run_script(config, tmp_path, threads=threads)  # the same command again resumes from checkpoint-1
     assert "Resuming from the latest checkpoint" in (tmp_path / "run.log").read_text()
-    assert json.loads((interrupted / "trainer_state.json").read_text())["global_step"] == 6
-    assert_same_weights(uninterrupted_run, interrupted)
+    assert json.loads((interrupted / "trainer_state.json").read_text())["global_step"] == 2
+    assert_same_weights(uninterrupted_short_run, interrupted)
 
 
 def kill_after_the_weights(monkeypatch: pytest.MonkeyPatch, step: int) -> None:
