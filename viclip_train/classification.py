@@ -234,9 +234,9 @@ class EvaluationVideoDataset(VideoDataset):
 
     def process_frames(self, frames: np.ndarray, rng: Any) -> torch.Tensor:
         """`[views, T, 3, H, W]`: every clip, cut into `num_crops` crops (or whole), through the processor."""
-        if self.num_crops == 1:
-            return torch.stack([super(EvaluationVideoDataset, self).process_frames(clip, rng) for clip in frames])
         processor = self.video_processor
+        if self.num_crops == 1:
+            return processor(list(frames), do_sample_frames=False, return_tensors="pt")["pixel_values"]
         clips = torch.from_numpy(frames).permute(0, 1, 4, 2, 3)  # [clips, T, 3, H, W]
         interpolation = processor._interpolation(processor.resample)
         crops = spatial_crops(clips, processor.size["height"], processor.size["width"], self.num_crops, interpolation)

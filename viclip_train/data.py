@@ -168,7 +168,7 @@ class VideoDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, key: int | SampleKey) -> dict[str, Any] | SkippedSample:
         epoch, row = (key.epoch, key.row) if isinstance(key, SampleKey) else (0, int(key))
-        rng = np.random.default_rng([self.seed, epoch, row]) if self.train else None
+        rng = np.random.default_rng([self.seed, epoch, row])  # only training draws from it
         item = self.read_item(row, rng)
         failures, tried = [], {row}
         while isinstance(item, SkippedSample) and len(failures) < self.max_refill_attempts and len(tried) < len(self):

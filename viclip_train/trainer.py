@@ -253,7 +253,7 @@ class ViCLIPTrainer(Trainer):
         results = self.evaluation(self, dataset)
         metrics = {f"{metric_key_prefix}_{name}": value for name, value in results.items()}
         metrics.update(speed_metrics(metric_key_prefix, start, num_samples=len(dataset)))
-        self.log(metrics)
+        self.log(dict(metrics))  # a copy: the Trainer adds `epoch` to what it logs
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         return metrics
 
