@@ -53,17 +53,20 @@ from viclip_train.benchmarks import (
     resolve_benchmark_videos,
 )
 from viclip_train.data import VideoDataset
+from viclip_train.arguments import parse_arguments_with_json
 from viclip_train.model_card import (
-    DUAL_ENCODER_PIPELINE_TAG,
-    DUAL_ENCODER_PIPELINE_TAG_REASON,
     build_model_card,
+    card_license,
+    display_name,
+    dual_encoder_classification_section,
     dual_encoder_usage,
     hub_repo_id,
     retrieval_eval_results,
     save_model_card,
+    usage_model_id,
 )
 from viclip_train.retrieval import RECALL_AT, benchmark_retrieval_metrics
-from viclip_train.trainer import load_processor, parse_arguments_with_json
+from viclip_train.trainer import load_processor
 
 
 logger = logging.getLogger(__name__)
@@ -242,16 +245,17 @@ def autocast_dtype(eval_args: EvaluationArguments, device: torch.device) -> torc
     return torch.bfloat16 if eval_args.bf16 else None
 
 
-def model_card_license(model_name_or_path: str, card_license: str | None) -> tuple[str, str]:
-    """The card's licence and the sentence explaining it."""
-    if card_license:
-        return card_license, "Set with `--card_license` by whoever ran this evaluation."
-    card_path = Path(model_name_or_path) / "README.md"
-    if card_path.is_file():
-        license_id = ModelCard.load(card_path).data.license
-        if license_id:
-            return license_id, f"As declared by the model card of `{model_name_or_path}`."
-    return "other", "Not known to this evaluation: see the evaluated model's own card."
+def model_card_license(model_name_or_path: str, chosen: str | None) -> tuple[str | None, str]:
+    """The card's licence (`None` when unknown) and the sentence explaining it."""
+    if chosen:
+        return chosen, "Set with `--card_license` by whoever ran this evaluation."
+    declared = card_license(model_name_or_path)
+    if declared:
+        return declared, f"As declared by the card of the evaluated model ({display_name(model_name_or_path)})."
+    return None, (
+        f"Not known to this evaluation: the licence of the evaluated model ({display_name(model_name_or_path)}) "
+        "applies; see its card. `--card_license` records one."
+    )
 
 
 def rank_eval_results(metrics: dict[str, float], prefix: str, config_suffix: str, **common) -> list[EvalResult]:
@@ -291,6 +295,7 @@ def retrieval_model_card(
         eval_results += rank_eval_results(metrics, prefix, suffix, task_name="Video-Text Retrieval", **common)
     license_id, license_note = model_card_license(model_args.model_name_or_path, eval_args.card_license)
     model_name = os.path.basename(os.path.normpath(model_args.model_name_or_path))
+    model_id = hub_repo_id(model_args.model_name_or_path) or usage_model_id(None, model_args.model_name_or_path)
     paragraph = benchmark.format in ("didemo", "activitynet") or data_args.paragraph
     notes = (
         f"Zero-shot retrieval on {dataset_name} ({metrics['eval_num_videos']} videos, "
@@ -304,10 +309,12 @@ def retrieval_model_card(
         notes += " Rows marked *dual softmax* re-score the similarity matrix with the dual softmax (DSL)."
     return build_model_card(
         model_name=model_name,
-        summary=f"Retrieval evaluation of the ViCLIP video-text dual encoder `{model_args.model_name_or_path}`.",
-        pipeline_tag=DUAL_ENCODER_PIPELINE_TAG,
-        pipeline_tag_reason=DUAL_ENCODER_PIPELINE_TAG_REASON,
-        usage=dual_encoder_usage(hub_repo_id(model_args.model_name_or_path) or model_args.model_name_or_path),
+        summary=(
+            "Retrieval evaluation of the ViCLIP video-text dual encoder "
+            f"{display_name(model_args.model_name_or_path)}."
+        ),
+        usage=dual_encoder_usage(model_id),
+        classification=dual_encoder_classification_section(model_id),
         license=license_id,
         license_note=license_note,
         datasets=[],

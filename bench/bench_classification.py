@@ -22,8 +22,9 @@ import torch
 
 from training_steps import adamw_with_decay_groups, time_training_steps
 from viclip import ViCLIPConfig, ViCLIPForVideoClassification, ViCLIPModel, ViCLIPProcessor
-from viclip_train.classification import EvaluationVideoDataset, IndexedVideoDataCollator, zero_shot_scorer
-from viclip_train.data import VideoDataCollator, VideoDataset, load_annotations
+from viclip_train.annotations import load_annotations
+from viclip_train.classification import EvaluationVideoDataset, zero_shot_scorer
+from viclip_train.data import VideoDataCollator, VideoDataset
 from viclip.pipeline_viclip import KINETICS_TEMPLATES
 from viclip_train.synthetic import make_synthetic_corpus
 
@@ -68,7 +69,7 @@ def time_evaluation(
         annotations, processor.video_processor, video_root=corpus.root, num_clips=clips, num_crops=crops
     )
     loader = torch.utils.data.DataLoader(
-        dataset, batch_size=batch_size, collate_fn=IndexedVideoDataCollator(VideoDataCollator()), num_workers=0
+        dataset, batch_size=batch_size, collate_fn=VideoDataCollator(), num_workers=0
     )
     data_seconds = model_seconds = 0.0
     counted = 0

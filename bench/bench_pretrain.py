@@ -17,7 +17,8 @@ from pathlib import Path
 import torch
 
 from viclip import ViCLIPConfig, ViCLIPModel, ViCLIPProcessor
-from viclip_train.data import VideoDataCollator, VideoDataset, load_annotations
+from viclip_train.annotations import load_annotations
+from viclip_train.data import VideoDataCollator, VideoDataset
 from training_steps import adamw_with_decay_groups, time_training_steps
 from viclip_train.synthetic import make_synthetic_corpus
 

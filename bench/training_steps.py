@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 
 import torch
 
-from viclip_train.data import SKIPPED_KEY
+from viclip_train.data import NON_MODEL_KEYS
 from viclip_train.trainer import decay_parameter_names
 
 
@@ -40,7 +40,8 @@ def time_training_steps(
     for step in range(steps + 1):
         start = time.perf_counter()
         batch = next(batches)
-        batch.pop(SKIPPED_KEY)
+        for key in NON_MODEL_KEYS:
+            batch.pop(key, None)
         loaded = time.perf_counter()
         loss_of(batch).backward()
         optimizer.step()

@@ -7,7 +7,9 @@ Each rank takes its slice of a fixed global batch, runs a small two-tower model 
 to `OUT_DIR/<case>.pt`; the test compares them with one process fed the whole batch (`single_process_result`).
 
 It also runs `evaluate_retrieval` over a validation set sharded unevenly (as when a process dropped unreadable
-videos) and writes rank 0's metrics to `OUT_DIR/retrieval.pt`.
+videos) and writes rank 0's metrics to `OUT_DIR/retrieval.pt`, and trains a tiny ViCLIP with `ViCLIPTrainer` on data
+where some of one rank's batches are entirely unreadable (`TRAINER_CASES`): each rank writes its final weights, or
+the error that stopped it, to `OUT_DIR/<case>.rank<N>.pt`.
 """
 
 import sys
@@ -18,8 +20,16 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from transformers import TrainingArguments
+
+from tests.conftest import tiny_config_kwargs
+from tests.processing_helpers import tiny_processor
+from viclip import ViCLIPConfig, ViCLIPModel
 from viclip.losses import viclip_contrastive_loss
+from viclip_train.data import VideoDataCollator
 from viclip_train.retrieval import evaluate_retrieval
+from viclip_train.skipping import SkippedSample, TooManySkippedVideosError
+from viclip_train.trainer import ViCLIPTrainer
 
 
 # name -> rows per rank; the global batch is the concatenation in rank order.
@@ -92,6 +102,59 @@ def gather_equal_rows(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
     return gathered
 
 
+# name -> (rows that cannot be read, max_failed_fraction). Batches of one, in row order: rank 0 reads the even rows,
+# rank 1 the odd ones, so rank 1's share of every step ("every_step"), or of the second step only ("one_step"), is
+# empty; with a lower tolerance ("stops") the run must stop on both ranks at the same step.
+TRAINER_CASES = {"every_step": ({1, 3, 5}, 1.0), "one_step": ({3}, 1.0), "stops": ({1, 3, 5}, 0.4)}
+
+
+class ClipsWithSomeUnreadable(torch.utils.data.Dataset):
+    """Six random 4-frame clips with one caption; the rows in `unreadable` are skipped samples."""
+
+    def __init__(self, unreadable: set[int]):
+        self.unreadable = unreadable
+
+    def __len__(self) -> int:
+        return 6
+
+    def __getitem__(self, row: int):
+        if row in self.unreadable:
+            return SkippedSample(index=row, video=f"videos/missing_{row}.mp4", reason="no file", error="OSError")
+        generator = torch.Generator().manual_seed(row)
+        return {
+            "pixel_values": torch.randn(4, 3, 32, 32, generator=generator),
+            "caption": "a red square",
+            "index": row,
+        }
+
+
+def train_with_unreadable_rows(out_dir: Path, case: str) -> None:
+    unreadable, max_failed_fraction = TRAINER_CASES[case]
+    torch.manual_seed(0)
+    model = ViCLIPModel(ViCLIPConfig(**tiny_config_kwargs()))
+    args = TrainingArguments(
+        output_dir=str(out_dir / case), per_device_train_batch_size=1, max_steps=3, optim="sgd", learning_rate=0.1,
+        weight_decay=0.0, train_sampling_strategy="sequential", remove_unused_columns=False, save_strategy="no",
+        report_to="none", use_cpu=True, disable_tqdm=True,
+    )  # fmt: skip
+    trainer = ViCLIPTrainer(
+        model=model,
+        args=args,
+        train_dataset=ClipsWithSomeUnreadable(unreadable),
+        data_collator=VideoDataCollator(tiny_processor()),
+        max_failed_fraction=max_failed_fraction,
+        failed_fraction_window=4,
+    )
+    result = {}
+    try:
+        trainer.train()
+    except TooManySkippedVideosError as error:
+        result["error"] = str(error)
+    result["step"] = trainer.state.global_step
+    result["weights"] = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
+    torch.save(result, out_dir / f"{case}.rank{dist.get_rank()}.pt")
+
+
 def main(out_dir: Path) -> None:
     dist.init_process_group("gloo")
     rank = dist.get_rank()
@@ -111,6 +174,8 @@ def main(out_dir: Path) -> None:
     metrics = evaluate_retrieval(EmbeddingTowers(), retrieval_batches()[rank], gather=gather_equal_rows)
     if rank == 0:
         torch.save(metrics, out_dir / "retrieval.pt")
+    for case in TRAINER_CASES:
+        train_with_unreadable_rows(out_dir, case)
     dist.barrier()
     dist.destroy_process_group()
 

@@ -1,5 +1,6 @@
 # Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
-"""Annotation formats, the robust video dataset, and the collator that drops and counts unreadable videos."""
+"""Annotation formats and their errors, the robust video dataset (training randomness keyed by seed, epoch and row;
+refills), the collator that drops and counts unreadable videos, and the windowed skip policy."""
 
 import json
 import logging
@@ -9,15 +10,16 @@ import numpy as np
 import pytest
 import torch
 
+from viclip_train.annotations import load_annotations, parse_timestamp
 from viclip_train.data import (
     SKIPPED_KEY,
-    SkippedSample,
-    TooManySkippedVideosError,
+    SKIPPED_SAMPLES_KEY,
+    EpochSampler,
+    SampleKey,
     VideoDataCollator,
     VideoDataset,
-    load_annotations,
-    parse_timestamp,
 )
+from viclip_train.skipping import SkippedSample, SkippedSampleLog, TooManySkippedVideosError
 from viclip_train.synthetic import make_synthetic_corpus, write_video
 from viclip.video_processing_viclip import available_video_backends
 
@@ -162,6 +164,78 @@ def test_parse_timestamp_reads_internvid_times_and_seconds():
         parse_timestamp("1:xx:00")
 
 
+def test_negative_timestamps_are_refused_not_read_as_positive():
+    for value in ("-00:00:01", "-5", "00:-1:00", -1.0):
+        with pytest.raises(ValueError, match="HH:MM:SS.mmm|non-negative"):
+            parse_timestamp(value)
+    with pytest.raises(ValueError, match="under 60"):
+        parse_timestamp("00:75:00")
+
+
+def test_csv_with_an_unterminated_quote_is_an_error_naming_file_and_line(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text('video,caption\na.mp4,"a dog runs\nb.mp4,a cat\nc.mp4,a bird\n')
+    with pytest.raises(ValueError, match=r"a\.csv, line 2: .*unterminated quote"):
+        load_annotations(path)
+
+
+def test_csv_quote_that_closes_rows_later_is_an_error(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text('video,caption\na.mp4,"a dog runs\nb.mp4,a cat"\nc.mp4,a bird\n')
+    with pytest.raises(ValueError, match=r"a\.csv, lines 2-3: a quoted cell spans several lines"):
+        load_annotations(path)
+
+
+def test_csv_row_with_too_many_or_too_few_cells_is_an_error_naming_its_line(tmp_path):
+    for rows in ("a.mp4,a dog,extra\n", "a.mp4\n"):
+        path = tmp_path / "ragged.csv"
+        path.write_text("video,caption\nz.mp4,fine\n" + rows)
+        with pytest.raises(ValueError, match=r"ragged\.csv, line 3: \d cells for the 2 columns"):
+            load_annotations(path)
+
+
+def test_csv_header_naming_a_column_twice_is_an_error(tmp_path):
+    path = tmp_path / "twice.csv"
+    path.write_text("video,caption,caption\na.mp4,one,two\n")
+    with pytest.raises(ValueError, match=r"twice\.csv, line 1: .*\['caption'\] more than once"):
+        load_annotations(path)
+
+
+def test_json_object_naming_a_key_twice_is_an_error(tmp_path):
+    path = tmp_path / "twice.jsonl"
+    path.write_text('{"video": "a.mp4", "caption": "x"}\n{"video": "b.mp4", "video": "c.mp4", "caption": "y"}\n')
+    with pytest.raises(ValueError, match=r"twice\.jsonl, line 2: .*\['video'\]"):
+        load_annotations(path)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json", ".jsonl"])
+def test_text_that_is_not_utf8_is_an_error_naming_the_file_and_line(tmp_path, suffix):
+    text = {
+        ".csv": "video,caption\na.mp4,caf\xe9\n",
+        ".json": '[{"video": "a.mp4",\n "caption": "caf\xe9"}]',
+        ".jsonl": '{"video": "a.mp4", "caption": "caf\xe9"}\n',
+    }[suffix]
+    path = tmp_path / f"latin1{suffix}"
+    path.write_bytes(text.encode("latin-1"))
+    line = 2 if suffix != ".jsonl" else 1
+    with pytest.raises(ValueError, match=rf"latin1\{suffix}, line {line}: not UTF-8"):
+        load_annotations(path)
+
+
+def test_negative_class_id_is_an_error_naming_its_entry(tmp_path):
+    (tmp_path / "a.csv").write_text("video,label\nx.mp4,2\ny.mp4,-1\n")
+    with pytest.raises(ValueError, match=r"entry 1 \(line 3\): 'label' is the class id -1"):
+        load_annotations(tmp_path / "a.csv", caption_column=None, label_column="label")
+
+
+def test_a_large_broken_csv_fails_fast_at_its_first_bad_row(tmp_path):
+    path = tmp_path / "big.csv"
+    rows = "".join(f"v{i}.mp4,caption {i}\n" for i in range(200_000))
+    path.write_text('video,caption\nbad.mp4,"never closed\n' + rows)
+    with pytest.raises(ValueError, match=r"big\.csv, line 2"):  # the cell limit stops it, not the end of the file
+        load_annotations(path)
+
+
 # ----- dataset and collator -----
 
 
@@ -189,7 +263,7 @@ def test_items_hold_the_clip_of_their_own_caption(colour_videos, video_processor
 
 def test_missing_video_is_skipped_and_logged_with_its_path(colour_videos, video_processor, tmp_path, caplog):
     dataset = _colour_dataset(colour_videos, video_processor, tmp_path, missing=("green",))
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.DEBUG):  # one line per sample at debug level; warnings are periodic summaries
         item = dataset[1]
     assert isinstance(item, SkippedSample) and item.index == 1
     assert "no_such_green.mp4" in item.video
@@ -201,7 +275,7 @@ def test_corrupt_video_is_skipped_and_logged_with_its_path(
     colour_videos, video_processor, tmp_path, caplog, video_backend
 ):
     dataset = _colour_dataset(colour_videos, video_processor, tmp_path, broken=("blue",), video_backend=video_backend)
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.DEBUG):
         item = dataset[2]
     assert isinstance(item, SkippedSample) and item.video.endswith("broken_blue.mp4")
     assert "broken_blue.mp4" in caplog.text
@@ -244,15 +318,19 @@ def test_collator_drops_skipped_items_counts_them_and_keeps_pairs(colour_videos,
 
 def test_caption_is_never_paired_with_another_clip_through_workers(colour_videos, processor, tmp_path):
     dataset = _colour_dataset(
-        colour_videos, processor.video_processor, tmp_path, broken=("green",), missing=("yellow",), train=True
+        colour_videos,
+        processor.video_processor,
+        tmp_path,
+        broken=("green",),
+        missing=("yellow",),
+        train=True,
+        max_refill_attempts=0,  # the refills are tested below
     )
     token_ids = processor(
         text=[f"a {name} screen" for name in SOLID_COLORS], padding="max_length", return_tensors="pt"
     )
     captions_by_ids = {tuple(ids.tolist()): name for ids, name in zip(token_ids["input_ids"], SOLID_COLORS)}
-    loader = torch.utils.data.DataLoader(
-        dataset, batch_size=3, num_workers=2, collate_fn=VideoDataCollator(processor, max_failed_fraction=0.7)
-    )
+    loader = torch.utils.data.DataLoader(dataset, batch_size=3, num_workers=2, collate_fn=VideoDataCollator(processor))
     seen, skipped = [], 0
     for batch in loader:
         skipped += int(batch[SKIPPED_KEY])
@@ -263,18 +341,82 @@ def test_caption_is_never_paired_with_another_clip_through_workers(colour_videos
     assert sorted(seen) == sorted(set(SOLID_COLORS) - {"green", "yellow"})
 
 
-def test_too_many_failures_in_a_batch_stop_with_a_video_root_hint(colour_videos, processor, tmp_path):
-    dataset = _colour_dataset(colour_videos, processor.video_processor, tmp_path, missing=("red", "green"))
-    items = [dataset[i] for i in range(3)]  # red and green missing, blue fine: 2 of 3 failed
-    with pytest.raises(TooManySkippedVideosError, match="check --video_root"):
-        VideoDataCollator(processor, max_failed_fraction=0.5)(items)
-    assert int(VideoDataCollator(processor, max_failed_fraction=0.7)(items)[SKIPPED_KEY]) == 2
+def _skipped(count: int, error: str = "FileNotFoundError") -> list[SkippedSample]:
+    return [
+        SkippedSample(index=i, video=f"videos/missing_{i}.mp4", reason="no such file", error=error)
+        for i in range(count)
+    ]
 
 
-def test_a_batch_with_every_video_missing_always_fails(colour_videos, processor, tmp_path):
+def test_too_many_failures_over_the_window_stop_with_a_video_root_hint(tmp_path):
+    log = SkippedSampleLog(tmp_path, max_failed_fraction=0.5, window=8)
+    log.add(_skipped(2), read=4, failed=2)  # 4 samples read: too few to judge
+    log.add(_skipped(1, "ValueError"), read=4, failed=1)  # 3 of 8: fine
+    expected = r"(?s)5 of the last 8 .*FileNotFoundError .*missing_0\.mp4.*check --video_root"
+    with pytest.raises(TooManySkippedVideosError, match=expected):
+        log.add(_skipped(4), read=4, failed=4)  # the window drops the oldest batch: 5 of the last 8 failed
+
+
+def test_one_unreadable_video_in_batches_of_one_never_stops_the_run():
+    log = SkippedSampleLog(max_failed_fraction=0.5, window=1000)
+    log.add(_skipped(1), read=1, failed=1)  # the very first sample fails: 100 % of one sample, not judged yet
+    for _ in range(200):
+        log.add([], read=1, failed=0)
+    log.finish()
+    assert log.total_failed == 1 and log.failed_fraction < 0.01
+
+
+def test_old_failures_leave_the_window():
+    log = SkippedSampleLog(max_failed_fraction=0.5, window=10)
+    log.add(_skipped(4), read=8, failed=4)
+    for _ in range(10):
+        log.add([], read=1, failed=0)
+    assert log.failed_fraction == 0.0 and log.total_failed == 4
+
+
+def test_a_run_shorter_than_the_judging_minimum_is_judged_at_its_end():
+    log = SkippedSampleLog(max_failed_fraction=0.5)
+    log.add(_skipped(3), read=4, failed=3)
+    with pytest.raises(TooManySkippedVideosError, match="3 of the last 4"):
+        log.finish()
+
+
+def test_every_skipped_sample_is_recorded_in_a_per_rank_file_and_summarised(tmp_path):
+    log = SkippedSampleLog(tmp_path, process_index=3, max_failed_fraction=1.0)
+    log.add(_skipped(2), read=4, failed=2, split="train", epoch=0, step=5)
+    records = [json.loads(line) for line in (tmp_path / "skipped_samples.rank3.jsonl").read_text().splitlines()]
+    assert records[1] == {
+        "split": "train", "epoch": 0, "step": 5, "row": 1, "video": "videos/missing_1.mp4",
+        "error": "FileNotFoundError", "reason": "no such file",
+    }  # fmt: skip
+    summary = log.summary()
+    assert "Skipped 2" in summary and "FileNotFoundError" in summary and "skipped_samples.rank3.jsonl" in summary
+    assert log.summary() is None  # nothing new since
+
+
+def test_a_batch_with_every_video_missing_is_an_empty_batch_that_reports_its_skips(colour_videos, processor, tmp_path):
     dataset = _colour_dataset(colour_videos, processor.video_processor, tmp_path, missing=("red",))
-    with pytest.raises(TooManySkippedVideosError):
-        VideoDataCollator(processor, max_failed_fraction=1.0)([dataset[0]])
+    batch = VideoDataCollator(processor)([dataset[0]])
+    assert "pixel_values" not in batch and int(batch[SKIPPED_KEY]) == 1
+    assert [sample.index for sample in batch[SKIPPED_SAMPLES_KEY]] == [0]
+
+
+def test_a_failed_training_row_is_refilled_by_another_whole_row(colour_videos, processor, tmp_path):
+    dataset = _colour_dataset(colour_videos, processor.video_processor, tmp_path, missing=("red", "green"), train=True)
+    item = dataset[SampleKey(epoch=0, row=0)]  # red is missing: another row takes its place, clip and caption
+    assert item["caption"] == f"a {_colour_of(item['pixel_values'])} screen"
+    assert item["index"] != 0 and [sample.index for sample in item["skipped"]][0] == 0
+    batch = VideoDataCollator(processor)([item])
+    assert batch["pixel_values"].shape[0] == 1 and int(batch[SKIPPED_KEY]) == len(item["skipped"])
+
+
+def test_a_training_row_whose_refills_all_fail_is_skipped_with_every_failure(colour_videos, processor, tmp_path):
+    dataset = _colour_dataset(
+        colour_videos, processor.video_processor, tmp_path, missing=tuple(SOLID_COLORS), train=True
+    )
+    item = dataset[SampleKey(epoch=0, row=0)]
+    assert isinstance(item, SkippedSample) and len(item.expanded()) == len(SOLID_COLORS)  # each row tried once
+    assert int(VideoDataCollator(processor)([item])[SKIPPED_KEY]) == len(SOLID_COLORS)
 
 
 def test_labels_become_class_ids_for_classification(colour_videos, video_processor, tmp_path):
@@ -287,14 +429,41 @@ def test_labels_become_class_ids_for_classification(colour_videos, video_process
     assert "input_ids" not in batch and batch["pixel_values"].shape[0] == 2
 
 
-def test_training_items_are_random_but_reproducible_with_the_torch_seed(corpus, video_processor):
+def test_training_items_depend_only_on_seed_epoch_and_row(corpus, video_processor):
     table = load_annotations(corpus.annotation_file("train", "json"))
-    dataset = VideoDataset(table, video_processor, video_root=corpus.root, num_frames=4, train=True)
-    torch.manual_seed(0)
-    first = dataset[0]["pixel_values"]
-    torch.manual_seed(0)
-    assert torch.equal(first, dataset[0]["pixel_values"])
-    assert not torch.equal(first, dataset[0]["pixel_values"])
+    dataset = VideoDataset(table, video_processor, video_root=corpus.root, num_frames=4, train=True, seed=3)
+    first = dataset[SampleKey(epoch=1, row=0)]["pixel_values"]
+    torch.manual_seed(123)  # torch's generator plays no part
+    assert torch.equal(first, dataset[SampleKey(epoch=1, row=0)]["pixel_values"])
+    assert not torch.equal(first, dataset[SampleKey(epoch=2, row=0)]["pixel_values"])  # a new epoch, a new draw
+    other_seed = VideoDataset(table, video_processor, video_root=corpus.root, num_frames=4, train=True, seed=4)
+    assert not torch.equal(first, other_seed[SampleKey(epoch=1, row=0)]["pixel_values"])
+
+
+def test_training_items_are_the_same_from_any_worker(corpus, processor):
+    table = load_annotations(corpus.annotation_file("train", "json"))
+    dataset = VideoDataset(table, processor.video_processor, video_root=corpus.root, num_frames=4, train=True)
+    sampler = EpochSampler(len(dataset), seed=0)
+    sampler.set_epoch(2)
+
+    def pixel_values(num_workers):
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_size=2, sampler=sampler, num_workers=num_workers, collate_fn=VideoDataCollator(processor)
+        )
+        return torch.cat([batch["pixel_values"] for batch in loader])
+
+    assert torch.equal(pixel_values(0), pixel_values(2))
+
+
+def test_epoch_sampler_orders_rows_by_seed_and_epoch_and_keys_them_with_the_epoch():
+    sampler = EpochSampler(6, seed=5)
+    sampler.set_epoch(1)
+    keys = list(sampler)
+    assert sorted(key.row for key in keys) == list(range(6)) and {key.epoch for key in keys} == {1}
+    assert keys == list(sampler)
+    sampler.set_epoch(2)
+    assert [key.row for key in sampler] != [key.row for key in keys]
+    assert [key.row for key in EpochSampler(6, seed=5, shuffle=False)] == list(range(6))
 
 
 def test_evaluation_items_are_deterministic(corpus, video_processor):

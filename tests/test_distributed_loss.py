@@ -1,5 +1,7 @@
 # Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
-"""The gathered contrastive loss: single-process definition, and equality with one process under torchrun."""
+"""Under torchrun with two processes (gloo, CPU): the gathered contrastive loss equals one process's, retrieval over
+unevenly sharded processes equals one process's, and a rank whose share of a batch is unreadable neither hangs nor
+desynchronises the run."""
 
 import os
 import subprocess
@@ -10,6 +12,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from tests.conftest import tiny_config_kwargs
+from viclip import ViCLIPConfig, ViCLIPModel
 from viclip.losses import gather_features, viclip_contrastive_loss
 from viclip_train.retrieval import evaluate_retrieval
 
@@ -74,3 +78,32 @@ def test_retrieval_over_unevenly_sharded_processes_matches_one_process(torchrun_
     single = evaluate_retrieval(distributed_loss_worker.EmbeddingTowers(), every_batch)
     assert distributed["num_pairs"] == single["num_pairs"] == 10
     assert distributed == pytest.approx(single)
+
+
+def _trainer_results(torchrun_results, case):
+    return [torch.load(torchrun_results / f"{case}.rank{rank}.pt") for rank in range(2)]
+
+
+def test_a_rank_whose_every_batch_is_unreadable_takes_zero_weight_steps_without_hanging(torchrun_results):
+    initial = _trainer_results(torchrun_results, "every_step")
+    for result in initial:
+        assert result["step"] == 3 and "error" not in result
+    torch.manual_seed(0)
+    untouched = ViCLIPModel(ViCLIPConfig(**tiny_config_kwargs()))  # SGD with zero gradients changes nothing
+    for name, parameter in untouched.named_parameters():
+        for result in initial:
+            torch.testing.assert_close(result["weights"][name], parameter.detach(), rtol=0, atol=0, msg=name)
+
+
+def test_one_empty_share_keeps_the_ranks_in_step_and_in_sync(torchrun_results):
+    rank0, rank1 = _trainer_results(torchrun_results, "one_step")
+    assert rank0["step"] == rank1["step"] == 3
+    for name, weight in rank0["weights"].items():
+        torch.testing.assert_close(rank1["weights"][name], weight, rtol=0, atol=0, msg=name)
+
+
+def test_too_many_unreadable_samples_stop_every_rank_at_the_same_step(torchrun_results):
+    rank0, rank1 = _trainer_results(torchrun_results, "stops")
+    assert rank0["step"] == rank1["step"] < 3
+    for result in (rank0, rank1):  # both name the reason and an example, though only rank 1 read the failures
+        assert "OSError" in result["error"] and "videos/missing_1.mp4" in result["error"]

@@ -8,7 +8,7 @@ import pytest
 
 from viclip.pipeline_viclip import KINETICS_TEMPLATES
 from viclip.tokenization_viclip import normalize_training_caption
-from viclip_train.data import load_annotations
+from viclip_train.annotations import load_annotations
 from viclip_train.label_sets import (
     canonicalize_labels,
     label_match_key,

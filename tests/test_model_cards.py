@@ -95,7 +95,9 @@ def metric_values(metadata: dict) -> list[float]:
 def card_args(tmp_path: Path, module, **model_fields):
     """Argument dataclasses of a script, as its command line would give them, for calling its card builder."""
     model_args = module.ModelArguments(**model_fields)
-    data_args = module.DataArguments(train_file=str(tmp_path / "train.json"))
+    train_file = tmp_path / "train.json"  # the argument dataclasses check that it exists
+    train_file.write_text('[{"video": "a.mp4", "caption": "a clip", "label": "a"}]')
+    data_args = module.DataArguments(train_file=str(train_file))
     training_args = TrainingArguments(output_dir=str(tmp_path / "out"), report_to="none", use_cpu=True)
     return model_args, data_args, training_args
 

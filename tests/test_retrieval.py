@@ -4,6 +4,7 @@
 import pytest
 import torch
 
+from viclip_train.distributed import first_occurrences, gather_rows
 from viclip_train.retrieval import evaluate_retrieval, retrieval_metrics
 
 
@@ -97,3 +98,30 @@ def test_evaluate_retrieval_embeds_each_pair_once_and_restores_training_mode():
     metrics = evaluate_retrieval(model, batches)
     assert metrics["t2v_r1"] == metrics["v2t_r1"] == 100.0 and metrics["num_pairs"] == 6
     assert model.calls == 6 and model.training
+
+
+def test_evaluate_retrieval_counts_each_annotation_row_once():
+    from types import SimpleNamespace
+
+    class Identity(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.unused = torch.nn.Parameter(torch.zeros(()))
+
+        def forward(self, input_ids, pixel_values, attention_mask):
+            return SimpleNamespace(video_embeds=pixel_values, text_embeds=input_ids.float())
+
+    rows = torch.tensor([0, 1, 2, 1, 0])  # a distributed sampler repeated rows 1 and 0 to even out the processes
+    batch = {
+        "pixel_values": torch.eye(3)[rows],
+        "input_ids": torch.eye(3, dtype=torch.long)[rows],
+        "attention_mask": torch.ones(5, 3),
+        "index": rows,
+    }
+    assert evaluate_retrieval(Identity(), [batch])["num_pairs"] == 3
+
+
+def test_gather_rows_in_one_process_returns_the_rows_as_they_are_and_first_occurrences_keep_row_order():
+    tensors = {"a": torch.arange(3)}
+    assert gather_rows(tensors, gather=lambda x: x) is tensors
+    assert first_occurrences(torch.tensor([4, 2, 4, 0, 2])).tolist() == [3, 1, 0]

@@ -1,6 +1,7 @@
 # Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
-"""run_classification.py: fine-tuning, zero-shot evaluation, multi-view evaluation, the top-k metric module, the
-Hub-ready output folder, and the checks on bad input. Tiny models on a tiny synthetic corpus; the full demo is slow."""
+"""run_classification.py: fine-tuning, multi-view evaluation, the top-k metric module, the Hub-ready output folder, and
+the checks on bad input. Tiny models on a tiny synthetic corpus; the full demo is slow. Zero-shot evaluation
+(run_zero_shot.py) is tested in test_run_zero_shot.py."""
 
 import dataclasses
 import json
@@ -14,25 +15,27 @@ import datasets
 import pytest
 import torch
 from torchvision.transforms import InterpolationMode
-from transformers import pipeline
+from transformers import TrainingArguments, pipeline
 
 import run_classification
-from run_classification import DataArguments, EvaluationArguments, ModelArguments, load_top_k_metric
+from run_classification import DataArguments, EvaluationArguments, ModelArguments
 from tests.conftest import tiny_config_kwargs
 from tests.processing_helpers import frame_indices_of, tiny_processor, write_index_video
-from viclip import ViCLIPModel, ZeroShotVideoClassificationPipeline
+from viclip import ViCLIPConfig, ViCLIPForVideoClassification
+from viclip_train.annotations import AnnotationSplit, load_annotations, load_class_folder
 from viclip_train.classification import (
+    MAX_CLASSES_FROM_INTEGER_LABELS,
     EvaluationVideoDataset,
-    LabelledSplit,
-    load_class_folder,
+    load_top_k_metric,
     predict,
     resolve_class_names,
     spatial_crops,
     temporal_view_frames,
     warn_classes_without_examples,
 )
-from viclip_train.data import load_annotations
+from viclip_train.data import VideoDataCollator
 from viclip_train.synthetic import DIRECTIONS, make_synthetic_corpus
+from viclip_train.trainer import ViCLIPTrainer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COMMON_ARGS = [
@@ -213,14 +216,6 @@ def test_class_without_training_example_is_warned_about(corpus, tmp_path, caplog
     assert missing == ["right"] and "no training example" in caplog.text and "right" in caplog.text
 
 
-def test_zero_shot_refuses_to_train(monkeypatch, tiny_viclip_folder, tmp_path):
-    with pytest.raises(ValueError, match="--zero_shot trains nothing"):
-        run_script(
-            monkeypatch, "--zero_shot", "--model_name_or_path", str(tiny_viclip_folder), "--do_train",
-            "--output_dir", str(tmp_path),
-        )  # fmt: skip
-
-
 # ------------------------------------------------------------------------------------------------------------------
 # Data sources and classes
 # ------------------------------------------------------------------------------------------------------------------
@@ -240,12 +235,65 @@ def test_class_folders_give_the_videos_their_folder_name_as_label(corpus, tmp_pa
 def test_integer_labels_keep_their_ids_and_a_label_file_names_them(tmp_path):
     rows = [{"video": "a.mp4", "label": 2}, {"video": "b.mp4", "label": 0}]
     (tmp_path / "train.json").write_text(json.dumps(rows))
-    split = LabelledSplit(
+    split = AnnotationSplit(
         load_annotations(tmp_path / "train.json", caption_column=None, label_column="label"), None, "train.json"
     )
     assert resolve_class_names(split, None) == ["0", "1", "2"]
     (tmp_path / "names.txt").write_text("walking\nrunning\n\njumping\n")
     assert resolve_class_names(split, str(tmp_path / "names.txt")) == ["walking", "running", "jumping"]
+
+
+def test_a_stray_huge_integer_label_is_an_error_naming_its_row_not_a_huge_class_list(tmp_path):
+    rows = [{"video": "a.mp4", "label": 2}, {"video": "b.mp4", "label": 10**8}, {"video": "c.mp4", "label": 0}]
+    (tmp_path / "train.json").write_text(json.dumps(rows))
+    split = AnnotationSplit(
+        load_annotations(tmp_path / "train.json", caption_column=None, label_column="label"), None, "train.json"
+    )
+    with pytest.raises(ValueError, match=r"train\.json, entry 1: the label 100000000 would make .*--label_names_file"):
+        resolve_class_names(split, None)
+    assert MAX_CLASSES_FROM_INTEGER_LABELS >= 21_841  # ImageNet-21k-sized label sets still work
+
+
+def test_classifier_gradient_accumulation_steps_like_one_batch_of_the_averaged_micro_batches(tmp_path):
+    torch.manual_seed(0)
+    config = ViCLIPConfig(**tiny_config_kwargs(), num_labels=3)
+    model = ViCLIPForVideoClassification(config)
+    initial = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
+    items = [{"pixel_values": torch.randn(4, 3, 32, 32), "labels": torch.tensor(i % 3)} for i in range(4)]
+    args = TrainingArguments(
+        output_dir=str(tmp_path), per_device_train_batch_size=2, gradient_accumulation_steps=2, max_steps=1,
+        optim="sgd", learning_rate=0.5, weight_decay=0.0, max_grad_norm=0.0, lr_scheduler_type="constant",
+        train_sampling_strategy="sequential", remove_unused_columns=False, report_to="none", save_strategy="no",
+        use_cpu=True,
+    )  # fmt: skip
+    ViCLIPTrainer(model=model, args=args, train_dataset=items).train()
+
+    reference = ViCLIPForVideoClassification(config)
+    reference.load_state_dict(initial)
+    losses = []
+    for micro_batch in (items[:2], items[2:]):
+        batch = {key: torch.stack([item[key] for item in micro_batch]) for key in micro_batch[0]}
+        losses.append(reference(**batch).loss)
+    ((losses[0] + losses[1]) / 2).backward()
+    for name, parameter in reference.named_parameters():
+        expected = initial[name] - 0.5 * parameter.grad
+        torch.testing.assert_close(dict(model.named_parameters())[name].detach(), expected, rtol=0, atol=1e-5)
+
+
+def test_evaluation_batch_without_a_readable_video_is_skipped_and_counted(corpus, tmp_path):
+    processor = tiny_processor()
+    annotations = load_annotations(corpus.annotation_file("val"), caption_column=None, label_column="label")
+    rows = annotations.to_list()
+    for row in rows[:3]:  # the whole first batch of 3
+        row["video"] = "missing.mp4"
+    dataset = EvaluationVideoDataset(
+        datasets.Dataset.from_list(rows), processor.video_processor, video_root=corpus.root
+    )
+    loader = torch.utils.data.DataLoader(dataset, batch_size=3, collate_fn=VideoDataCollator())
+    outputs = predict(
+        lambda pixel_values: pixel_values.flatten(1)[:, :4], loader, device=torch.device("cpu"), dtype=torch.float32
+    )
+    assert outputs["index"].tolist() == [3, 4, 5] and outputs["num_skipped"] == 3
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -322,53 +370,6 @@ def test_multi_view_evaluation_runs_end_to_end(monkeypatch, corpus, finetuned, t
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# Zero-shot
-# ------------------------------------------------------------------------------------------------------------------
-
-
-def test_zero_shot_reports_top1_top5_and_their_mean(monkeypatch, corpus, tiny_viclip_folder, tmp_path):
-    run_script(
-        monkeypatch,
-        "--zero_shot", "--model_name_or_path", str(tiny_viclip_folder), *corpus_args(corpus, ["val"]),
-        "--output_dir", str(tmp_path), "--do_eval",
-    )  # fmt: skip
-    results = read_json(tmp_path / "eval_results.json")
-    assert results["eval_zero_shot_top5"] == 100.0  # 4 classes
-    assert results["eval_zero_shot_avg"] == pytest.approx((results["eval_zero_shot_top1"] + 100.0) / 2)
-
-
-def test_zero_shot_embeds_the_labels_once_for_the_whole_set(monkeypatch, corpus, tiny_viclip_folder, tmp_path):
-    calls = []
-    original = ViCLIPModel.get_text_features
-    monkeypatch.setattr(
-        ViCLIPModel,
-        "get_text_features",
-        lambda self, **kw: calls.append(kw["input_ids"].shape[0]) or original(self, **kw),
-    )
-    run_script(
-        monkeypatch,
-        "--zero_shot", "--model_name_or_path", str(tiny_viclip_folder), *corpus_args(corpus, ["val"]),
-        "--output_dir", str(tmp_path), "--do_eval", "--zero_shot_templates", "a shape moving {}", "{}",
-    )  # fmt: skip
-    assert calls == [4 * 2]  # one text batch: 4 classes x 2 templates, for the 6 videos in 2 batches
-
-
-def test_zero_shot_scores_rank_classes_as_the_zero_shot_pipeline(corpus, tiny_viclip_folder):
-    model = ViCLIPModel.from_pretrained(tiny_viclip_folder).eval()
-    processor = tiny_processor()
-    labels, templates = ["to the left", "up", "down"], ["a shape moving {}", "{}"]
-    score = run_classification.zero_shot_scorer(model, processor, labels, templates)
-    video = str(corpus.root / "videos/val/00003.mp4")
-    with torch.no_grad():
-        logits = score(processor(videos=video)["pixel_values"])[0]
-    expected = ZeroShotVideoClassificationPipeline(model=model, processor=processor)(
-        video, candidate_labels=labels, hypothesis_template=templates
-    )
-    probabilities = dict(zip(labels, logits.softmax(-1).tolist(), strict=True))
-    assert {entry["label"]: entry["score"] for entry in expected} == pytest.approx(probabilities, abs=1e-5)
-
-
-# ------------------------------------------------------------------------------------------------------------------
 # Publishing and arguments
 # ------------------------------------------------------------------------------------------------------------------
 
@@ -379,6 +380,9 @@ def test_push_to_hub_publishes_the_output_folder(monkeypatch, corpus, tiny_vicli
     class FakeApi:
         def __init__(self, token=None):
             calls["token"] = token
+
+        def whoami(self):
+            return {"name": "user", "auth": {"accessToken": {"role": "write"}}}
 
         def create_repo(self, repo_id, **kwargs):
             calls["repo"] = repo_id
@@ -404,12 +408,12 @@ def test_every_argument_has_help():
             assert len(argument.metadata.get("help", "")) > 20, f"{arguments.__name__}.{argument.name} lacks help"
 
 
-@pytest.mark.parametrize("config", ["demo_classification.json", "demo_zero_shot.json"])
-def test_demo_configs_parse(config, monkeypatch, tmp_path):
-    # The demos start from the pretraining demo's output folder, which a clean checkout does not have yet.
+def test_demo_config_parses(monkeypatch, tmp_path):
+    # The demo starts from the pretraining demo's output folder, which a clean checkout does not have yet.
     monkeypatch.chdir(tmp_path)
     (tmp_path / "outputs" / "demo-pretrain").mkdir(parents=True)
-    monkeypatch.setattr(sys, "argv", ["run_classification.py", str(REPO_ROOT / "configs" / config)])
+    config = REPO_ROOT / "configs" / "demo_classification.json"
+    monkeypatch.setattr(sys, "argv", ["run_classification.py", str(config)])
     model_args, data_args, eval_args, training_args = run_classification.parse_arguments()
     run_classification.check_arguments(model_args, data_args, eval_args, training_args)
     assert data_args.synthetic_corpus_dir and training_args.do_eval
@@ -428,7 +432,7 @@ def pretraining_demo_model(tmp_path_factory) -> Path:
     return Path(config["output_dir"])
 
 
-def run_demo(config_name: str, model_dir: Path, output_dir: Path) -> dict:
+def run_demo(config_name: str, model_dir: Path, output_dir: Path, script: str = "run_classification.py") -> dict:
     """Runs a demo configuration from `model_dir` in a fresh process from the repository root, writing to
     `output_dir`."""
     config = json.loads((REPO_ROOT / "configs" / config_name).read_text())
@@ -436,7 +440,7 @@ def run_demo(config_name: str, model_dir: Path, output_dir: Path) -> dict:
     config["output_dir"] = str(output_dir)
     (output_dir.parent / config_name).write_text(json.dumps(config))
     subprocess.run(
-        [sys.executable, str(REPO_ROOT / "run_classification.py"), str(output_dir.parent / config_name)],
+        [sys.executable, str(REPO_ROOT / script), str(output_dir.parent / config_name)],
         cwd=REPO_ROOT,
         check=True,
         timeout=600,
@@ -452,5 +456,5 @@ def test_demo_fine_tunes_well_above_chance_within_ten_minutes(pretraining_demo_m
 
 @pytest.mark.slow
 def test_zero_shot_demo_scores_the_pretraining_demo_above_chance(pretraining_demo_model, tmp_path):
-    results = run_demo("demo_zero_shot.json", pretraining_demo_model, tmp_path / "demo")
+    results = run_demo("demo_zero_shot.json", pretraining_demo_model, tmp_path / "demo", script="run_zero_shot.py")
     assert results["eval_zero_shot_top1"] > 25.0 and results["eval_zero_shot_samples"] == 72

@@ -1,29 +1,38 @@
-"""Behaviour of `run_pretrain.py` and its Trainer pieces: the Hub-ready output, resuming, skipped videos, distributed
-runs, gradient accumulation, weight decay, the logit-scale cap and publishing."""
+"""Behaviour of `run_pretrain.py` and its Trainer pieces: the Hub-ready output, exact resume after a kill (mid-training
+or mid-save) with the default augmentation and token masking, complete checkpoints, a full disk, skipped videos,
+validated arguments, data sources, distributed runs, gradient accumulation, weight decay, the logit-scale cap,
+reporting and publishing."""
 
+import dataclasses
+import errno
 import json
 import logging
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
+
+import datasets
 
 import pytest
 import torch
 from safetensors.torch import load_file
-from transformers import HfArgumentParser, TrainingArguments
+from transformers import HfArgumentParser, Trainer, TrainerCallback, TrainerState, TrainingArguments
 
-from viclip import ViCLIPConfig, ViCLIPModel
+import run_pretrain
+import viclip_train.trainer as trainer_module
+from viclip import ViCLIPConfig, ViCLIPForVideoClassification, ViCLIPModel
+from viclip_train.data import VideoDataCollator
+from viclip_train.skipping import SkippedSample
+from viclip_train.arguments import parse_arguments_with_json
+from viclip_train.hub import HubAccessError, check_hub_write_access, publish_folder
+from viclip_train.steps import load_splits
 from viclip_train.synthetic import make_synthetic_corpus
-from viclip_train.trainer import (
-    ClampLogitScaleCallback,
-    ViCLIPTrainer,
-    decay_parameter_names,
-    parse_arguments_with_json,
-    publish_folder,
-)
+from viclip_train.trainer import CheckpointSaveError, ClampLogitScaleCallback, ViCLIPTrainer, decay_parameter_names
 
 from .conftest import tiny_config_kwargs
 
@@ -75,11 +84,12 @@ def run_script(
     extra_args: tuple[str, ...] = (),
     script: Path = SCRIPT,
     returncode: int = 0,
+    threads: int = 1,
 ) -> None:
     config_file = tmp_path / f"config-{abs(hash(json.dumps(config, sort_keys=True)))}.json"
     config_file.write_text(json.dumps(config))
     command = [*(launcher or (sys.executable,)), str(script), str(config_file), *extra_args]
-    environment = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(threads)}
     result = subprocess.run(command, capture_output=True, text=True, env=environment, cwd=tmp_path, timeout=600)
     (tmp_path / "run.log").write_text(result.stdout + result.stderr)
     assert result.returncode == returncode, (
@@ -87,7 +97,38 @@ def run_script(
     )
 
 
-# run_pretrain.py, killed (no clean-up, no final save) when step CRASH_AT_STEP + 1 is about to start.
+def run_in_process(config: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs `run_pretrain.main()` in this process on `config` (faster than a fresh interpreter)."""
+    config_file = tmp_path / f"config-{abs(hash(json.dumps(config, sort_keys=True)))}.json"
+    config_file.write_text(json.dumps(config))
+    monkeypatch.setattr(sys, "argv", ["run_pretrain.py", str(config_file)])
+    run_pretrain.main()
+
+
+class Killed(BaseException):
+    """Stands in for a kill -9 inside the test process: no `except Exception` of the run catches it, and nothing of
+    the run cleans up after it, so the output folder is left as a killed process leaves it."""
+
+
+def kill_at_step_begin(monkeypatch: pytest.MonkeyPatch, step: int) -> None:
+    """Every ViCLIPTrainer made from now on dies when step `step + 1` is about to start."""
+
+    class Kill(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kwargs):
+            if state.global_step == step:
+                raise Killed(f"killed before step {step + 1}")
+
+    trainer_init = ViCLIPTrainer.__init__
+
+    def init_with_kill(self, *args, **kwargs):
+        trainer_init(self, *args, **kwargs)
+        self.add_callback(Kill())
+
+    monkeypatch.setattr(ViCLIPTrainer, "__init__", init_with_kill)
+
+
+# run_pretrain.py in a fresh interpreter, killed (os._exit: no clean-up at all) when step CRASH_AT_STEP + 1 is about to
+# start.
 CRASHING_RUN = """
 import os
 import run_pretrain
@@ -107,6 +148,48 @@ ViCLIPTrainer.__init__ = init_with_crash
 run_pretrain.main()
 """
 CRASH_EXIT_CODE = 17
+
+# Training augmentation (random frames, crop, flip) and token masking (0.5) at their defaults; 8 clips in batches of 2
+# make 4 steps per epoch, so checkpoint-3 falls mid-epoch and the resumed run crosses into the next epoch; the cosine
+# schedule changes the learning rate every step. Resuming must restore optimizer, scheduler, data order, the
+# augmentation of every clip and the token masks.
+RESUME_RUN = {
+    "max_steps": 6,
+    "save_steps": 3,
+    "per_device_train_batch_size": 2,
+    "lr_scheduler_type": "cosine",
+    "warmup_steps": 1,
+    "do_eval": False,
+}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_run(tiny_corpus, tmp_path_factory) -> Path:
+    """The output folder of `RESUME_RUN` trained without interruption (DataLoader in the main process)."""
+    output_dir = tmp_path_factory.mktemp("uninterrupted")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        run_in_process(tiny_run_config(tiny_corpus, output_dir / "out", **RESUME_RUN), output_dir, monkeypatch)
+    return output_dir / "out"
+
+
+# Two steps, a checkpoint after each: the runs that are killed while saving checkpoint-2 resume from checkpoint-1.
+SAVE_RUN = {"max_steps": 2, "save_steps": 1, "do_eval": False}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_short_run(tiny_corpus, tmp_path_factory) -> Path:
+    """The output folder of `SAVE_RUN` trained without interruption."""
+    output_dir = tmp_path_factory.mktemp("uninterrupted_short")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        run_in_process(tiny_run_config(tiny_corpus, output_dir / "out", **SAVE_RUN), output_dir, monkeypatch)
+    return output_dir / "out"
+
+
+def assert_same_weights(expected_dir: Path, resumed_dir: Path) -> None:
+    expected, resumed = load_file(expected_dir / "model.safetensors"), load_file(resumed_dir / "model.safetensors")
+    assert expected.keys() == resumed.keys()
+    for name in expected:
+        torch.testing.assert_close(resumed[name], expected[name], rtol=0, atol=0, msg=name)
 
 
 def test_tiny_run_writes_a_hub_ready_folder_with_retrieval_results(tiny_corpus, tmp_path):
@@ -143,31 +226,203 @@ def test_unreadable_videos_are_skipped_counted_and_logged_to_tensorboard(tiny_co
     )
     assert rows[0]["video"] in (tmp_path / "run.log").read_text()  # logged with its path
     assert list((tmp_path / "out").rglob("events.out.tfevents.*"))
+    records = [
+        json.loads(line) for line in (tmp_path / "out" / "skipped_samples.rank0.jsonl").read_text().splitlines()
+    ]
+    assert [(record["row"], record["split"]) for record in records] == [(0, "train")]
+    assert records[0]["video"].endswith(rows[0]["video"]) and records[0]["reason"]
 
 
-def test_run_killed_mid_training_resumes_to_the_weights_of_an_uninterrupted_run(tiny_corpus, tmp_path):
-    deterministic = {"mask_ratio": 0.0, "train_augmentation": False, "do_eval": False}
-    # a schedule that changes every step, over two epochs: resuming must restore optimizer, scheduler and data order
-    schedule = {"max_steps": 4, "save_steps": 2, "lr_scheduler_type": "cosine", "warmup_steps": 1}
-    uninterrupted = tmp_path / "uninterrupted"
-    run_script(tiny_run_config(tiny_corpus, uninterrupted, **deterministic, **schedule), tmp_path)
+def test_one_unreadable_video_with_batches_of_one_is_skipped_without_ending_the_run(
+    tiny_corpus, tmp_path, monkeypatch
+):
+    corpus_copy = tmp_path / "corpus"
+    shutil.copytree(tiny_corpus.root, corpus_copy)
+    rows = json.loads(tiny_corpus.annotation_file("train").read_text())
+    (corpus_copy / rows[3]["video"]).unlink()
+    config = tiny_run_config(
+        tiny_corpus,
+        tmp_path / "out",
+        video_root=str(corpus_copy),
+        do_eval=False,
+        per_device_train_batch_size=1,
+        max_steps=8,
+        save_strategy="no",
+    )
+    run_in_process(config, tmp_path, monkeypatch)
+    state = json.loads((tmp_path / "out" / "trainer_state.json").read_text())
+    assert state["global_step"] == 8 and state["log_history"][-2]["skipped_samples"] == 1
+    records = [
+        json.loads(line) for line in (tmp_path / "out" / "skipped_samples.rank0.jsonl").read_text().splitlines()
+    ]
+    assert [record["row"] for record in records] == [3]
+
+
+def test_final_evaluation_metrics_reach_tensorboard(tiny_corpus, tmp_path, monkeypatch):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    config = tiny_run_config(tiny_corpus, tmp_path / "out", max_steps=1, save_strategy="no", report_to="tensorboard")
+    run_in_process(config, tmp_path, monkeypatch)
+    results = json.loads((tmp_path / "out" / "eval_results.json").read_text())
+    scalars = {}
+    for events in (tmp_path / "out").rglob("events.out.tfevents.*"):
+        accumulator = EventAccumulator(str(events))
+        accumulator.Reload()
+        scalars.update({tag: accumulator.Scalars(tag)[-1].value for tag in accumulator.Tags()["scalars"]})
+    assert scalars["eval/t2v_r1"] == pytest.approx(results["eval_t2v_r1"])
+    assert scalars["eval/mean_recall"] == pytest.approx(results["eval_mean_recall"])
+
+
+def test_evaluation_only_run_logs_to_tensorboard_in_the_output_folder(
+    tiny_corpus, tiny_viclip_folder, tmp_path, monkeypatch
+):
+    config = tiny_run_config(tiny_corpus, tmp_path / "out", do_train=False, report_to="tensorboard")
+    config.pop("config_name"), config.pop("config_overrides")
+    monkeypatch.chdir(tmp_path)
+    run_in_process({**config, "model_name_or_path": str(tiny_viclip_folder)}, tmp_path, monkeypatch)
+    assert list((tmp_path / "out").rglob("events.out.tfevents.*")) and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_run_killed_mid_epoch_resumes_to_the_weights_of_an_uninterrupted_run(
+    tiny_corpus, uninterrupted_run, tmp_path, monkeypatch, caplog, num_workers
+):
+    config = tiny_run_config(tiny_corpus, tmp_path / "out", dataloader_num_workers=num_workers, **RESUME_RUN)
+    with monkeypatch.context() as killing:
+        kill_at_step_begin(killing, 3)
+        with pytest.raises(Killed):
+            run_in_process(config, tmp_path, killing)
+    assert (tmp_path / "out" / "checkpoint-3").is_dir() and not (tmp_path / "out" / "model.safetensors").exists()
+    with caplog.at_level(logging.WARNING):
+        run_in_process(config, tmp_path, monkeypatch)  # the same command again resumes from checkpoint-3
+    assert "Resuming from the latest checkpoint" in caplog.text and "checkpoint-3" in caplog.text
+    assert json.loads((tmp_path / "out" / "trainer_state.json").read_text())["global_step"] == 6
+    assert_same_weights(uninterrupted_run, tmp_path / "out")
+
+
+def test_process_killed_mid_training_resumes_to_the_weights_of_an_uninterrupted_run(
+    tiny_corpus, uninterrupted_short_run, tmp_path
+):
     interrupted = tmp_path / "interrupted"
     crashing_script = tmp_path / "crashing_run_pretrain.py"
     crashing_script.write_text(
-        CRASHING_RUN.replace("CRASH_AT_STEP", "2").replace("CRASH_EXIT_CODE", str(CRASH_EXIT_CODE))
+        CRASHING_RUN.replace("CRASH_AT_STEP", "1").replace("CRASH_EXIT_CODE", str(CRASH_EXIT_CODE))
     )
-    config = tiny_run_config(tiny_corpus, interrupted, **deterministic, **schedule)
-    run_script(config, tmp_path, script=crashing_script, returncode=CRASH_EXIT_CODE)
-    assert (interrupted / "checkpoint-2").is_dir() and not (interrupted / "model.safetensors").exists()
-    run_script(config, tmp_path)  # the same command again resumes from checkpoint-2
+    # batches of 4 of 8 clips: checkpoint-1 is mid-epoch; DataLoader workers in a fresh process
+    config = tiny_run_config(tiny_corpus, interrupted, dataloader_num_workers=2, **SAVE_RUN)
+    threads = torch.get_num_threads()  # as many as the reference run in this process: the same float sums
+    run_script(config, tmp_path, script=crashing_script, returncode=CRASH_EXIT_CODE, threads=threads)
+    assert (interrupted / "checkpoint-1").is_dir() and not (interrupted / "model.safetensors").exists()
+    run_script(config, tmp_path, threads=threads)  # the same command again resumes from checkpoint-1
     assert "Resuming from the latest checkpoint" in (tmp_path / "run.log").read_text()
+    assert json.loads((interrupted / "trainer_state.json").read_text())["global_step"] == 2
+    assert_same_weights(uninterrupted_short_run, interrupted)
 
-    state = json.loads((interrupted / "trainer_state.json").read_text())
-    assert state["global_step"] == 4
-    expected, resumed = load_file(uninterrupted / "model.safetensors"), load_file(interrupted / "model.safetensors")
-    assert expected.keys() == resumed.keys()
-    for name in expected:
-        torch.testing.assert_close(resumed[name], expected[name], rtol=0, atol=1e-6, msg=name)
+
+def kill_after_the_weights(monkeypatch: pytest.MonkeyPatch, step: int) -> None:
+    """The weights of checkpoint-`step` are written, the optimizer not yet."""
+    original = Trainer.save_model
+
+    def save_model(self, output_dir=None, _internal_call=False):
+        original(self, output_dir, _internal_call)
+        if _internal_call and self.state.global_step == step:
+            raise Killed("killed after writing the weights")
+
+    monkeypatch.setattr(Trainer, "save_model", save_model)
+
+
+def kill_inside_the_optimizer(monkeypatch: pytest.MonkeyPatch, step: int) -> None:
+    """Half of the optimizer state of checkpoint-`step` is on disk."""
+    original = Trainer._save_optimizer_and_scheduler
+
+    def save_optimizer_and_scheduler(self, output_dir):
+        if self.state.global_step != step:
+            return original(self, output_dir)
+        Path(output_dir, "optimizer.pt").write_bytes(b"PK\x03\x04 the first bytes of a zip archive")
+        raise Killed("killed while writing the optimizer")
+
+    monkeypatch.setattr(Trainer, "_save_optimizer_and_scheduler", save_optimizer_and_scheduler)
+
+
+def kill_inside_the_trainer_state(monkeypatch: pytest.MonkeyPatch, step: int) -> None:
+    """Everything of checkpoint-`step` but the end of trainer_state.json is written."""
+    original = TrainerState.save_to_json
+
+    def save_to_json(self, json_path):
+        if self.global_step != step:
+            return original(self, json_path)
+        text = json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+        Path(json_path).write_text(text[: len(text) // 2])
+        raise Killed("killed while writing the trainer state")
+
+    monkeypatch.setattr(TrainerState, "save_to_json", save_to_json)
+
+
+def kill_before_the_rename(monkeypatch: pytest.MonkeyPatch, step: int) -> None:
+    """Every file of checkpoint-`step` is written, the folder is not yet renamed into place."""
+    original = trainer_module.publish_checkpoint
+
+    def publish_checkpoint(staged, final, *args, **kwargs):
+        if Path(final).name == f"checkpoint-{step}":
+            raise Killed("killed before the rename")
+        return original(staged, final, *args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "publish_checkpoint", publish_checkpoint)
+
+
+@pytest.mark.parametrize(
+    "kill", [kill_after_the_weights, kill_inside_the_optimizer, kill_inside_the_trainer_state, kill_before_the_rename]
+)
+def test_run_killed_while_saving_reruns_from_the_newest_complete_checkpoint(
+    tiny_corpus, uninterrupted_short_run, tmp_path, monkeypatch, caplog, kill
+):
+    config = tiny_run_config(tiny_corpus, tmp_path / "out", **SAVE_RUN)
+    with monkeypatch.context() as killing:
+        kill(killing, 2)
+        with pytest.raises(Killed):
+            run_in_process(config, tmp_path, killing)
+    out = tmp_path / "out"
+    assert (out / "checkpoint-1").is_dir() and not (out / "checkpoint-2").exists()  # never a partial checkpoint-2
+    with caplog.at_level(logging.WARNING):
+        run_in_process(config, tmp_path, monkeypatch)  # the same command again
+    assert ".saving-checkpoint-2" in caplog.text and "not loaded" in caplog.text  # named in a warning
+    assert "checkpoint-1" in caplog.text and (out / ".incomplete-checkpoint-2").is_dir()  # moved aside, not deleted
+    assert_same_weights(uninterrupted_short_run, out)
+
+
+def test_full_disk_while_saving_is_an_error_naming_the_folder_and_the_rerun_continues(
+    tiny_corpus, uninterrupted_short_run, tmp_path, monkeypatch, caplog
+):
+    config = tiny_run_config(tiny_corpus, tmp_path / "out", **SAVE_RUN)
+    torch_save = torch.save
+
+    def save_on_a_full_disk(obj, path, *args, **kwargs):
+        if str(path).endswith("optimizer.pt") and "checkpoint-2" in str(path):
+            Path(path).write_bytes(b"PK\x03\x04")  # the first bytes made it
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return torch_save(obj, path, *args, **kwargs)
+
+    with monkeypatch.context() as full_disk:
+        full_disk.setattr(torch, "save", save_on_a_full_disk)
+        with pytest.raises(CheckpointSaveError, match=r"checkpoint-2 to .*\.saving-checkpoint-2 \(the disk is full\)"):
+            run_in_process(config, tmp_path, full_disk)
+    run_in_process(config, tmp_path, monkeypatch)  # space freed: the same command continues from checkpoint-1
+    assert_same_weights(uninterrupted_short_run, tmp_path / "out")
+
+
+def test_hand_truncated_checkpoint_is_named_and_passed_over(
+    tiny_corpus, uninterrupted_short_run, tmp_path, caplog, monkeypatch
+):
+    out = tmp_path / "out"
+    shutil.copytree(uninterrupted_short_run, out)
+    (out / "model.safetensors").unlink()  # as if the run had been killed after its last checkpoint
+    weights = out / "checkpoint-2" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-100])
+    with caplog.at_level(logging.WARNING):
+        run_in_process(tiny_run_config(tiny_corpus, out, **SAVE_RUN), tmp_path, monkeypatch)
+    assert "checkpoint-2 is an incomplete checkpoint (model.safetensors is truncated" in caplog.text
+    assert "checkpoint-1" in caplog.text and (out / ".incomplete-checkpoint-2").is_dir()
+    assert_same_weights(uninterrupted_short_run, out)
 
 
 def test_torchrun_with_two_processes_runs_the_demo_configuration(tmp_path):
@@ -223,6 +478,29 @@ def test_gradient_accumulation_steps_like_one_batch_of_the_averaged_micro_batche
     for name, parameter in reference.named_parameters():
         expected = initial[name] - 0.5 * parameter.grad
         torch.testing.assert_close(dict(model.named_parameters())[name].detach(), expected, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("model_class", [ViCLIPModel, ViCLIPForVideoClassification])
+def test_a_batch_whose_every_video_failed_is_a_zero_weight_step(tmp_path, model_class):
+    torch.manual_seed(0)
+    model = model_class(ViCLIPConfig(**tiny_config_kwargs(), num_labels=2))
+    initial = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
+    skipped = SkippedSample(index=0, video="missing.mp4", reason="no file", error="FileNotFoundError")
+    args = TrainingArguments(
+        output_dir=str(tmp_path), per_device_train_batch_size=1, max_steps=1, optim="sgd", learning_rate=0.5,
+        weight_decay=0.0, remove_unused_columns=False, report_to="none", save_strategy="no", use_cpu=True,
+    )  # fmt: skip
+    trainer = ViCLIPTrainer(
+        model=model,
+        args=args,
+        train_dataset=[skipped],
+        data_collator=VideoDataCollator(),
+        max_failed_fraction=1.0,
+    )
+    trainer.train()
+    assert trainer.state.global_step == 1 and trainer.skipped_log.total_failed == 1
+    for name, parameter in model.named_parameters():
+        torch.testing.assert_close(parameter.detach(), initial[name], rtol=0, atol=0, msg=name)
 
 
 def test_weight_decay_spares_biases_norms_embedding_tables_and_logit_scale():
@@ -295,7 +573,7 @@ PRETRAINING_RECIPES = ["demo.json"] + sorted(path.name for path in (ROOT / "conf
 
 
 @pytest.mark.parametrize("recipe", PRETRAINING_RECIPES)
-def test_shipped_recipes_parse_into_the_script_arguments(recipe):
+def test_shipped_recipes_parse_into_the_script_arguments(recipe, tmp_path, monkeypatch):
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("run_pretrain", SCRIPT)
@@ -303,6 +581,190 @@ def test_shipped_recipes_parse_into_the_script_arguments(recipe):
     spec.loader.exec_module(script)
     parser = HfArgumentParser((script.ModelArguments, script.DataArguments, TrainingArguments))
     arguments = [str(ROOT / "configs" / recipe), "--use_cpu", "true"]  # bf16 recipes need a GPU or use_cpu
-    model_args, _, training_args = parse_arguments_with_json(parser, arguments)
+    monkeypatch.chdir(tmp_path)  # the recipes' files, which their arguments check exist
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "annotations" / "InternVid-10M-FLT.jsonl").write_text("")
+    (tmp_path / "videos").mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # no deprecated key (gradient_checkpointing)
+        model_args, _, training_args = parse_arguments_with_json(parser, arguments)
     assert model_args.model_name_or_path or model_args.clip_model_name_or_path or model_args.config_name
     assert training_args.output_dir
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--mask_ratio", "1.0"], r"--mask_ratio .* in \[0, 1\), got 1.0"),
+        (["--mask_ratio", "-0.1"], r"--mask_ratio .* in \[0, 1\), got -0.1"),
+        (["--decode_size", "0"], r"--decode_size .* at least 1; got 0"),
+        (["--decode_size", "-64"], r"--decode_size .* at least 1; got -64"),
+        (
+            ["--config_overrides", '{"vision_config": {"drop_path_rate": 0.1}'],
+            r"--config_overrides must be a JSON object",
+        ),
+        (["--config_overrides", '["a list"]'], r"--config_overrides must be a JSON object"),
+        (
+            ["--config_overrides", '{"vision_config": {"drop_rate": 0.1}}'],
+            r"vision_config has no fields \['drop_rate'\]",
+        ),
+        (["--config_overrides", '{"hidden_size": 8}'], r"ViCLIPConfig has no field 'hidden_size'"),
+        (["--config_overrides", '{"vision_config": {"num_attention_heads": 5}}'], r"num_attention_heads"),
+        (["--max_failed_fraction", "1.5"], r"--max_failed_fraction is a share in \[0, 1\]"),
+        (["--video_backend", "quicktime"], r"quicktime"),
+        (["--train_file", "missing.json"], r"--train_file missing.json does not exist"),
+    ],
+)
+def test_bad_flags_and_overrides_stop_the_run_before_any_data_is_read(
+    tiny_corpus, tmp_path, monkeypatch, flags, message
+):
+    def no_data(*args, **kwargs):
+        raise AssertionError("annotations were read before the arguments were validated")
+
+    monkeypatch.setattr(run_pretrain, "load_splits", no_data)
+    config = tiny_run_config(tiny_corpus, tmp_path / "out")
+    config.pop("config_overrides")
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+    monkeypatch.setattr(sys, "argv", ["run_pretrain.py", str(config_file), *flags])
+    with pytest.raises(Exception, match=message):  # ValueError, FileNotFoundError or the config's validation error
+        run_pretrain.main()
+    assert not (tmp_path / "out").exists()
+
+
+def test_push_to_hub_without_write_access_fails_in_one_line_before_training(tiny_corpus, tmp_path, monkeypatch):
+    class ReadOnlyToken:
+        def __init__(self, token=None):
+            pass
+
+        def whoami(self):
+            return {"name": "someone", "orgs": [], "auth": {"accessToken": {"displayName": "ro", "role": "read"}}}
+
+    monkeypatch.setattr("huggingface_hub.HfApi", ReadOnlyToken)
+    config = tiny_run_config(tiny_corpus, tmp_path / "out", push_to_hub=True, hub_model_id="someone/tiny")
+    with pytest.raises(HubAccessError, match=r"^--push_to_hub someone/tiny: the token 'ro' of 'someone' cannot write"):
+        run_in_process(config, tmp_path, monkeypatch)
+    assert not (tmp_path / "out").exists()  # nothing trained
+
+
+@pytest.mark.parametrize(
+    "whoami, repo_id, expected",
+    [
+        ({"name": "me", "auth": {"accessToken": {"role": "write"}}}, "me/model", None),
+        ({"name": "me", "orgs": [{"name": "lab"}], "auth": {"accessToken": {"role": "write"}}}, "lab/model", None),
+        ({"name": "me", "auth": {"accessToken": {"role": "write"}}}, "lab/model", "not a member of 'lab'"),
+        (
+            {"name": "me", "auth": {"accessToken": {"role": "fineGrained", "fineGrained": {"scoped": [
+                {"entity": {"type": "user", "name": "me"}, "permissions": ["repo.content.read", "repo.write"]}]}}}},
+            "me/model",
+            None,
+        ),
+        (
+            {"name": "me", "auth": {"accessToken": {"role": "fineGrained", "fineGrained": {"scoped": [
+                {"entity": {"type": "user", "name": "me"}, "permissions": ["repo.content.read"]}]}}}},
+            "model",
+            "cannot write",
+        ),
+    ],
+)  # fmt: skip
+def test_hub_write_access_check(monkeypatch, whoami, repo_id, expected):
+    class Api:
+        def __init__(self, token=None):
+            pass
+
+        def whoami(self):
+            return whoami
+
+    monkeypatch.setattr("huggingface_hub.HfApi", Api)
+    if expected is None:
+        assert check_hub_write_access(repo_id) == "me"
+    else:
+        with pytest.raises(HubAccessError, match=expected):
+            check_hub_write_access(repo_id)
+
+
+def test_unreachable_hub_fails_the_push_check_in_one_line(monkeypatch):
+    class Offline:
+        def __init__(self, token=None):
+            pass
+
+        def whoami(self):
+            raise ConnectionError("Failed to resolve huggingface.co")
+
+    monkeypatch.setattr("huggingface_hub.HfApi", Offline)
+    with pytest.raises(HubAccessError, match="cannot reach the Hub with a valid token") as error:
+        check_hub_write_access("me/model")
+    assert "\n" not in str(error.value)
+
+
+def _annotation_rows(corpus, split):
+    return [
+        {"video": row["video"], "caption": row["caption"]}
+        for row in json.loads(corpus.annotation_file(split).read_text())
+    ]
+
+
+def _data_args(**fields):
+    return run_pretrain.DataArguments(**fields)
+
+
+def _training_args(tmp_path, **fields):
+    return TrainingArguments(output_dir=str(tmp_path / "out"), use_cpu=True, report_to="none", **fields)
+
+
+def test_a_saved_plain_dataset_is_used_as_the_training_split_and_says_so(tiny_corpus, tmp_path, caplog):
+    datasets.Dataset.from_list(_annotation_rows(tiny_corpus, "train")).save_to_disk(tmp_path / "plain")
+    data_args = _data_args(dataset_name=str(tmp_path / "plain"), video_root=str(tiny_corpus.root))
+    with caplog.at_level(logging.WARNING):
+        train, validation = load_splits(
+            data_args, _training_args(tmp_path), caption_column="caption", label_column=None, need_train=True,
+            need_eval=False,
+        )  # fmt: skip
+    assert len(train.annotations) == 8 and validation is None
+    assert "single Dataset without splits: it is used as the training split" in caplog.text
+    with pytest.raises(ValueError, match="can be the training or the evaluation data but not both"):
+        load_splits(
+            data_args, _training_args(tmp_path), caption_column="caption", label_column=None, need_train=True,
+            need_eval=True,
+        )  # fmt: skip
+
+
+def test_a_folder_of_json_files_and_data_files_give_their_splits(tiny_corpus, tmp_path):
+    folder = tmp_path / "annotations"
+    folder.mkdir()
+    for split, name in (("train", "train"), ("val", "validation")):
+        rows = _annotation_rows(tiny_corpus, split)
+        (folder / f"{name}.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    common = {"caption_column": "caption", "label_column": None, "need_train": True, "need_eval": True}
+    for data_args in (
+        _data_args(dataset_name=str(folder), video_root=str(tiny_corpus.root)),
+        _data_args(
+            data_files=[f"train={folder / 'train.jsonl'}", f"validation={folder / 'validation.jsonl'}"],
+            video_root=str(tiny_corpus.root),
+        ),
+    ):
+        train, validation = load_splits(data_args, _training_args(tmp_path), **common)
+        assert (len(train.annotations), len(validation.annotations)) == (8, 4)
+        assert train.annotations[0]["caption"] == _annotation_rows(tiny_corpus, "train")[0]["caption"]
+
+
+def test_do_eval_without_evaluation_data_is_an_error(tiny_corpus, tmp_path):
+    data_args = _data_args(train_file=str(tiny_corpus.annotation_file("train")), video_root=str(tiny_corpus.root))
+    with pytest.raises(ValueError, match="--do_eval needs evaluation data"):
+        load_splits(
+            data_args, _training_args(tmp_path), caption_column="caption", label_column=None, need_train=True,
+            need_eval=True,
+        )  # fmt: skip
+
+
+def test_a_clean_run_prints_no_warning_of_the_projects_making(tiny_corpus, tmp_path, monkeypatch):
+    config = tiny_run_config(tiny_corpus, tmp_path / "out", dataloader_pin_memory=True, save_strategy="no")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_in_process(config, tmp_path, monkeypatch)
+    ours = [
+        str(w.message) for w in caught if re.search("requires_grad|pin_memory|gradient_checkpointing", str(w.message))
+    ]
+    assert ours == []
+    for recipe in (ROOT / "configs").glob("*.json"):
+        assert "gradient_checkpointing" not in json.loads(recipe.read_text()), recipe.name

@@ -41,7 +41,9 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 from transformers.utils import logging
 
-from .data import VIDEO_EXTENSIONS, SkippedSample, VideoDataset, resolve_video_path
+from .annotations import VIDEO_EXTENSIONS, resolve_video_path
+from .data import VideoDataset
+from .skipping import SkippedSample
 
 
 logger = logging.get_logger(__name__)
@@ -545,8 +547,8 @@ def count_truncated_captions(processor: Any, captions: Sequence[str], normalize_
     if not captions:
         return 0
     context = processor.tokenizer.model_max_length
-    ids = processor.encode_captions(
-        list(captions), normalize_captions=normalize_captions, padding=False, truncation=False
+    ids = processor.tokenizer(
+        list(captions), normalize_captions=normalize_captions, padding=False, truncation=False, verbose=False
     )["input_ids"]
     return sum(len(row) > context for row in ids)
 

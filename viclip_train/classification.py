@@ -1,31 +1,23 @@
 # Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
 """
-Video classification helpers behind `run_classification.py`: labelled splits (annotation tables or a folder per
-class) and their class names, the multi-view evaluation set (temporal clips x spatial crops), batched prediction
-gathered across processes, and zero-shot scoring from class-name prompts.
+Video classification helpers behind `run_classification.py` and `run_zero_shot.py`: class names and label checks,
+the multi-view evaluation set (temporal clips x spatial crops), batched prediction gathered across processes, the
+top-k metric and the predictions file, zero-shot scoring from class-name prompts, and building the classifier.
 """
 
 import json
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import datasets
+import evaluate
 import numpy as np
 import torch
 from torchvision.transforms import functional as tv_functional
 from transformers.utils import logging
 
-from .data import (
-    VIDEO_EXTENSIONS,
-    SkippedSample,
-    VideoDataCollator,
-    VideoDataset,
-    load_annotations,
-    resolve_video_path,
-)
+from viclip.configuration_viclip import ViCLIPConfig
 from viclip.modeling_viclip import ViCLIPModel
 from viclip.pipeline_viclip import ZeroShotVideoClassificationPipeline
 from viclip.processing_viclip import ViCLIPProcessor
@@ -36,58 +28,34 @@ from viclip.video_processing_viclip import (
     sample_frame_indices,
 )
 
+from .annotations import AnnotationSplit
+from .data import INDEX_KEY, SKIPPED_SAMPLES_KEY, VideoDataset
+from .distributed import first_occurrences, gather_rows
+from .skipping import SkippedSampleLog
+
 
 logger = logging.get_logger(__name__)
 
-
-@dataclass
-class LabelledSplit:
-    """The annotation table of one split, where its videos are and what to call it in messages."""
-
-    annotations: datasets.Dataset
-    video_root: str | None
-    source: str
-    class_names: list[str] | None = None
-    """Classes the source itself declares (class folders, a `ClassLabel` feature), if any."""
-
-
-def load_class_folder(root: str) -> LabelledSplit:
-    """
-    A split stored as a folder per class, `root/<class name>/<video files>` (sub-folders of a class are searched
-    too). Every class folder is a class, even an empty one.
-
-    Raises:
-        `FileNotFoundError` / `ValueError`: the folder is missing, has no class folder, or holds no video file.
-    """
-    root_path = Path(root)
-    if not root_path.is_dir():
-        raise FileNotFoundError(f"{root} is not a folder; expected <folder>/<class name>/<video files>.")
-    classes = sorted(entry.name for entry in root_path.iterdir() if entry.is_dir() and not entry.name.startswith("."))
-    if not classes:
-        raise ValueError(f"{root} has no class folder; expected {root}/<class name>/<video files>.")
-    videos, labels = [], []
-    for name in classes:
-        for path in sorted((root_path / name).rglob("*")):
-            if path.is_file() and path.suffix.lower() in VIDEO_EXTENSIONS:
-                videos.append(path.relative_to(root_path).as_posix())
-                labels.append(name)
-    if not videos:
-        raise ValueError(f"No video file in the class folders of {root} (looked for {', '.join(VIDEO_EXTENSIONS)}).")
-    table = load_annotations(
-        datasets.Dataset.from_dict({"video": videos, "label": labels}), caption_column=None, label_column="label"
-    )
-    return LabelledSplit(table, str(root_path), root, class_names=classes)
+TOP_K = (1, 5)
+TOP_K_METRIC_PATH = str(Path(__file__).resolve().parents[1] / "metrics" / "top_k_accuracy")
+"""The `evaluate` module computing top-k accuracy. An absolute path: `evaluate.load` reads a local folder offline,
+while a relative path that does not resolve from the current directory would be looked up on the Hub."""
+PREDICTIONS_FILE = "eval_predictions.jsonl"
+MAX_CLASSES_FROM_INTEGER_LABELS = 100_000
+"""Integer labels without class names make the classes `0..max(label)`; more than this many is refused (a stray id
+such as 10**8 would otherwise build that many class names)."""
 
 
 def read_label_names(path: str) -> list[str]:
     """Class names from a text file (one per line, blank lines ignored) or a JSON list."""
-    text = Path(path).read_text(encoding="utf-8")
-    if path.lower().endswith(".json"):
-        names = json.loads(text)
-        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
-            raise ValueError(f"{path} must hold a JSON list of class names.")
-    else:
-        names = [line.strip() for line in text.splitlines() if line.strip()]
+    is_json = path.lower().endswith(".json")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        names = json.loads(text) if is_json else [line.strip() for line in text.splitlines() if line.strip()]
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is not a UTF-8 list of class names ({error}).") from None
+    if is_json and (not isinstance(names, list) or not all(isinstance(name, str) for name in names)):
+        raise ValueError(f"{path} must hold a JSON list of class names.")
     if not names:
         raise ValueError(f"{path} lists no class.")
     duplicates = sorted({name for name in names if names.count(name) > 1})
@@ -96,26 +64,38 @@ def read_label_names(path: str) -> list[str]:
     return names
 
 
-def resolve_class_names(split: LabelledSplit, label_names_file: str | None) -> list[str]:
+def resolve_class_names(split: AnnotationSplit, label_names_file: str | None) -> list[str]:
     """
     The classes, in id order: `label_names_file`; else what `split` declares (class folders, `ClassLabel` names);
-    else its sorted text labels, or for integer labels `"0"`, `"1"`, ... up to the largest id.
+    else its sorted text labels, or for integer labels `"0"`, `"1"`, ... up to the largest id (at most
+    [`MAX_CLASSES_FROM_INTEGER_LABELS`] classes: a larger id is an error naming its row).
     """
     if label_names_file:
         return read_label_names(label_names_file)
     if split.class_names:
         return list(split.class_names)
-    values = set(split.annotations["label"])
-    if None in values:
-        raise ValueError(f"{split.source} has rows without a label in {split.annotations.column_names}.")
-    if all(isinstance(value, str) for value in values):
-        return sorted(values)
-    if all(isinstance(value, int) for value in values):
-        return [str(index) for index in range(max(values) + 1)]
+    values = split.annotations["label"]
+    kinds = {type(value) for value in values}
+    if type(None) in kinds:
+        row = values.index(None)
+        raise ValueError(f"{split.source}, entry {row}: the row has no label.")
+    if kinds == {str}:
+        return sorted(set(values))
+    if kinds == {int}:
+        ids = np.asarray(values)
+        row = int(ids.argmax())
+        if ids[row] >= MAX_CLASSES_FROM_INTEGER_LABELS:
+            raise ValueError(
+                f"{split.source}, entry {row}: the label {ids[row]} would make the classes 0..{ids[row]}, "
+                f"{ids[row] + 1:,} classes for {len(np.unique(ids)):,} distinct labels. Integer labels are class "
+                "ids counted from 0: renumber them, or name the classes with --label_names_file (the ids then "
+                "index into it)."
+            )
+        return [str(index) for index in range(int(ids[row]) + 1)]
     raise ValueError(f"{split.source} mixes class names and integer ids; use one or the other.")
 
 
-def check_labels(split: LabelledSplit, class_names: Sequence[str], what: str, unseen_hint: str) -> None:
+def check_labels(split: AnnotationSplit, class_names: Sequence[str], what: str, unseen_hint: str) -> None:
     """Raises a `ValueError` naming the source when `split` holds labels outside `class_names`."""
     label2id = {name: index for index, name in enumerate(class_names)}
     unknown = set()
@@ -135,7 +115,7 @@ def check_labels(split: LabelledSplit, class_names: Sequence[str], what: str, un
         )
 
 
-def warn_classes_without_examples(split: LabelledSplit, class_names: Sequence[str]) -> list[str]:
+def warn_classes_without_examples(split: AnnotationSplit, class_names: Sequence[str]) -> list[str]:
     """Logs a warning listing the classes that have no training example; returns them."""
     seen = {value if isinstance(value, str) else class_names[value] for value in split.annotations["label"]}
     missing = [name for name in class_names if name not in seen]
@@ -221,7 +201,7 @@ class EvaluationVideoDataset(VideoDataset):
     """
     The evaluation set: each item holds `pixel_values` of shape `[views, T, 3, H, W]` with
     `views = num_clips * num_crops` (clip-major), its `labels`, and `index` (its annotation row), or a
-    [`SkippedSample`] when the video cannot be read.
+    [`SkippedSample`] when the video cannot be read (decided where [`VideoDataset`] decides it).
 
     One view (the default) is exactly [`VideoDataset`]'s evaluation item: `T` frames at the middle of equal segments,
     resized to the processor's size. Several clips follow [`temporal_view_frames`], several crops
@@ -230,7 +210,7 @@ class EvaluationVideoDataset(VideoDataset):
 
     def __init__(
         self,
-        annotations: datasets.Dataset,
+        annotations: Any,
         video_processor: ViCLIPVideoProcessor,
         *,
         num_clips: int = 1,
@@ -246,69 +226,24 @@ class EvaluationVideoDataset(VideoDataset):
                 "evaluate them with one clip."
             )
 
-    def __getitem__(self, index: int) -> dict[str, Any] | SkippedSample:
-        if self.num_clips == 1 and self.num_crops == 1:
-            item = super().__getitem__(index)
-            if isinstance(item, SkippedSample):
-                return item
-            return {**item, "pixel_values": item["pixel_values"].unsqueeze(0), "index": index}
-        row = self.annotations[index]
-        path = None
-        try:
-            path = resolve_video_path(row["video"], self.video_root)
-            frames = temporal_view_frames(path, self.num_frames, self.num_clips, self.video_backend)
-        except (OSError, ValueError, RuntimeError) as error:
-            where = str(path) if path is not None else os.path.join(self.video_root or "", row["video"])
-            logger.warning(f"Skipping annotation {index} ({where}): {error}")
-            return SkippedSample(index=index, video=where, reason=str(error))
+    def read_frames(self, path: str | os.PathLike, window: Any, rng: Any) -> np.ndarray:
+        """`[clips, T, H, W, 3]` uint8: the temporal views of the video (one view: its evaluation clip)."""
+        if self.num_clips == 1:
+            return super().read_frames(path, window, rng)[None]
+        return temporal_view_frames(path, self.num_frames, self.num_clips, self.video_backend)
+
+    def process_frames(self, frames: np.ndarray, rng: Any) -> torch.Tensor:
+        """`[views, T, 3, H, W]`: every clip, cut into `num_crops` crops (or whole), through the processor."""
         processor = self.video_processor
-        clips = torch.from_numpy(frames).permute(0, 1, 4, 2, 3)  # [clips, T, 3, H, W]
         if self.num_crops == 1:
-            views = list(clips)
-            process = {}
-        else:
-            interpolation = processor._interpolation(processor.resample)
-            crops = spatial_crops(
-                clips, processor.size["height"], processor.size["width"], self.num_crops, interpolation
-            )
-            views = [crop[clip] for clip in range(self.num_clips) for crop in crops]
-            process = {"do_resize": False}
-        pixel_values = processor(
-            views, do_sample_frames=False, input_data_format="channels_first", return_tensors="pt", **process
+            return processor(list(frames), do_sample_frames=False, return_tensors="pt")["pixel_values"]
+        clips = torch.from_numpy(frames).permute(0, 1, 4, 2, 3)  # [clips, T, 3, H, W]
+        interpolation = processor._interpolation(processor.resample)
+        crops = spatial_crops(clips, processor.size["height"], processor.size["width"], self.num_crops, interpolation)
+        views = [crop[clip] for clip in range(len(clips)) for crop in crops]
+        return processor(
+            views, do_sample_frames=False, input_data_format="channels_first", do_resize=False, return_tensors="pt"
         )["pixel_values"]
-        item = {"pixel_values": pixel_values, "index": index}
-        if row["label"] is not None:
-            item["labels"] = self.label2id[row["label"]] if isinstance(row["label"], str) else row["label"]
-        return item
-
-
-class IndexedVideoDataCollator:
-    """[`VideoDataCollator`] batches plus `index`, the annotation rows of the kept items, for per-video outputs."""
-
-    def __init__(self, collator: VideoDataCollator):
-        self.collator = collator
-
-    def __call__(self, items: list[dict[str, Any] | SkippedSample]) -> dict[str, torch.Tensor]:
-        batch = self.collator(items)
-        batch["index"] = torch.tensor([item["index"] for item in items if not isinstance(item, SkippedSample)])
-        return batch
-
-
-def _gather_rows(outputs: dict[str, torch.Tensor], accelerator: Any) -> dict[str, torch.Tensor]:
-    """Concatenates per-process rows over processes. Processes may hold different numbers of rows (skipped videos):
-    rows are padded to the largest count, gathered, and the padding dropped."""
-    rows = next(iter(outputs.values())).shape[0]
-    outputs = {**outputs, "valid": torch.ones(rows, dtype=torch.bool, device=outputs["index"].device)}
-    if accelerator is None or accelerator.num_processes == 1:
-        return outputs
-    most = int(accelerator.gather(torch.tensor([rows], device=accelerator.device)).max())
-    padded = {
-        name: torch.cat([value, value.new_zeros((most - rows, *value.shape[1:]))]).to(accelerator.device)
-        for name, value in outputs.items()
-    }
-    gathered = accelerator.gather(padded)
-    valid = gathered.pop("valid")
-    return {name: value[valid] for name, value in gathered.items()}
 
 
 @torch.no_grad()
@@ -319,6 +254,8 @@ def predict(
     device: torch.device,
     dtype: torch.dtype,
     accelerator: Any = None,
+    num_classes: int | None = None,
+    skipped_log: SkippedSampleLog | None = None,
 ) -> dict[str, Any]:
     """
     Class scores of every video of an evaluation DataLoader (over [`EvaluationVideoDataset`] items), averaged over
@@ -327,39 +264,163 @@ def predict(
     Args:
         score: maps `pixel_values` `[N, T, 3, H, W]` to class scores `[N, num_classes]` (classifier logits, or scaled
             zero-shot similarities).
-        batches: batches of [`IndexedVideoDataCollator`].
+        batches: batches of [`VideoDataCollator`] (with `index`).
         device, dtype: where and in which dtype the model takes `pixel_values`.
         accelerator (`accelerate.Accelerator`, *optional*): gathers the results of every process (the DataLoader
             being sharded); each video is kept once, even where the sampler repeated some to even out processes.
+        num_classes (`int`, *optional*): the width of the scores; needed when a process has a batch with no readable
+            video while others gather.
+        skipped_log ([`SkippedSampleLog`], *optional*): records the skipped videos and stops when too many fail.
 
     Returns:
         `dict` with `logits` `[videos, classes]` (float32), `labels` and `index` (annotation rows), and `num_skipped`
         (videos that could not be read, summed over processes).
     """
-    logits, labels, indices, skipped = [], [], [], 0
+    sharded = accelerator is not None and accelerator.num_processes > 1
+    collected = {"logits": [], "labels": [], INDEX_KEY: []}
+    skipped = 0
     for batch in batches:
-        pixel_values = batch["pixel_values"].to(device=device, dtype=dtype)
-        videos, views = pixel_values.shape[:2]
-        scores = score(pixel_values.flatten(0, 1)).float().view(videos, views, -1).mean(dim=1)
-        outputs = {"logits": scores, "labels": batch["labels"].to(device), "index": batch["index"].to(device)}
-        outputs = _gather_rows(outputs, accelerator)
-        outputs.pop("valid")
-        logits.append(outputs["logits"].cpu())
-        labels.append(outputs["labels"].cpu())
-        indices.append(outputs["index"].cpu())
-        skipped_here = batch["num_skipped"].to(device)
-        skipped += (
-            int(accelerator.reduce(skipped_here, reduction="sum")) if accelerator is not None else int(skipped_here)
-        )
-    if not logits:
-        raise ValueError("The evaluation set is empty.")
-    logits, labels, indices = torch.cat(logits), torch.cat(labels), torch.cat(indices)
-    # keep the first occurrence of each row: a distributed sampler repeats a few to give every process full batches
-    order = torch.argsort(indices, stable=True)
-    first = torch.ones_like(order, dtype=torch.bool)
-    first[1:] = indices[order][1:] != indices[order][:-1]
-    keep = order[first]
+        rows = batch["pixel_values"].shape[0] if "pixel_values" in batch else 0
+        failures = list(batch.get(SKIPPED_SAMPLES_KEY, ()))
+        local_failed = len(failures) if SKIPPED_SAMPLES_KEY in batch else int(batch.get("num_skipped", 0))
+        counts = torch.tensor([rows + local_failed, local_failed], device=device)
+        if sharded:
+            counts = accelerator.reduce(counts, reduction="sum")
+        read, failed = (int(value) for value in counts)
+        skipped += failed
+        if skipped_log is not None:
+            skipped_log.add(failures, read=read, failed=failed, split="eval")
+        if rows:
+            pixel_values = batch["pixel_values"].to(device=device, dtype=dtype)
+            videos, views = pixel_values.shape[:2]
+            scores = score(pixel_values.flatten(0, 1)).float().view(videos, views, -1).mean(dim=1)
+            outputs = {"logits": scores, "labels": batch["labels"].to(device), INDEX_KEY: batch[INDEX_KEY].to(device)}
+        elif sharded:  # nothing readable here, but the other processes gather
+            if num_classes is None:
+                raise ValueError("predict needs num_classes when a process has a batch without a readable video.")
+            outputs = {
+                "logits": torch.zeros(0, num_classes, device=device),
+                "labels": torch.zeros(0, dtype=torch.long, device=device),
+                INDEX_KEY: torch.zeros(0, dtype=torch.long, device=device),
+            }
+        else:
+            continue
+        outputs = gather_rows(outputs, accelerator.gather if sharded else None)
+        for name, value in outputs.items():
+            collected[name].append(value.cpu())
+    if skipped_log is not None:
+        skipped_log.finish()
+    if not collected["logits"] or not sum(len(logits) for logits in collected["logits"]):
+        raise ValueError("The evaluation set has no readable video.")
+    logits, labels, indices = (torch.cat(collected[name]) for name in ("logits", "labels", INDEX_KEY))
+    keep = first_occurrences(indices)  # a distributed sampler repeats a few rows to give every process full batches
     return {"logits": logits[keep], "labels": labels[keep], "index": indices[keep], "num_skipped": skipped}
+
+
+def load_top_k_metric() -> evaluate.EvaluationModule:
+    """The project's top-k accuracy module, from its local folder (offline), kept in memory."""
+    return evaluate.load(TOP_K_METRIC_PATH, keep_in_memory=True)
+
+
+def top_k_accuracy(metric: evaluate.EvaluationModule, logits: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    """`{"top1": ..., "top5": ...}` in percent."""
+    return metric.compute(predictions=logits.float().tolist(), references=labels.tolist(), k=list(TOP_K))
+
+
+def write_predictions(
+    path: str | os.PathLike, outputs: Mapping[str, Any], annotations: Any, class_names: Sequence[str]
+) -> None:
+    """One JSON line per evaluated video: `video`, `label`, `prediction`, and the top-5 classes with their softmax
+    probabilities."""
+    probabilities = outputs["logits"].softmax(dim=-1)
+    top = probabilities.topk(min(max(TOP_K), probabilities.shape[1]), dim=-1)
+    with open(path, "w", encoding="utf-8") as handle:
+        for row, label, classes, scores in zip(
+            outputs["index"].tolist(), outputs["labels"].tolist(), top.indices.tolist(), top.values.tolist(),
+            strict=True,
+        ):  # fmt: skip
+            record = {
+                "video": annotations[row]["video"],
+                "label": class_names[label],
+                "prediction": class_names[classes[0]],
+                "top5": [class_names[c] for c in classes],
+                "top5_scores": [round(s, 6) for s in scores],
+            }
+            handle.write(json.dumps(record) + "\n")
+
+
+def evaluate_classification(
+    trainer: Any,
+    dataset: EvaluationVideoDataset,
+    score: Callable[[torch.Tensor], torch.Tensor],
+    class_names: Sequence[str],
+    save_predictions: bool = False,
+) -> dict[str, float]:
+    """
+    Scores every video of `dataset` with `score` through the trainer's evaluation DataLoader (sharded over its
+    processes) and returns `top1`, `top5` (percent), `samples` and `skipped_videos`; writes [`PREDICTIONS_FILE`] to
+    the output folder when `save_predictions`. For `ViCLIPTrainer(evaluation=...)`.
+    """
+    loader = trainer.get_eval_dataloader(dataset)
+    model = trainer.model
+    parameter = next(model.parameters())
+    was_training = model.training
+    model.eval()
+    try:
+        with trainer.autocast_smart_context_manager():
+            outputs = predict(
+                score,
+                loader,
+                device=parameter.device,
+                dtype=parameter.dtype,
+                accelerator=trainer.accelerator,
+                num_classes=len(class_names),
+                skipped_log=trainer.new_skipped_log(),
+            )
+    finally:
+        model.train(was_training)
+    metrics = top_k_accuracy(load_top_k_metric(), outputs["logits"], outputs["labels"])
+    metrics["samples"] = int(len(outputs["labels"]))
+    metrics["skipped_videos"] = int(outputs["num_skipped"])
+    if outputs["num_skipped"]:
+        logger.warning(f"{outputs['num_skipped']} evaluation video(s) could not be read and are not counted.")
+    if save_predictions and trainer.is_world_process_zero():
+        path = os.path.join(trainer.args.output_dir, PREDICTIONS_FILE)
+        write_predictions(path, outputs, dataset.annotations, class_names)
+        logger.info(f"Wrote the predictions of {len(outputs['labels'])} videos to {path}")
+    return metrics
+
+
+def _has_label_names(config: ViCLIPConfig) -> bool:
+    """Whether `config` names its classes (not the default `LABEL_0`, `LABEL_1`, ...)."""
+    return bool(config.id2label) and any(name != f"LABEL_{i}" for i, name in config.id2label.items())
+
+
+def label_fields(class_names: Sequence[str]) -> dict[str, Any]:
+    """The config fields naming `class_names` in id order."""
+    return {
+        "num_labels": len(class_names),
+        "id2label": dict(enumerate(class_names)),
+        "label2id": {name: index for index, name in enumerate(class_names)},
+    }
+
+
+def class_names_of(config: ViCLIPConfig, source: str) -> list[str]:
+    """The class names a fine-tuned classifier's config declares, in id order."""
+    if not _has_label_names(config):
+        raise ValueError(
+            f"{source} has no class names in its config (id2label): evaluate a classifier fine-tuned by "
+            "run_classification.py, or fine-tune with --do_train."
+        )
+    return [config.id2label[i] for i in range(config.num_labels)]
+
+
+def keep_class_order(config: ViCLIPConfig, class_names: Sequence[str]) -> list[str]:
+    """`class_names`, in the order of `config`'s classes when it is a classifier of the same classes (so that its
+    head keeps meaning the same), else as given."""
+    if _has_label_names(config) and sorted(config.id2label.values()) == sorted(class_names):
+        return [config.id2label[i] for i in range(len(class_names))]
+    return list(class_names)
 
 
 def zero_shot_scorer(
@@ -382,17 +443,25 @@ def zero_shot_scorer(
 
 
 __all__ = [
+    "MAX_CLASSES_FROM_INTEGER_LABELS",
+    "PREDICTIONS_FILE",
+    "TOP_K",
+    "TOP_K_METRIC_PATH",
     "EvaluationVideoDataset",
-    "IndexedVideoDataCollator",
-    "LabelledSplit",
     "check_labels",
+    "class_names_of",
     "count_video_frames",
-    "load_class_folder",
+    "evaluate_classification",
+    "keep_class_order",
+    "label_fields",
+    "load_top_k_metric",
     "predict",
     "read_label_names",
     "resolve_class_names",
     "spatial_crops",
     "temporal_view_frames",
+    "top_k_accuracy",
     "warn_classes_without_examples",
+    "write_predictions",
     "zero_shot_scorer",
 ]

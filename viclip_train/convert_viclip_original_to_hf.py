@@ -23,7 +23,6 @@ from transformers import pipeline
 from transformers.initialization import no_init_weights
 from transformers.utils import logging
 
-from viclip.configuration_viclip import ViCLIPConfig
 from viclip.modeling_viclip import ViCLIPModel
 from viclip.original_checkpoint import (
     SIZE_TITLES,

@@ -28,6 +28,10 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
+from .data import INDEX_KEY, SKIPPED_SAMPLES_KEY
+from .distributed import first_occurrences, gather_rows
+from .skipping import SkippedSampleLog
+
 
 RECALL_AT = (1, 5, 10)
 
@@ -233,26 +237,12 @@ def retrieval_metrics(
     return metrics
 
 
-def _pad_rows_across_processes(outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Pads every tensor of `outputs` to the largest row count of any process and adds a `valid` row mask."""
-    rows = outputs["input_ids"].shape[0]
-    valid = torch.ones(rows, dtype=torch.bool, device=outputs["input_ids"].device)
-    outputs = {**outputs, "valid": valid}
-    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
-        return outputs
-    most = torch.tensor(rows, device=valid.device)
-    dist.all_reduce(most, op=dist.ReduceOp.MAX)
-    missing = int(most) - rows
-    if missing == 0:
-        return outputs
-    return {name: torch.cat([value, value.new_zeros((missing, *value.shape[1:]))]) for name, value in outputs.items()}
-
-
 @torch.no_grad()
 def evaluate_retrieval(
     model: torch.nn.Module,
     batches: Iterable[Mapping[str, Any]],
     gather: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None,
+    skipped_log: SkippedSampleLog | None = None,
 ) -> dict[str, float]:
     """
     Embeds every video and caption of a validation set once and returns [`retrieval_metrics`] over them.
@@ -261,48 +251,91 @@ def evaluate_retrieval(
         model ([`ViCLIPModel`]): the model; it is put in evaluation mode (and its mode restored). Embeddings are the
             normalised `video_embeds` and `text_embeds` of its forward pass.
         batches (iterable of batches): e.g. a DataLoader over a [`VideoDataset`] built with `train=False` and a
-            [`VideoDataCollator`]: `pixel_values`, `input_ids`, `attention_mask`. Row `i` of a batch is one pair;
-            skipped videos are already dropped with their captions. Identical token ids count as one caption.
-        gather (`Callable`, *optional*): for a validation set sharded over processes, a function that takes a
-            dictionary of tensors with the same rows on every process and returns them concatenated over processes,
-            such as `accelerator.gather_for_metrics` (which also drops the samples repeated to even out the last
-            batch). Each batch is padded to the same row count on every process first (a process may have dropped
-            unreadable videos) and the padding removed after. Without it the metrics cover this process's batches.
+            [`VideoDataCollator`]: `pixel_values`, `input_ids`, `attention_mask`, and `index` (annotation rows, which
+            drop the samples a distributed sampler repeats). Row `i` of a batch is one pair; skipped videos are
+            already dropped with their captions. Identical token ids count as one caption.
+        gather (`Callable`, *optional*): for a validation set sharded over processes, a function that concatenates a
+            dictionary of equally shaped tensors over processes, such as `accelerator.gather`; see
+            [`viclip_train.distributed.gather_rows`], which pads the processes' uneven rows for it. Without it the
+            metrics cover this process's batches.
+        skipped_log ([`SkippedSampleLog`], *optional*): records the skipped videos (with the batches' `num_skipped`
+            and `skipped_samples`) and stops when too many fail.
 
     Returns:
-        `dict[str, float]`: the recalls in percent and `num_pairs`, the number of pairs evaluated.
+        `dict[str, float]`: the recalls in percent, `num_pairs` (the pairs evaluated) and `skipped_videos`.
     """
     was_training = model.training
     model.eval()
     parameter = next(model.parameters())
-    video_embeds, text_embeds, input_ids = [], [], []
+    collected = {"video_embeds": [], "text_embeds": [], "input_ids": [], INDEX_KEY: []}
+    skipped = 0
     try:
         for batch in batches:
-            pixel_values = batch["pixel_values"].to(device=parameter.device, dtype=parameter.dtype)
-            ids = batch["input_ids"].to(parameter.device)
-            # the forward pass (not get_*_features), so that FSDP and DeepSpeed gather their shards
-            model_outputs = model(
-                input_ids=ids, pixel_values=pixel_values, attention_mask=batch["attention_mask"].to(parameter.device)
-            )
-            outputs = {
-                "video_embeds": model_outputs.video_embeds.float(),
-                "text_embeds": model_outputs.text_embeds.float(),
-                "input_ids": ids,
-            }
-            if gather is not None:
-                outputs = gather(_pad_rows_across_processes(outputs))
-                valid = outputs.pop("valid")
-                outputs = {name: value[valid] for name, value in outputs.items()}
-            video_embeds.append(outputs["video_embeds"].cpu())
-            text_embeds.append(outputs["text_embeds"].cpu())
-            input_ids.append(outputs["input_ids"].cpu())
+            skipped += _count_skipped(batch, skipped_log, parameter.device, across_processes=gather is not None)
+            if "pixel_values" in batch:
+                ids = batch["input_ids"].to(parameter.device)
+                # the forward pass (not get_*_features), so that FSDP and DeepSpeed gather their shards
+                model_outputs = model(
+                    input_ids=ids,
+                    pixel_values=batch["pixel_values"].to(device=parameter.device, dtype=parameter.dtype),
+                    attention_mask=batch["attention_mask"].to(parameter.device),
+                )
+                outputs = {
+                    "video_embeds": model_outputs.video_embeds.float(),
+                    "text_embeds": model_outputs.text_embeds.float(),
+                    "input_ids": ids,
+                }
+                if INDEX_KEY in batch:
+                    outputs[INDEX_KEY] = batch[INDEX_KEY].to(parameter.device)
+            elif gather is not None:  # nothing readable here, but the other processes gather
+                outputs = _empty_outputs(model, parameter.device)
+            else:
+                continue
+            outputs = gather_rows(outputs, gather)
+            for name, value in outputs.items():
+                collected[name].append(value.cpu())
     finally:
         model.train(was_training)
-    if not video_embeds:
-        raise ValueError("evaluate_retrieval got no batches: the validation set is empty.")
-    metrics = retrieval_metrics(torch.cat(video_embeds), torch.cat(text_embeds), captions=torch.cat(input_ids))
-    metrics["num_pairs"] = sum(len(embeds) for embeds in video_embeds)
+    if skipped_log is not None:
+        skipped_log.finish()
+    tensors = {name: torch.cat(values) for name, values in collected.items() if values}
+    if "video_embeds" not in tensors or len(tensors["video_embeds"]) == 0:
+        raise ValueError("evaluate_retrieval got no readable pair: the validation set is empty.")
+    rows = tensors.pop(INDEX_KEY, None)
+    if rows is not None and len(rows) == len(tensors["video_embeds"]):  # every batch said which rows it holds
+        keep = first_occurrences(rows)
+        tensors = {name: value[keep] for name, value in tensors.items()}
+    metrics = retrieval_metrics(tensors["video_embeds"], tensors["text_embeds"], captions=tensors["input_ids"])
+    metrics["num_pairs"] = len(tensors["video_embeds"])
+    metrics["skipped_videos"] = skipped
     return metrics
+
+
+def _count_skipped(
+    batch: Mapping[str, Any], skipped_log: SkippedSampleLog | None, device: torch.device, across_processes: bool
+) -> int:
+    """The batch's skipped videos (summed over processes when the evaluation is sharded), recorded in
+    `skipped_log`."""
+    rows = batch["pixel_values"].shape[0] if "pixel_values" in batch else 0
+    skipped = list(batch.get(SKIPPED_SAMPLES_KEY, ()))
+    counts = torch.tensor([rows + len(skipped), len(skipped)], device=device)
+    if across_processes and dist.is_available() and dist.is_initialized():
+        dist.all_reduce(counts)
+    read, failed = (int(value) for value in counts)
+    if skipped_log is not None:
+        skipped_log.add(skipped, read=read, failed=failed, split="eval")
+    return failed
+
+
+def _empty_outputs(model: torch.nn.Module, device: torch.device) -> dict[str, torch.Tensor]:
+    """Zero rows of each output, shaped as the model's, for a process whose batch was entirely skipped."""
+    config = model.config
+    return {
+        "video_embeds": torch.zeros(0, config.projection_dim, device=device),
+        "text_embeds": torch.zeros(0, config.projection_dim, device=device),
+        "input_ids": torch.zeros(0, config.text_config.max_position_embeddings, dtype=torch.long, device=device),
+        INDEX_KEY: torch.zeros(0, dtype=torch.long, device=device),
+    }
 
 
 __all__ = [

@@ -1,25 +1,28 @@
 # Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
 """
-Trainer pieces shared by `run_pretrain.py` and `run_classification.py`: a [`ViCLIPTrainer`] that counts skipped
-videos, logs the logit scale and clip throughput, and keeps weight decay off the parameters the reference exempts;
-a callback that keeps `logit_scale` under its cap; resolving the checkpoint to resume from; and publishing an output
-folder to the Hub as it is.
+Trainer pieces shared by the training scripts: [`ViCLIPTrainer`] (skipped samples, exact resume, checkpoints that are
+complete or absent, evaluation through the project's own loops), a callback that keeps `logit_scale` under its cap,
+loading the processor, and tearing a distributed run down.
 """
 
-import json
+import math
 import os
-import sys
 import time
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import torch
-from transformers import HfArgumentParser, Trainer, TrainerCallback, TrainingArguments
-from transformers.trainer_utils import get_last_checkpoint
+from transformers import Trainer, TrainerCallback
+from transformers.integrations import TensorBoardCallback
+from transformers.integrations.integration_utils import default_logdir
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints, speed_metrics
 from transformers.utils import logging
 
-from .data import SKIPPED_KEY
 from viclip.processing_viclip import ViCLIPProcessor
+
+from .checkpoints import CHECKPOINT_PATTERN, STAGING_PREFIX, checkpoint_problems, publish_checkpoint, set_aside
+from .data import INDEX_KEY, SKIPPED_KEY, SKIPPED_SAMPLES_KEY, EpochSampler, VideoDataset
+from .skipping import SkippedSampleLog
 
 
 logger = logging.get_logger(__name__)
@@ -51,90 +54,249 @@ class ClampLogitScaleCallback(TrainerCallback):
                 logit_scale.clamp_(max=model.config.logit_scale_max)
 
 
+class CheckpointSaveError(RuntimeError):
+    """A checkpoint could not be written (a full disk, a lost mount, missing permissions)."""
+
+
+def _is_disk_full(error: BaseException | None) -> bool:
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in (28, 122):  # ENOSPC, EDQUOT
+            return True
+        if any(text in str(error) for text in ("No space left", "StorageFull", "Disk quota")):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
 class ViCLIPTrainer(Trainer):
     """
     A `transformers.Trainer` for ViCLIP batches from [`viclip_train.data.VideoDataCollator`]:
 
-    - pops the batch's `num_skipped` (videos the collator dropped) before the forward pass and reports the running
-      total, summed over processes, as `skipped_samples`;
-    - logs `logit_scale` (the multiplier `exp(logit_scale)`, at most 100) and `clips_per_second` over all processes
-      since the previous log;
-    - exempts biases, norms, `logit_scale`, the class token and the position, temporal and token tables from weight
-      decay ([`decay_parameter_names`]); the Trainer's default would decay several of them.
+    - **Skipped samples.** Every micro-batch, all processes add up how many samples they read and how many failed;
+      each process appends its own skipped samples to `skipped_samples.rank<N>.jsonl` in the output folder, the logs
+      carry the running total `skipped_samples` and a summary line when there were new skips, and the run stops on
+      every process at once ([`TooManySkippedVideosError`]) when more than `max_failed_fraction` of the last
+      `failed_fraction_window` samples failed. A process whose share of a micro-batch is empty (every video failed)
+      does not stall the others: that micro-batch becomes a zero-weight step on every process (each runs its batch,
+      or a placeholder clip, with the loss multiplied by 0), so that collectives stay in step.
+    - **Exact resume.** Training items are drawn through [`EpochSampler`], whose keys carry the epoch, so that the
+      dataset's randomness depends only on `(seed, epoch, row)`; the token mask and dropout come from torch's
+      generator, whose state the Trainer saves with each checkpoint and restores.
+    - **Complete checkpoints.** `checkpoint-N` is written to `.saving-checkpoint-N/` and renamed into place once every
+      process is done, so a process killed while saving leaves no partial `checkpoint-N` (see
+      [`viclip_train.checkpoints`]); a failed write raises [`CheckpointSaveError`] naming the folder.
+    - **Evaluation** goes through `evaluation(trainer, dataset) -> metrics` when given (the project's retrieval or
+      classification loop, which gathers uneven per-process rows); its metrics are logged like the Trainer's own,
+      so they reach every `--report_to` integration.
+    - Logs `logit_scale` (the multiplier, at most 100) and `clips_per_second` over all processes; exempts biases,
+      norms, `logit_scale`, the class token and the position, temporal and token tables from weight decay
+      ([`decay_parameter_names`]).
 
-    The loss is the model's own (`return_loss=True` for [`ViCLIPModel`], `labels` for the classifier).
+    The loss is the model's own (`return_loss=True` for [`ViCLIPModel`], `labels` for the classifier), a mean over
+    the micro-batch; the Trainer divides it by the gradient accumulation steps.
+
+    Args:
+        max_failed_fraction (`float`, defaults to 0.5), failed_fraction_window (`int`, defaults to 1000): the skip
+            policy, see [`SkippedSampleLog`].
+        evaluation (`Callable`, *optional*): computes the metrics of an evaluation set, without the `eval_` prefix.
+        All other arguments are the Trainer's.
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(
+        self,
+        *args,
+        max_failed_fraction: float = 0.5,
+        failed_fraction_window: int = 1000,
+        evaluation: Callable[["ViCLIPTrainer", Any], dict[str, float]] | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
-        self._skipped_samples = 0
+        self.max_failed_fraction = max_failed_fraction
+        self.failed_fraction_window = failed_fraction_window
+        self.evaluation = evaluation
+        self.skipped_log = self.new_skipped_log()
+        self._train_sampler: EpochSampler | None = None
+        self._staging_root: str | None = None
+        self._zero_weight = False
+        self._zero_weight_steps = 0
         self._clips_since_log = 0
         self._last_log_time = time.perf_counter()
+        for callback in self.callback_handler.callbacks:
+            if isinstance(callback, TensorBoardCallback) and callback.logging_dir is None:
+                # also for runs that only evaluate (no on_train_begin to set it): the events go to the output folder
+                callback.logging_dir = os.path.join(self.args.output_dir, default_logdir())
+
+    def new_skipped_log(self) -> SkippedSampleLog:
+        """A [`SkippedSampleLog`] of this process with the run's policy, recording into the output folder."""
+        return SkippedSampleLog(
+            self.args.output_dir,
+            process_index=self.args.process_index,
+            max_failed_fraction=self.max_failed_fraction,
+            window=self.failed_fraction_window,
+        )
 
     def get_decay_parameter_names(self, model: torch.nn.Module) -> list[str]:
         return decay_parameter_names(model)
 
+    # ---- data order and exact resume ----
+
+    def _get_train_sampler(self, train_dataset=None) -> torch.utils.data.Sampler | None:
+        dataset = train_dataset if train_dataset is not None else self.train_dataset
+        if not isinstance(dataset, VideoDataset) or self.args.train_sampling_strategy not in ("random", "sequential"):
+            return super()._get_train_sampler(train_dataset)
+        seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+        self._train_sampler = EpochSampler(
+            len(dataset), seed=seed, shuffle=self.args.train_sampling_strategy == "random"
+        )
+        return self._train_sampler
+
+    def _run_epoch(self, *args, **kwargs):
+        # accelerate forwards `set_epoch` to the sampler except through a resumed, sharded loader: set it here
+        if self._train_sampler is not None:
+            self._train_sampler.set_epoch(kwargs["epoch"])
+        return super()._run_epoch(*args, **kwargs)
+
+    # ---- skipped samples and the training step ----
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        skipped = inputs.pop(SKIPPED_SAMPLES_KEY, [])
+        inputs.pop(SKIPPED_KEY, None)
+        inputs.pop(INDEX_KEY, None)
+        rows = int(inputs["pixel_values"].shape[0]) if "pixel_values" in inputs else 0
+        counts = torch.tensor([rows + len(skipped), len(skipped), int(rows == 0)], device=self.args.device)
+        read, failed, empty_shares = (int(value) for value in self.accelerator.reduce(counts, reduction="sum"))
+        epoch = math.floor(self.state.epoch or 0)
+        step = self.state.global_step
+        self.skipped_log.add(skipped, read=read, failed=failed, split="train", epoch=epoch, step=step)
+        self._clips_since_log += read - failed
+        if not empty_shares:
+            return super().training_step(model, inputs, num_items_in_batch)
+        self._zero_weight_steps += 1
+        self._zero_weight = True
+        try:
+            return super().training_step(model, inputs if rows else self._placeholder_inputs(model), None)
+        finally:
+            self._zero_weight = False
+
+    def _placeholder_inputs(self, model) -> dict[str, torch.Tensor]:
+        """One black clip (and for a dual encoder an empty caption): the input of a zero-weight step."""
+        unwrapped = self.accelerator.unwrap_model(model)
+        vision = unwrapped.config.vision_config
+        device = self.args.device
+        size = (1, vision.num_frames, vision.num_channels, vision.image_size, vision.image_size)
+        inputs = {"pixel_values": torch.zeros(size, device=device)}
+        if hasattr(unwrapped, "text_model"):
+            text = unwrapped.config.text_config
+            input_ids = torch.full((1, text.max_position_embeddings), text.pad_token_id or 0, device=device)
+            input_ids[0, :2] = torch.tensor([text.bos_token_id, text.eos_token_id])
+            inputs["input_ids"] = input_ids
+            inputs["attention_mask"] = (torch.arange(text.max_position_embeddings, device=device) < 2)[None].long()
+        else:
+            inputs["labels"] = torch.zeros(1, dtype=torch.long, device=device)
+        return inputs
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        num_skipped = inputs.pop(SKIPPED_KEY, None)
-        if model.training:
-            if num_skipped is not None:
-                self._skipped_samples += int(num_skipped)
-            self._clips_since_log += inputs["pixel_values"].shape[0]
+        for key in (SKIPPED_KEY, SKIPPED_SAMPLES_KEY, INDEX_KEY):
+            inputs.pop(key, None)
         if "labels" not in inputs:
             inputs = {**inputs, "return_loss": True}
         outputs = model(**inputs)
-        return (outputs.loss, outputs) if return_outputs else outputs.loss
+        loss = outputs.loss * 0.0 if self._zero_weight else outputs.loss
+        return (loss, outputs) if return_outputs else loss
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        for key in (SKIPPED_KEY, SKIPPED_SAMPLES_KEY, INDEX_KEY):
+            inputs.pop(key, None)
+        if "pixel_values" not in inputs:  # every video of the batch was skipped
+            return None, None, None
+        return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys)
+
+    def train(self, *args, **kwargs):
+        output = super().train(*args, **kwargs)
+        self.skipped_log.finish()  # a run shorter than the judging minimum is judged at its end
+        return output
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "loss" in logs:  # a training log
             now = time.perf_counter()
-            counts = torch.tensor([self._skipped_samples, self._clips_since_log], device=self.args.device)
-            skipped, clips = self.accelerator.reduce(counts, reduction="sum").tolist()
-            logs["skipped_samples"] = int(skipped)
-            logs["clips_per_second"] = round(clips / max(now - self._last_log_time, 1e-9), 2)
+            logs["skipped_samples"] = self.skipped_log.total_failed
+            logs["clips_per_second"] = round(self._clips_since_log / max(now - self._last_log_time, 1e-9), 2)
             self._clips_since_log, self._last_log_time = 0, now
-            clamped_logit_scale = getattr(self.accelerator.unwrap_model(self.model), "clamped_logit_scale", None)
-            if clamped_logit_scale is not None:
-                logs["logit_scale"] = round(float(clamped_logit_scale()), 3)
+            unwrapped = self.accelerator.unwrap_model(self.model)
+            if hasattr(unwrapped, "clamped_logit_scale"):
+                logs["logit_scale"] = round(float(unwrapped.clamped_logit_scale().detach()), 3)
+            summary = self.skipped_log.summary()
+            if summary:
+                logger.warning(summary)
+            if self._zero_weight_steps:
+                logger.warning(
+                    f"{self._zero_weight_steps} micro-batch(es) since the last report had a process without any "
+                    "readable sample: they counted as zero-weight steps on every process."
+                )
+                self._zero_weight_steps = 0
         super().log(logs, start_time)
 
+    # ---- evaluation ----
 
-def parse_arguments_with_json(parser: HfArgumentParser, argv: list[str] | None = None) -> tuple:
-    """
-    Parses a script's argument dataclasses from `argv` (default `sys.argv[1:]`): plain flags, or a JSON file as the
-    first argument followed by optional flags that override its values, e.g.
-    `run_pretrain.py configs/demo.json --max_steps 3 --output_dir /tmp/run`. A multi-process launch (`torchrun`) on a
-    machine without a GPU gets `--use_cpu true`, which the Trainer needs to train data-parallel on CPUs. `--fsdp` and
-    `--deepspeed` on CPUs get a warning: accelerate runs neither there and trains plain data-parallel instead.
-    """
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0].endswith(".json"):
-        with open(argv[0], encoding="utf-8") as config_file:
-            values = json.load(config_file)
-        argv = [flag for name, value in values.items() for flag in _as_flags(name, value)] + argv[1:]
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available() and "--use_cpu" not in argv:
-        # Without `use_cpu`, the Trainer on a machine with no GPU runs each launched process alone (no DDP).
-        logger.warning("Several processes and no GPU: training data-parallel on CPUs (--use_cpu true).")
-        argv += ["--use_cpu", "true"]
-    arguments = parser.parse_args_into_dataclasses(args=argv)
-    for training_args in (value for value in arguments if isinstance(value, TrainingArguments)):
-        on_cpu = training_args.use_cpu or not torch.cuda.is_available()
-        if on_cpu and (training_args.fsdp or training_args.deepspeed):
-            flag = "--fsdp" if training_args.fsdp else "--deepspeed"
-            logger.warning(
-                f"{flag} has no effect on CPUs (accelerate shards models only on accelerators): training "
-                "data-parallel, with a full copy of the model in every process."
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
+        if self.evaluation is None:
+            return super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
+        dataset = eval_dataset if eval_dataset is not None else self.eval_dataset
+        if dataset is None:
+            raise ValueError("Evaluation needs an evaluation set: give the trainer eval_dataset.")
+        start = time.time()
+        results = self.evaluation(self, dataset)
+        metrics = {f"{metric_key_prefix}_{name}": value for name, value in results.items()}
+        metrics.update(speed_metrics(metric_key_prefix, start, num_samples=len(dataset)))
+        self.log(dict(metrics))  # a copy: the Trainer adds `epoch` to what it logs
+        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+        return metrics
+
+    # ---- checkpoints: written aside, renamed into place when complete ----
+
+    def _get_output_dir(self, trial) -> str:
+        return self._staging_root or super()._get_output_dir(trial)
+
+    def _save_checkpoint(self, model, trial) -> None:
+        run_dir = self._get_output_dir(trial)
+        name = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+        staging_root = os.path.join(run_dir, STAGING_PREFIX + name)
+        require_optimizer = not self.args.save_only_model
+        if self.args.should_save and os.path.exists(staging_root):
+            set_aside(staging_root, "a save of this step that an earlier run did not finish")
+        self.accelerator.wait_for_everyone()
+        self._staging_root = staging_root
+        try:
+            super()._save_checkpoint(model, trial)
+        except Exception as error:
+            cause = "the disk is full" if _is_disk_full(error) else f"{type(error).__name__}: {error}"
+            raise CheckpointSaveError(
+                f"Could not write {name} to {staging_root} ({cause}). That partial save is never loaded: free space "
+                "(or lower --save_total_limit) and rerun the same command, which resumes from the newest complete "
+                f"checkpoint in {run_dir}."
+            ) from error
+        finally:
+            self._staging_root = None
+        self.accelerator.wait_for_everyone()
+        if self.args.should_save:
+            final = os.path.join(run_dir, name)
+            publish_checkpoint(os.path.join(staging_root, name), final, require_optimizer)
+            best = self.state.best_model_checkpoint
+            if best and os.path.normpath(best).startswith(os.path.normpath(staging_root)):
+                self.state.best_model_checkpoint = final
+            for folder in sorted(os.listdir(run_dir)):  # rotation must not delete incomplete folders unseen
+                path = os.path.join(run_dir, folder)
+                if CHECKPOINT_PATTERN.match(folder) and path != final and os.path.isdir(path):
+                    problems = checkpoint_problems(path, require_optimizer)
+                    if problems:
+                        set_aside(path, "; ".join(problems))
+            rotate_checkpoints(
+                output_dir=run_dir,
+                save_total_limit=self.args.save_total_limit,
+                best_model_checkpoint=self.state.best_model_checkpoint,
+                use_mtime=True,
             )
-    return arguments
-
-
-def _as_flags(name: str, value: Any) -> list[str]:
-    """The command-line flags that give `name` the JSON `value`."""
-    if isinstance(value, list):
-        return [f"--{name}", *(str(item) for item in value)]
-    if isinstance(value, dict):
-        return [f"--{name}", json.dumps(value)]
-    return [f"--{name}", str(value)]
+        self.accelerator.wait_for_everyone()
 
 
 def load_processor(model_name_or_path: str | None, config: Any) -> ViCLIPProcessor:
@@ -146,28 +308,6 @@ def load_processor(model_name_or_path: str | None, config: Any) -> ViCLIPProcess
     return ViCLIPProcessor.from_model_config(config)
 
 
-def resolve_resume_checkpoint(output_dir: str, resume_from_checkpoint: str | bool | None) -> str | None:
-    """
-    The checkpoint to resume from: the one given, or else the latest `checkpoint-*` folder in `output_dir`, so that
-    rerunning an interrupted command continues it. `resume_from_checkpoint=False` ("false" on the command line) starts
-    over.
-    """
-    if isinstance(resume_from_checkpoint, str) and resume_from_checkpoint.lower() in ("false", "no", "none"):
-        return None
-    if resume_from_checkpoint not in (None, True, "true", "True"):
-        if not os.path.isdir(resume_from_checkpoint):
-            raise FileNotFoundError(f"--resume_from_checkpoint {resume_from_checkpoint} is not a folder.")
-        return str(resume_from_checkpoint)
-    last = get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
-    if last is not None:
-        logger.warning(f"Resuming from the latest checkpoint in {output_dir}: {last}.")
-    elif resume_from_checkpoint in (True, "true", "True"):
-        raise FileNotFoundError(
-            f"--resume_from_checkpoint asked to resume, but {output_dir} has no checkpoint-* folder."
-        )
-    return last
-
-
 def end_distributed_run() -> None:
     """Waits for every process and tears the process group down, so that no process exits with collectives alive
     (gloo aborts a process that leaves them); a no-op in a single process."""
@@ -176,32 +316,11 @@ def end_distributed_run() -> None:
         torch.distributed.destroy_process_group()
 
 
-def publish_folder(folder: str | Path, repo_id: str, token: str | None = None, private: bool | None = None) -> str:
-    """
-    Publishes `folder` to the Hub model repository `repo_id` exactly as it is (model, processor, remote code, card),
-    leaving out intermediate `checkpoint-*` folders and logs. Returns the commit URL.
-    """
-    from huggingface_hub import HfApi
-
-    api = HfApi(token=token)
-    api.create_repo(repo_id, repo_type="model", exist_ok=True, private=private)
-    commit = api.upload_folder(
-        repo_id=repo_id,
-        folder_path=str(folder),
-        repo_type="model",
-        ignore_patterns=["checkpoint-*", "checkpoint-*/**", "runs/**", "*.pt", "*.pth"],
-        commit_message="Upload ViCLIP model",
-    )
-    return str(getattr(commit, "commit_url", commit))
-
-
 __all__ = [
+    "CheckpointSaveError",
     "ClampLogitScaleCallback",
     "ViCLIPTrainer",
     "decay_parameter_names",
     "end_distributed_run",
     "load_processor",
-    "parse_arguments_with_json",
-    "publish_folder",
-    "resolve_resume_checkpoint",
 ]

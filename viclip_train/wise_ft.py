@@ -30,15 +30,18 @@ from huggingface_hub import ModelCard
 from transformers import HfArgumentParser
 
 from viclip import ViCLIPConfig, ViCLIPModel
+from viclip_train.arguments import parse_arguments_with_json
 from viclip_train.model_card import (
-    DUAL_ENCODER_PIPELINE_TAG,
-    DUAL_ENCODER_PIPELINE_TAG_REASON,
     build_model_card,
+    card_license,
+    display_name,
+    dual_encoder_classification_section,
     dual_encoder_usage,
     hub_repo_id,
     save_model_card,
+    usage_model_id,
 )
-from viclip_train.trainer import load_processor, parse_arguments_with_json
+from viclip_train.trainer import load_processor
 
 
 logger = logging.getLogger(__name__)
@@ -215,17 +218,19 @@ class WiseFTArguments:
     )
 
 
-def _card_license(viclip_model_name_or_path: str, card_license: str | None) -> tuple[str, str]:
-    if card_license:
-        return card_license, "Set with `--card_license`; the weights derive from both source models."
-    card_path = os.path.join(viclip_model_name_or_path, "README.md")
-    license_id = ModelCard.load(card_path).data.license if os.path.isfile(card_path) else None
-    if license_id:
-        return license_id, (
-            f"The licence the card of `{viclip_model_name_or_path}` declares; these weights also derive from the CLIP "
-            "model, whose licence applies as well."
+def _card_license(viclip_model_name_or_path: str, chosen: str | None) -> tuple[str | None, str]:
+    """The card's licence (`None` when unknown) and the sentence explaining it."""
+    if chosen:
+        return chosen, "Set with `--card_license`; the weights derive from both source models."
+    declared = card_license(viclip_model_name_or_path)
+    if declared:
+        return declared, (
+            f"The licence the card of {display_name(viclip_model_name_or_path)} declares; these weights also derive "
+            "from the CLIP model, whose licence applies as well."
         )
-    return "other", "The weights derive from both source models: their licences apply."
+    return None, (
+        "Unknown: the weights derive from both source models, whose licences apply. `--card_license` sets one."
+    )
 
 
 def wise_ft_model_card(args: WiseFTArguments, exclude: Sequence[str], report: WiseFTReport) -> ModelCard:
@@ -237,22 +242,22 @@ def wise_ft_model_card(args: WiseFTArguments, exclude: Sequence[str], report: Wi
     method = (
         f"Every tensor shared by the two models became `{args.coef:g} * ViCLIP + {1 - args.coef:g} * CLIP "
         "initialisation` (float32 arithmetic), where the CLIP initialisation is "
-        f"`ViCLIPModel.from_clip_pretrained(\"{args.clip_model_name_or_path}\")` with the ViCLIP model's frame count "
-        f"and activation. Kept from the ViCLIP model: {excluded} and any tensor the other side lacks. "
-        f"{report.summary()}."
+        f"`ViCLIPModel.from_clip_pretrained(...)` of {display_name(args.clip_model_name_or_path)} with the ViCLIP "
+        f"model's frame count and activation. Kept from the ViCLIP model: {excluded} and any tensor the other side "
+        f"lacks. {report.summary()}."
     )
     output_name = os.path.basename(os.path.normpath(args.output_dir))
+    model_id = usage_model_id(None, args.output_dir)
     return build_model_card(
         model_name=output_name,
         summary=(
             f"A WiSE-FT weight-space ensemble (coefficient {args.coef:g}) of the ViCLIP model "
-            f"`{args.viclip_model_name_or_path}` with the model built from its CLIP initialisation "
-            f"`{args.clip_model_name_or_path}`, as the InternVid reference's zero-shot evaluation option `wiseft` "
-            "does. Written by `python -m viclip_train.wise_ft`."
+            f"{display_name(args.viclip_model_name_or_path)} with the model built from its CLIP initialisation "
+            f"{display_name(args.clip_model_name_or_path)}, as the InternVid reference's zero-shot evaluation option "
+            "`wiseft` does. Written by `python -m viclip_train.wise_ft`."
         ),
-        pipeline_tag=DUAL_ENCODER_PIPELINE_TAG,
-        pipeline_tag_reason=DUAL_ENCODER_PIPELINE_TAG_REASON,
-        usage=dual_encoder_usage(output_name),
+        usage=dual_encoder_usage(model_id),
+        classification=dual_encoder_classification_section(model_id),
         license=license_id,
         license_note=license_note,
         datasets=[],

@@ -1,0 +1,494 @@
+# Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
+"""
+Annotation files and tables: which video each sample is, its caption and/or label, and its clip window.
+
+[`load_annotations`] reads JSON, JSON Lines or CSV files, the public InternVid layout, or any `datasets.Dataset`, into
+one normalised table (a `datasets.Dataset`, kept as Arrow so that DataLoader workers share it without copying Python
+objects) with the columns `video`, `caption`, `label`, `start`, `end`.
+
+Nothing is guessed: an unterminated quote, a row with more or fewer cells than the header, a header naming a column
+twice, a JSON object naming a key twice, text that is not UTF-8, a negative or malformed timestamp, a negative class
+id are errors that name the file and the row (`entry N`, counted from 0 over the samples; CSV errors also give the
+line). Reading stops at the first bad row, and a CSV cell is limited to 128 KiB, so a broken file fails fast.
+
+The checks work on whole columns (`_normalize_columns`), so that they can run as a batched `datasets.map`.
+"""
+
+import codecs
+import csv
+import json
+import math
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import datasets
+
+
+VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".flv", ".mpg", ".mpeg")
+"""Extensions tried, in this order, for a `video` entry without one (such as an InternVid `YoutubeID`)."""
+
+INTERNVID_COLUMNS: tuple[str, ...] = ("YoutubeID", "Start_timestamp", "End_timestamp", "Caption")
+"""Columns of the public InternVid annotation files."""
+
+ANNOTATION_COLUMNS: tuple[str, ...] = ("video", "caption", "label", "start", "end")
+"""Columns of the table [`load_annotations`] returns."""
+
+ANNOTATION_FILE_SUFFIXES: tuple[str, ...] = (".json", ".jsonl", ".ndjson", ".csv")
+"""Annotation file formats [`load_annotations`] reads."""
+
+CSV_CELL_LIMIT = 128 * 1024
+"""Largest CSV cell, in characters. A caption is far shorter; a longer cell means an unterminated quote."""
+
+_TIMESTAMP_PARTS = re.compile(r"^(?:(\d+):)??(?:(\d+):)?(\d+(?:\.\d*)?|\.\d+)$")
+
+
+def parse_timestamp(value: str | float | int) -> float:
+    """
+    Reads a time in seconds from `"HH:MM:SS.mmm"` (InternVid), `"MM:SS(.mmm)"`, `"SS(.mmm)"` or a number of seconds.
+
+    Minutes and seconds below an hour or minute field must be under 60.
+
+    Raises:
+        `ValueError`: if the value is none of these, negative (`-00:00:01` included) or not finite.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"Cannot read a timestamp from {value!r}: expected 'HH:MM:SS.mmm' or seconds.")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        text = str(value).strip()
+        match = _TIMESTAMP_PARTS.match(text)
+        if match is None:
+            sign = " (negative times are not allowed)" if text.startswith("-") else ""
+            raise ValueError(f"Cannot read a timestamp from {value!r}: expected 'HH:MM:SS.mmm' or seconds{sign}.")
+        hours, minutes, second_text = match.groups()  # "MM:SS" fills `minutes`, "HH:MM:SS" both
+        seconds = float(second_text)
+        if minutes is not None and seconds >= 60:
+            raise ValueError(f"Timestamp {value!r}: seconds must be under 60 after a minutes field.")
+        if hours is not None and int(minutes) >= 60:
+            raise ValueError(f"Timestamp {value!r}: minutes must be under 60 after an hours field.")
+        seconds += 60 * int(minutes or 0) + 3600 * int(hours or 0)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"Timestamp {value!r} must be a finite, non-negative time.")
+    return seconds
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """`object_pairs_hook` of `json`: an object naming a key twice is an error, not "the last one wins"."""
+    keys = [key for key, _ in pairs]
+    duplicated = sorted({key for key in keys if keys.count(key) > 1})
+    if duplicated:
+        raise ValueError(f"the keys {duplicated} appear more than once in one object")
+    return dict(pairs)
+
+
+def _decoded_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """`(line number, text)` of a UTF-8 file (a leading byte-order mark dropped), one line at a time."""
+    with open(path, "rb") as handle:
+        for line_number, raw in enumerate(handle, start=1):
+            if line_number == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8) :]
+            try:
+                yield line_number, raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise ValueError(
+                    f"{path}, line {line_number}: not UTF-8 text (byte {error.start} of the line is "
+                    f"{raw[error.start : error.start + 1]!r}). Save the file as UTF-8."
+                ) from None
+
+
+@dataclass
+class _Columns:
+    """A file's rows as columns, plus where each row is (for messages)."""
+
+    names: list[str]
+    values: dict[str, list]
+    locations: list[str]
+    """`"entry N"` per row, with `", line L"` for CSV files."""
+
+
+def _rows_to_columns(rows: list[dict], locations: list[str]) -> _Columns:
+    names = list(dict.fromkeys(name for row in rows for name in row))  # every key, in order of appearance
+    values = {name: [row.get(name, _MISSING) for row in rows] for name in names}
+    return _Columns(names, values, locations)
+
+
+_MISSING = object()
+"""Marks a field a JSON row does not have (unlike `None`, an explicit null)."""
+
+
+def _read_json(path: Path) -> _Columns:
+    lines = [text for _, text in _decoded_lines(path)]
+    try:
+        rows = json.loads("".join(lines), object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"{path}, line {error.lineno}: not valid JSON ({error.msg}). A file with one JSON object per line must "
+            "end in .jsonl."
+        ) from None
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}.") from None
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise ValueError(f"{path} must hold a JSON list of objects such as {{'video': ..., 'caption': ...}}.")
+    return _rows_to_columns(rows, [f"entry {index}" for index in range(len(rows))])
+
+
+def _read_json_lines(path: Path) -> _Columns:
+    rows, locations = [], []
+    for line_number, text in _decoded_lines(path):
+        if not text.strip():
+            continue
+        try:
+            row = json.loads(text, object_pairs_hook=_unique_keys)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}, line {line_number}: not a JSON object ({error.msg}).") from None
+        except ValueError as error:
+            raise ValueError(f"{path}, line {line_number}: {error}.") from None
+        if not isinstance(row, dict):
+            raise ValueError(f"{path}, line {line_number}: expected a JSON object, got {type(row).__name__}.")
+        locations.append(f"entry {len(rows)} (line {line_number})")
+        rows.append(row)
+    return _rows_to_columns(rows, locations)
+
+
+def _read_csv(path: Path) -> _Columns:
+    """A CSV file with a header, read strictly: quotes must close on their line, every row has the header's cells."""
+    previous_limit = csv.field_size_limit(CSV_CELL_LIMIT)
+    try:
+        reader = csv.reader((text for _, text in _decoded_lines(path)), strict=True)
+        try:
+            header = next(reader, None)
+        except csv.Error as error:
+            raise ValueError(f"{path}, line 1 (the header): {error}.") from None
+        if header is None:
+            raise ValueError(f"{path} is empty: expected a header row such as 'video,caption'.")
+        duplicated = sorted({name for name in header if header.count(name) > 1})
+        if duplicated:
+            raise ValueError(f"{path}, line 1: the header names the columns {duplicated} more than once.")
+        values = {name: [] for name in header}
+        locations = []
+        while True:
+            start = reader.line_num + 1
+            try:
+                cells = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as error:
+                raise ValueError(
+                    f"{path}, line {start}: {error}. A quote opened in this row never closes "
+                    "(an unterminated quote), or a cell is longer than any caption."
+                ) from None
+            end = reader.line_num
+            where = f"line {start}" if start == end else f"lines {start}-{end}"
+            if not cells or cells == [""]:
+                continue  # a blank line
+            if start != end:
+                raise ValueError(
+                    f"{path}, {where}: a quoted cell spans several lines, which almost always means a quote that "
+                    "closes too late. Close it on its line; captions with line breaks need a .jsonl file."
+                )
+            if len(cells) != len(header):
+                raise ValueError(
+                    f"{path}, {where}: {len(cells)} cells for the {len(header)} columns of the header {header}. "
+                    "Quote cells that contain commas."
+                )
+            for name, cell in zip(header, cells, strict=True):
+                values[name].append(cell)
+            locations.append(f"entry {len(locations)} (line {start})")
+    finally:
+        csv.field_size_limit(previous_limit)
+    return _Columns(list(header), values, locations)
+
+
+def _read_file(path: Path) -> _Columns:
+    """Reads an annotation file into columns, by extension."""
+    suffix = path.suffix.lower()
+    if suffix not in ANNOTATION_FILE_SUFFIXES:
+        raise ValueError(
+            f"Cannot read annotations from {path}: use a .json, .jsonl or .csv file, or a datasets.Dataset."
+        )
+    if not path.is_file():
+        raise FileNotFoundError(f"Annotation file {path} does not exist.")
+    if suffix == ".json":
+        return _read_json(path)
+    if suffix in (".jsonl", ".ndjson"):
+        return _read_json_lines(path)
+    return _read_csv(path)
+
+
+@dataclass(frozen=True)
+class _ColumnSpec:
+    """Which source columns feed the normalised table, and how."""
+
+    source: str
+    video: str
+    caption: str | None
+    label: str | None
+    internvid: bool
+    csv_labels: bool = False
+    """Labels read from a CSV file: text, of which all-integer columns are class ids (CSV has no types)."""
+
+
+def _column_spec(
+    columns: Sequence[str],
+    source: str,
+    video_column: str,
+    caption_column: str | None,
+    label_column: str | None,
+    csv_labels: bool = False,
+) -> _ColumnSpec:
+    internvid = video_column not in columns and all(name in columns for name in INTERNVID_COLUMNS[:3])
+    if internvid:
+        video_column = INTERNVID_COLUMNS[0]
+        if caption_column is not None and caption_column not in columns:
+            caption_column = INTERNVID_COLUMNS[3]
+    arguments = {"video_column": video_column, "caption_column": caption_column, "label_column": label_column}
+    for argument, name in arguments.items():
+        if name is not None and name not in columns:
+            hint = " (or caption_column=None for labels only)" if argument == "caption_column" else ""
+            raise ValueError(
+                f"{source} has no column {name!r}; its columns are {sorted(columns)}. Pass {argument}=<name>{hint}, "
+                f"or use the InternVid columns {list(INTERNVID_COLUMNS)}."
+            )
+    return _ColumnSpec(source, video_column, caption_column, label_column, internvid, csv_labels)
+
+
+def _first_bad(values: Sequence, is_bad) -> int | None:
+    return next((position for position, value in enumerate(values) if is_bad(value)), None)
+
+
+def _normalize_columns(batch: Mapping[str, Sequence], locations: Sequence[str], spec: _ColumnSpec) -> dict[str, list]:
+    """Maps source columns to the normalised columns, checking each whole column; errors name the first bad row."""
+
+    def fail(position: int, message: str) -> None:
+        raise ValueError(f"{spec.source}, {locations[position]}: {message}")
+
+    needed = [spec.video, spec.caption, spec.label] + (list(INTERNVID_COLUMNS[1:3]) if spec.internvid else [])
+    for name in (name for name in needed if name is not None):
+        position = _first_bad(batch[name], lambda value: value is _MISSING)
+        if position is not None:
+            fail(position, f"missing field {name!r}; every row needs {[n for n in needed if n is not None]}.")
+
+    videos = batch[spec.video]
+    position = _first_bad(videos, lambda value: not isinstance(value, (str, int)) or str(value).strip() == "")
+    if position is not None:
+        fail(position, f"{spec.video!r} must name a video file, got {videos[position]!r}.")
+    videos = [str(value).strip() for value in videos]
+    count = len(videos)
+
+    captions = [None] * count
+    if spec.caption:
+        captions = list(batch[spec.caption])
+        position = _first_bad(captions, lambda value: not isinstance(value, str))
+        if position is not None:
+            fail(position, f"{spec.caption!r} must be text, got {captions[position]!r}.")
+
+    labels = [None] * count
+    if spec.label:
+        labels = list(batch[spec.label])
+        if spec.csv_labels and all(re.fullmatch(r"\s*-?\d+\s*", value) for value in labels):
+            labels = [int(value) for value in labels]
+        position = _first_bad(
+            labels, lambda value: value is None or isinstance(value, bool) or not isinstance(value, (int, str))
+        )
+        if position is not None:
+            fail(position, f"{spec.label!r} must be a class name or a class id, got {labels[position]!r}.")
+        position = _first_bad(labels, lambda value: isinstance(value, int) and value < 0)
+        if position is not None:
+            fail(position, f"{spec.label!r} is the class id {labels[position]}; class ids count from 0.")
+
+    starts, ends = [None] * count, [None] * count
+    if spec.internvid:
+        parsed = {}
+        for column in INTERNVID_COLUMNS[1:3]:
+            times = []
+            for position, value in enumerate(batch[column]):
+                try:
+                    times.append(parse_timestamp(value))
+                except ValueError as error:
+                    fail(position, f"{column!r}: {error}")
+            parsed[column] = times
+        starts, ends = parsed[INTERNVID_COLUMNS[1]], parsed[INTERNVID_COLUMNS[2]]
+        position = _first_bad(range(count), lambda i: ends[i] <= starts[i])
+        if position is not None:
+            fail(
+                position,
+                f"End_timestamp ({ends[position]} s) must come after Start_timestamp ({starts[position]} s).",
+            )
+    return {"video": videos, "caption": captions, "label": labels, "start": starts, "end": ends}
+
+
+def _normalize_dataset_batch(batch: Mapping[str, list], indices: list[int], spec: _ColumnSpec) -> dict[str, list]:
+    return _normalize_columns(batch, [f"entry {index}" for index in indices], spec)
+
+
+def load_annotations(
+    source: str | os.PathLike | datasets.Dataset,
+    *,
+    video_column: str = "video",
+    caption_column: str | None = "caption",
+    label_column: str | None = None,
+) -> datasets.Dataset:
+    """
+    Loads video annotations into one normalised table.
+
+    Supported sources:
+        - a `.json` file holding a list of objects, a `.jsonl` file with one object per line, or a `.csv` file with a
+          header, each row naming a video (`video_column`, a path relative to the `video_root` given to
+          [`VideoDataset`], or absolute) and its caption and/or label;
+        - the public InternVid layout (`YoutubeID`, `Start_timestamp`, `End_timestamp` as `"HH:MM:SS.mmm"`,
+          `Caption`), detected when those columns are present and `video_column` is not: the video is
+          `<video_root>/<YoutubeID>` plus the first of [`VIDEO_EXTENSIONS`] that exists, read only within the window;
+        - a `datasets.Dataset` with the same columns.
+
+    Args:
+        source (`str`, `os.PathLike` or `datasets.Dataset`): the annotation file or dataset.
+        video_column (`str`, defaults to `"video"`): column of the video paths.
+        caption_column (`str`, *optional*, defaults to `"caption"`): column of the captions; `None` for a labels-only
+            (classification) table. With the InternVid layout, `Caption` is used when this column is absent.
+        label_column (`str`, *optional*): column of the class names (text) or class ids (integers, from 0; in a CSV
+            file, a column whose every value is an integer).
+
+    Returns:
+        `datasets.Dataset` with the columns `video` (`str`), `caption` (`str` or `None`), `label` (`str`, `int` or
+        `None`), `start` and `end` (clip window in seconds, or `None` for the whole video).
+
+    Raises:
+        `FileNotFoundError`: the file does not exist.
+        `ValueError`: an unsupported extension, a missing column (the message lists the columns found), a malformed
+            file or a bad value (the message names the file, the entry and the field).
+    """
+    if isinstance(source, datasets.Dataset):
+        spec = _column_spec(source.column_names, "the given dataset", video_column, caption_column, label_column)
+        return source.map(
+            _normalize_dataset_batch,
+            batched=True,
+            with_indices=True,
+            fn_kwargs={"spec": spec},
+            remove_columns=source.column_names,
+            keep_in_memory=not source.cache_files,
+            desc="Normalising annotations",
+        )
+    path = Path(source)
+    columns = _read_file(path)
+    if not columns.locations:
+        raise ValueError(f"{path} holds no annotations.")
+    is_csv = path.suffix.lower() == ".csv"
+    spec = _column_spec(columns.names, str(path), video_column, caption_column, label_column, csv_labels=is_csv)
+    return datasets.Dataset.from_dict(_normalize_columns(columns.values, columns.locations, spec))
+
+
+def resolve_video_path(video: str, video_root: str | os.PathLike | None = None) -> Path:
+    """
+    The file of an annotation's `video` entry: `video_root / video` (or `video` itself when absolute or when there is
+    no root), and, when that is not a file and `video` has no video extension, the first of
+    `video_root / (video + extension)` over [`VIDEO_EXTENSIONS`] that is.
+
+    Raises:
+        `FileNotFoundError`: naming every path tried; the message suggests checking `--video_root`.
+    """
+    path = Path(video) if video_root is None else Path(video_root) / video
+    if path.is_file():
+        return path
+    tried = [path]
+    if path.suffix.lower() not in VIDEO_EXTENSIONS:
+        for extension in VIDEO_EXTENSIONS:
+            candidate = path.with_name(path.name + extension)
+            if candidate.is_file():
+                return candidate
+            tried.append(candidate)
+    shown = ", ".join(str(p) for p in tried[:3]) + (f" and {len(tried) - 3} more" if len(tried) > 3 else "")
+    raise FileNotFoundError(f"No video file for {video!r}: tried {shown}. Check --video_root ({video_root}).")
+
+
+@dataclass
+class AnnotationSplit:
+    """The annotation table of one split, where its videos are, and what to call it in messages."""
+
+    annotations: datasets.Dataset
+    video_root: str | None
+    source: str
+    class_names: list[str] | None = None
+    """Classes the source itself declares (class folders, a `ClassLabel` feature), if any."""
+
+    def limit(self, rows: int | None) -> "AnnotationSplit":
+        """This split cut to its first `rows` rows (`None`: all of them)."""
+        if rows is not None and rows < len(self.annotations):
+            self.annotations = self.annotations.select(range(rows))
+        return self
+
+
+def load_class_folder(root: str) -> AnnotationSplit:
+    """
+    A split stored as a folder per class, `root/<class name>/<video files>` (sub-folders of a class are searched
+    too). Every class folder is a class, even an empty one.
+
+    Raises:
+        `FileNotFoundError` / `ValueError`: the folder is missing, has no class folder, or holds no video file.
+    """
+    root_path = Path(root)
+    if not root_path.is_dir():
+        raise FileNotFoundError(f"{root} is not a folder; expected <folder>/<class name>/<video files>.")
+    classes = sorted(entry.name for entry in root_path.iterdir() if entry.is_dir() and not entry.name.startswith("."))
+    if not classes:
+        raise ValueError(f"{root} has no class folder; expected {root}/<class name>/<video files>.")
+    videos, labels = [], []
+    for name in classes:
+        for path in sorted((root_path / name).rglob("*")):
+            if path.is_file() and path.suffix.lower() in VIDEO_EXTENSIONS:
+                videos.append(path.relative_to(root_path).as_posix())
+                labels.append(name)
+    if not videos:
+        raise ValueError(f"No video file in the class folders of {root} (looked for {', '.join(VIDEO_EXTENSIONS)}).")
+    table = load_annotations(
+        datasets.Dataset.from_dict({"video": videos, "label": labels}), caption_column=None, label_column="label"
+    )
+    return AnnotationSplit(table, str(root_path), root, class_names=classes)
+
+
+def _is_saved_dataset(folder: str) -> bool:
+    """Whether `folder` was written by `save_to_disk` (a `Dataset` or a `DatasetDict`)."""
+    return any(os.path.isfile(os.path.join(folder, name)) for name in ("state.json", "dataset_dict.json"))
+
+
+def load_dataset_source(
+    dataset_name: str | None, dataset_config_name: str | None = None, data_files: dict[str, list[str]] | None = None
+) -> datasets.DatasetDict | datasets.Dataset:
+    """
+    Loads `--dataset_name` / `--data_files`: a folder saved with `save_to_disk` (a `DatasetDict`, or a single
+    `Dataset`, returned as it is), a folder of JSON/CSV files or a Hub dataset (through `datasets.load_dataset`,
+    which names splits after the files), or `data_files` alone (JSON or CSV by their extension).
+    """
+    if dataset_name and os.path.isdir(dataset_name) and _is_saved_dataset(dataset_name):
+        if data_files:
+            raise ValueError(f"--data_files selects files to load, but {dataset_name} is a saved dataset.")
+        return datasets.load_from_disk(dataset_name)
+    if dataset_name:
+        return datasets.load_dataset(dataset_name, dataset_config_name, data_files=data_files)
+    suffixes = {Path(pattern).suffix.lower() for files in data_files.values() for pattern in files}
+    builders = {".json": "json", ".jsonl": "json", ".csv": "csv"}
+    if len(suffixes) != 1 or next(iter(suffixes)) not in builders:
+        raise ValueError(
+            f"--data_files must all be .json/.jsonl or all .csv files, got {sorted(suffixes)}; or give "
+            "--dataset_name json / csv."
+        )
+    return datasets.load_dataset(builders[suffixes.pop()], data_files=data_files)
+
+
+__all__ = [
+    "ANNOTATION_COLUMNS",
+    "ANNOTATION_FILE_SUFFIXES",
+    "CSV_CELL_LIMIT",
+    "INTERNVID_COLUMNS",
+    "VIDEO_EXTENSIONS",
+    "AnnotationSplit",
+    "load_annotations",
+    "load_class_folder",
+    "load_dataset_source",
+    "parse_timestamp",
+    "resolve_video_path",
+]

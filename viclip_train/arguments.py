@@ -1,0 +1,323 @@
+# Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
+"""
+Command-line arguments shared by the scripts, as dataclasses that `HfArgumentParser` turns into flags (each script
+extends them), and reading them from a JSON file plus flags.
+
+Every dataclass checks its own fields in `__post_init__`, as transformers' example scripts do, so that a bad flag
+stops the script at once, before a model is built, data is read or a step is taken; the model configuration with
+`--config_overrides` applied is validated next ([`viclip_train.steps.load_config`]).
+"""
+
+import json
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from transformers import HfArgumentParser, TrainingArguments
+from transformers.utils import logging
+
+from viclip.video_processing_viclip import resolve_video_backend
+
+from .annotations import ANNOTATION_FILE_SUFFIXES
+
+
+logger = logging.get_logger(__name__)
+
+
+def parse_json_object(value: str | Mapping | None, flag: str) -> dict | None:
+    """A flag given as a JSON object: a string on the command line, an object in a JSON config file."""
+    if value is None or isinstance(value, Mapping):
+        return None if value is None else dict(value)
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"--{flag} must be a JSON object: {error.msg} at character {error.pos} of {value!r}."
+        ) from None
+    if not isinstance(parsed, dict):
+        raise ValueError(f"--{flag} must be a JSON object such as '{{\"name\": ...}}', got {value!r}.")
+    return parsed
+
+
+DEMO_MODEL_HINT = (
+    " Give an existing folder or a Hub id; the demos start from the pretraining demo's folder, made by "
+    "`python run_pretrain.py configs/demo.json`."
+)
+
+
+def check_local_path(path: str | None, flag: str, hint: str = "") -> None:
+    """A path that is written as local (`./x`, `/x`, `~/x`) must exist; anything else may be a Hub id."""
+    if path and path.startswith((".", os.sep, "~")) and not os.path.exists(os.path.expanduser(path)):
+        raise FileNotFoundError(f"--{flag} {path} does not exist.{hint}")
+
+
+def _check_annotation_file(path: str | None, flag: str) -> None:
+    if path is None:
+        return
+    if not path.lower().endswith(ANNOTATION_FILE_SUFFIXES):
+        raise ValueError(f"--{flag} {path}: annotation files are .json, .jsonl or .csv.")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"--{flag} {path} does not exist.")
+
+
+def _check_positive(value: int | None, flag: str) -> None:
+    if value is not None and value < 1:
+        raise ValueError(f"--{flag} must be at least 1, got {value}.")
+
+
+@dataclass
+class ModelArguments:
+    """Where the model starts from (shared by the training scripts, which add their own fields)."""
+
+    model_name_or_path: str | None = field(default=None, metadata={"help": "A ViCLIP folder or Hub id to start from."})
+    config_name: str | None = field(
+        default=None,
+        metadata={
+            "help": "Random initialisation from a preset name (viclip-b16, viclip-l14) or a config.json path, when "
+            "no pretrained model is given."
+        },
+    )
+    config_overrides: str | None = field(
+        default=None,
+        metadata={
+            "help": 'JSON of config fields to override, e.g. \'{"vision_config": {"drop_path_rate": 0.1}}\'; in a '
+            "JSON config file, an object. The configuration is validated with them before any data is read."
+        },
+    )
+    attn_implementation: str = field(
+        default="sdpa", metadata={"help": "Attention backend: sdpa, eager or flash_attention_2 (CUDA, flash-attn)."}
+    )
+
+    def __post_init__(self):
+        self.config_overrides = parse_json_object(self.config_overrides, "config_overrides")
+        check_local_path(self.model_name_or_path, "model_name_or_path", DEMO_MODEL_HINT)
+        check_local_path(self.config_name, "config_name")
+
+
+@dataclass
+class DataArguments:
+    """What to train and evaluate on (shared by the scripts, which add their own fields)."""
+
+    train_file: str | None = field(
+        default=None, metadata={"help": "Training annotations: a .json, .jsonl or .csv file."}
+    )
+    validation_file: str | None = field(default=None, metadata={"help": "Evaluation annotations, same formats."})
+    dataset_name: str | None = field(
+        default=None,
+        metadata={
+            "help": "Instead of files: a `datasets` dataset: a Hub id, a folder saved with save_to_disk (a "
+            "DatasetDict, or a single Dataset used as the one split needed), or a folder of JSON/CSV files."
+        },
+    )
+    dataset_config_name: str | None = field(default=None, metadata={"help": "Configuration of --dataset_name."})
+    data_files: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Annotation files loaded through `datasets` (globs allowed), as 'split=path' or, for the "
+            "training split, 'path'; e.g. --data_files train=a/*.jsonl validation=b.jsonl. With --dataset_name they "
+            "select its files."
+        },
+    )
+    train_split: str = field(default="train", metadata={"help": "Split of --dataset_name to train on."})
+    validation_split: str = field(
+        default="validation", metadata={"help": "Split of --dataset_name to evaluate on (with --do_eval)."}
+    )
+    video_root: str | None = field(
+        default=None,
+        metadata={"help": "Folder the annotations' video paths (or InternVid YoutubeIDs) are relative to."},
+    )
+    video_column: str = field(default="video", metadata={"help": "Annotation column of the video paths."})
+    decode_size: int | None = field(
+        default=None,
+        metadata={"help": "Decode training frames at this square size before cropping (faster for large videos)."},
+    )
+    video_backend: str | None = field(
+        default=None,
+        metadata={
+            "help": "Video decoder, decord or pyav (identical frames). Default: pyav for training clips (it decodes "
+            "only the frames the sampled ones depend on, ~1.2x faster on H.264), decord for evaluation."
+        },
+    )
+    max_failed_fraction: float = field(
+        default=0.5,
+        metadata={
+            "help": "Unreadable videos are skipped (a training sample is replaced by another whole sample) and "
+            "recorded in skipped_samples.rank<N>.jsonl; the run stops when more than this share of the last "
+            "--failed_fraction_window samples failed (a wrong --video_root)."
+        },
+    )
+    failed_fraction_window: int = field(
+        default=1000,
+        metadata={"help": "How many of the most recent samples (all processes) --max_failed_fraction is measured on."},
+    )
+    max_train_samples: int | None = field(default=None, metadata={"help": "Use only the first N training rows."})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "Use only the first N evaluation rows."})
+    synthetic_corpus_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "Generate (once) the embedded synthetic corpus of moving shapes here and use it; overrides the "
+            "file and dataset arguments."
+        },
+    )
+
+    def __post_init__(self):
+        self.synthetic_corpus_dir = self.synthetic_corpus_dir or None  # "" on the command line switches it off
+        if not self.synthetic_corpus_dir:
+            _check_annotation_file(self.train_file, "train_file")
+            _check_annotation_file(self.validation_file, "validation_file")
+        if self.decode_size is not None and self.decode_size < 1:
+            raise ValueError(
+                f"--decode_size is the side of decoded frames in pixels, at least 1; got {self.decode_size}."
+            )
+        if self.video_backend is not None:
+            resolve_video_backend(self.video_backend)  # an unknown or uninstalled decoder is an error now
+        if not 0.0 <= self.max_failed_fraction <= 1.0:
+            raise ValueError(f"--max_failed_fraction is a share in [0, 1], got {self.max_failed_fraction}.")
+        _check_positive(self.failed_fraction_window, "failed_fraction_window")
+        _check_positive(self.max_train_samples, "max_train_samples")
+        _check_positive(self.max_eval_samples, "max_eval_samples")
+        if self.video_root and not os.path.isdir(self.video_root) and not self.synthetic_corpus_dir:
+            raise FileNotFoundError(f"--video_root {self.video_root} is not a folder.")
+        self.data_files = self._data_files_by_split(self.data_files)
+
+    @staticmethod
+    def _data_files_by_split(entries: list[str] | dict | None) -> dict[str, list[str]] | None:
+        if not entries:
+            return None
+        if isinstance(entries, list) and len(entries) == 1 and entries[0].lstrip().startswith("{"):
+            entries = parse_json_object(entries[0], "data_files")  # an object in a JSON config file
+        if isinstance(entries, dict):
+            return {split: [files] if isinstance(files, str) else list(files) for split, files in entries.items()}
+        by_split: dict[str, list[str]] = {}
+        for entry in entries:
+            split, _, files = entry.rpartition("=") if "=" in entry else ("", "", entry)
+            by_split.setdefault(split or "train", []).append(files)
+        return by_split
+
+
+@dataclass
+class LabelledDataArguments(DataArguments):
+    """Classification data: videos with a class each, from annotation files or a folder per class."""
+
+    train_dir: str | None = field(
+        default=None,
+        metadata={"help": "Instead of --train_file: a folder per class, <train_dir>/<class name>/<video files>."},
+    )
+    validation_dir: str | None = field(
+        default=None, metadata={"help": "Instead of --validation_file: a folder per class, as --train_dir."}
+    )
+    label_column: str = field(
+        default="label", metadata={"help": "Annotation column of the classes: names (text) or integer ids."}
+    )
+    label_names_file: str | None = field(
+        default=None,
+        metadata={
+            "help": "The classes, fixing their ids: a text file with one class name per line, or a JSON list. "
+            "Integer labels index into it. Classes without training examples are allowed (and warned about). Not "
+            "used to evaluate a fine-tuned classifier without --do_train: its config names its classes."
+        },
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        for flag in ("train_dir", "validation_dir"):
+            path = getattr(self, flag)
+            if path and not self.synthetic_corpus_dir and not os.path.isdir(path):
+                raise FileNotFoundError(f"--{flag} {path} is not a folder; expected <folder>/<class name>/<videos>.")
+        if self.label_names_file and not os.path.isfile(self.label_names_file):
+            raise FileNotFoundError(f"--label_names_file {self.label_names_file} does not exist.")
+
+
+@dataclass
+class EvaluationArguments:
+    """How classification videos are evaluated (fine-tuned or zero-shot)."""
+
+    eval_num_clips: int = field(
+        default=1,
+        metadata={
+            "help": "Temporal views per evaluation video: the video is cut into this many consecutive windows of "
+            "equal length and num_frames frames are taken at the middle of equal segments of each (1: the "
+            "reference's single view over the whole video). Logits are averaged over all views."
+        },
+    )
+    eval_num_crops: int = field(
+        default=1,
+        metadata={
+            "help": "Spatial views per temporal view. 1: the whole frame resized to the model's input size (aspect "
+            "not kept, the reference's transform). N >= 2: frames are resized to cover the input size with their "
+            "aspect kept (a short-side resize for square inputs), then N input-sized crops are taken evenly spaced "
+            "along the longer side (3: left/top, centre, right/bottom)."
+        },
+    )
+    save_predictions: bool = field(
+        default=False,
+        metadata={"help": "Write one JSON line per evaluated video to <output_dir>/eval_predictions.jsonl."},
+    )
+
+    def __post_init__(self):
+        _check_positive(self.eval_num_clips, "eval_num_clips")
+        _check_positive(self.eval_num_crops, "eval_num_crops")
+
+
+def evaluation_views(eval_args: EvaluationArguments) -> str:
+    """The evaluation protocol in words, for logs and the model card."""
+    if eval_args.eval_num_clips == 1 and eval_args.eval_num_crops == 1:
+        return "one view per video: middle-sampled frames, each resized to the input size"
+    return (
+        f"{eval_args.eval_num_clips} temporal clip(s) x {eval_args.eval_num_crops} spatial crop(s) per video, logits "
+        "averaged"
+    )
+
+
+def parse_arguments_with_json(parser: HfArgumentParser, argv: list[str] | None = None) -> tuple:
+    """
+    Parses a script's argument dataclasses from `argv` (default `sys.argv[1:]`): plain flags, or a JSON file as the
+    first argument followed by optional flags that override its values, e.g.
+    `run_pretrain.py configs/demo.json --max_steps 3 --output_dir /tmp/run`. A multi-process launch (`torchrun`) on a
+    machine without a GPU gets `--use_cpu true`, which the Trainer needs to train data-parallel on CPUs. `--fsdp` and
+    `--deepspeed` on CPUs get a warning: accelerate runs neither there and trains plain data-parallel instead.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0].endswith(".json"):
+        with open(argv[0], encoding="utf-8") as config_file:
+            values = json.load(config_file)
+        argv = [flag for name, value in values.items() for flag in _as_flags(name, value)] + argv[1:]
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available() and "--use_cpu" not in argv:
+        # Without `use_cpu`, the Trainer on a machine with no GPU runs each launched process alone (no DDP).
+        logger.warning("Several processes and no GPU: training data-parallel on CPUs (--use_cpu true).")
+        argv += ["--use_cpu", "true"]
+    arguments = parser.parse_args_into_dataclasses(args=argv)
+    for training_args in (value for value in arguments if isinstance(value, TrainingArguments)):
+        on_cpu = training_args.use_cpu or not torch.cuda.is_available()
+        if on_cpu and (training_args.fsdp or training_args.deepspeed):
+            flag = "--fsdp" if training_args.fsdp else "--deepspeed"
+            logger.warning(
+                f"{flag} has no effect on CPUs (accelerate shards models only on accelerators): training "
+                "data-parallel, with a full copy of the model in every process."
+            )
+    return arguments
+
+
+def _as_flags(name: str, value: Any) -> list[str]:
+    """The command-line flags that give `name` the JSON `value`."""
+    if isinstance(value, list):
+        return [f"--{name}", *(str(item) for item in value)]
+    if isinstance(value, dict):
+        return [f"--{name}", json.dumps(value)]
+    return [f"--{name}", str(value)]
+
+
+__all__ = [
+    "DEMO_MODEL_HINT",
+    "DataArguments",
+    "EvaluationArguments",
+    "LabelledDataArguments",
+    "ModelArguments",
+    "check_local_path",
+    "evaluation_views",
+    "parse_arguments_with_json",
+    "parse_json_object",
+]
