@@ -37,8 +37,8 @@ from torchvision import transforms  # noqa: E402
 from torchvision.transforms import InterpolationMode  # noqa: E402
 
 from viclip import ViCLIPVideoProcessor, sample_frame_indices  # noqa: E402
-from viclip import video_processing_viclip  # noqa: E402
-from viclip.video_processing_viclip import available_video_backends  # noqa: E402
+from viclip import video_decoding_viclip  # noqa: E402
+from viclip.video_decoding_viclip import available_video_backends  # noqa: E402
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -126,12 +126,12 @@ def without_frame_skipping(run: Row) -> Row:
     """`run` with PyAV decoding every frame up to the last sampled one (no codec on the frame-skipping list)."""
 
     def run_decoding_every_frame(path: str, seed: int) -> torch.Tensor:
-        skipping_codecs = video_processing_viclip._PYAV_SKIPPING_CODECS
-        video_processing_viclip._PYAV_SKIPPING_CODECS = ()
+        skipping_codecs = video_decoding_viclip.PYAV_SKIPPING_CODECS
+        video_decoding_viclip.PYAV_SKIPPING_CODECS = ()
         try:
             return run(path, seed)
         finally:
-            video_processing_viclip._PYAV_SKIPPING_CODECS = skipping_codecs
+            video_decoding_viclip.PYAV_SKIPPING_CODECS = skipping_codecs
 
     return run_decoding_every_frame
 

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from transformers.pipelines.base import Pipeline
 
-from .video_processing_viclip import _is_array, _is_frame_list
+from .video_processing_viclip import is_array as _is_array, is_frame_list as _is_frame_list
 
 # The 16 prompt templates of the reference's zero-shot Kinetics evaluation (spec §9), in the reference's order.
 KINETICS_TEMPLATES = (
