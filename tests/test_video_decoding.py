@@ -642,10 +642,17 @@ def test_pyav_frame_skipping_in_clip_windows_returns_the_frames_of_a_full_decode
     # (2.5, 3.9) starts after 2 s, so PyAV seeks to the key frame before it; (0.5, 2.0) is decoded from the start
     path = skipping_videos[name]
     full = decode_every_frame_with_pyav(path)
-    for window, sampling in [((0.5, 2.0), "middle"), ((0.5, 2.0), "rand"), ((2.5, 3.9), "middle"), ((2.5, 3.9), "rand")]:
+    for window, sampling in [
+        ((0.5, 2.0), "middle"),
+        ((0.5, 2.0), "rand"),
+        ((2.5, 3.9), "middle"),
+        ((2.5, 3.9), "rand"),
+    ]:
         shown = [frame for time, frame in full if window[0] - 1e-6 <= time < window[1] - 1e-6]
         indices = sample_frame_indices(len(shown), 8, sampling, np.random.default_rng(0))
-        frames = read_video_frames(path, sampling=sampling, clip_window=window, backend="pyav", rng=np.random.default_rng(0))
+        frames = read_video_frames(
+            path, sampling=sampling, clip_window=window, backend="pyav", rng=np.random.default_rng(0)
+        )
         assert np.array_equal(frames, np.stack([shown[i] for i in indices])), (window, sampling)
 
 

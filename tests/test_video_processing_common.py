@@ -96,8 +96,8 @@ class ViCLIPVideoProcessingTest(VideoProcessingTestMixin, unittest.TestCase):
 
     def test_call_sample_frames(self):
         """The mixin's test, but for its last check: asked for more frames than a video has, the mixin expects an
-        error, while ViCLIP keeps the reference's behaviour and repeats the last frame (a video shorter than the model's
-        frame count is a normal input, e.g. a short InternVid clip)."""
+        error, while ViCLIP keeps the reference's behaviour and repeats the last frame (a video shorter than the
+        model's frame count is a normal input, e.g. a short InternVid clip)."""
         video_processor = self.fast_video_processing_class(**self.video_processor_dict)
         self.video_processor_tester.num_frames = 8
         videos = self.video_processor_tester.prepare_video_inputs(equal_resolution=False, return_tensors="torch")
@@ -115,9 +115,9 @@ class ViCLIPVideoProcessingTest(VideoProcessingTestMixin, unittest.TestCase):
         for metadata in ([[{"duration": 2.0, "total_num_frames": 8, "fps": 4}]], [[VideoMetadata(8, fps=4)]]):
             encoded = video_processor(videos[0], return_tensors="pt", fps=3, video_metadata=metadata)[self.input_name]
             self.assertEqual(encoded.shape[1], 6)
-            encoded = video_processor(
-                videos, return_tensors="pt", fps=3, video_metadata=metadata * len(videos)
-            )[self.input_name]
+            encoded = video_processor(videos, return_tensors="pt", fps=3, video_metadata=metadata * len(videos))[
+                self.input_name
+            ]
             self.assertEqual(encoded.shape[1], 6)
 
         # more frames than the video has: the last frame is repeated

@@ -271,8 +271,8 @@ def _short_error(error: Exception) -> str:
 
 
 def _window_frames(timestamps: Sequence[float], clip_window: tuple[float, float], name: str) -> tuple[int, int]:
-    """`[first, stop)`: the positions in `timestamps` (sorted, seconds from the stream start) of the frames shown in the
-    clip window, `start <= t < end`."""
+    """`[first, stop)`: the positions in `timestamps` (sorted, seconds from the stream start) of the frames shown in
+    the clip window, `start <= t < end`."""
     start, end = clip_window
     first = bisect.bisect_left(timestamps, start - _TIMESTAMP_SLACK)
     stop = bisect.bisect_left(timestamps, end - _TIMESTAMP_SLACK)
@@ -597,7 +597,7 @@ def _scan_pyav_window(
         # decoding timestamps never decrease and no frame is shown before it is decoded (checked below)
         return infos[-1].dts is not None and seconds(infos[-1].dts) >= end - _TIMESTAMP_SLACK
 
-    target = start if time_base else 0.0
+    target = start
     while True:
         seek_target = origin + int(target / time_base) if target > _PYAV_SEEK_AFTER_SECONDS else None
         if seek_target is not None or target != start:  # a fresh container needs no seek to its start
@@ -649,9 +649,7 @@ def read_video_pyav(
             fps = float(rate) if rate else None
             skipping = stream.codec_context.name in PYAV_SKIPPING_CODECS
             if clip_window is not None:
-                return _read_pyav_window(
-                    container, stream, clip_window, sample_indices_fn, fps, skipping, convert, name
-                )
+                return _read_pyav_window(av, container, stream, clip_window, sample_indices_fn, fps, convert, name)
             num_video_frames, scanned = stream.frames, None
             if num_video_frames <= 0:
                 # containers without a frame count (e.g. Matroska): count the packets, as decord does
@@ -720,12 +718,12 @@ def _decode_pyav_whole_file_skipping(
 
 
 def _read_pyav_window(
+    av: Any,
     container: Any,
     stream: Any,
     clip_window: tuple[float, float],
     sample_indices_fn: SampleIndicesFn,
     fps: float | None,
-    skipping: bool,
     convert: Callable[[Any], np.ndarray],
     name: str,
 ) -> tuple[np.ndarray, VideoMetadata]:
@@ -738,8 +736,11 @@ def _read_pyav_window(
         return _finish(np.empty((0, 0, 0, 3), np.uint8), metadata, indices)
     wanted_pts = {window_pts[index] for index in indices.tolist()}
     decoded = None
-    if skipping and timestamps_allow_skipping(infos, scan_stopped_by_dts=False):
-        decoded = _decode_pyav_skipping(container, stream, infos, wanted_pts, seek_target, convert)
+    if stream.codec_context.name in PYAV_SKIPPING_CODECS and timestamps_allow_skipping(infos, False):
+        try:
+            decoded = _decode_pyav_skipping(container, stream, infos, wanted_pts, seek_target, convert)
+        except av.FFmpegError:
+            decoded = None  # decoding every frame below reports the error if it was not due to skipping
     if decoded is None:
         decoded = _decode_pyav_every_frame_by_pts(container, stream, wanted_pts, seek_target, convert)
     position_of_pts = {pts: position for position, pts in enumerate(window_pts)}
@@ -800,10 +801,10 @@ def read_video_torchcodec(
     decode_size: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, VideoMetadata]:
     """
-    Decodes the sampled frames with torchcodec (transformers' default decoder; one FFmpeg thread, exact seeking) from an
-    absolute file path, the file's bytes, or a torchcodec `VideoDecoder` (e.g. a `datasets.Video()` value, which keeps
-    its own settings). Clip windows need the file (a `VideoDecoder` from `datasets` names it): frames are located by
-    their timestamps, read from the file's packets with PyAV.
+    Decodes the sampled frames with torchcodec (transformers' default decoder; one FFmpeg thread, exact seeking) from
+    an absolute file path, the file's bytes, or a torchcodec `VideoDecoder` (e.g. a `datasets.Video()` value, which
+    keeps its own settings). Clip windows need the file (a `VideoDecoder` from `datasets` names it): frames are
+    located by their timestamps, read from the file's packets with PyAV.
     """
     decoders = importlib.import_module("torchcodec.decoders")
     if _decoder_object_backend(video) == "torchcodec":
@@ -845,17 +846,17 @@ def read_video_torchcodec(
             ):
                 # e.g. MPEG-TS files whose first frames torchcodec drops: it numbers and times frames differently
                 raise VideoDecodingError(
-                    f"torchcodec returned other frames of {name} than those of the clip window {clip_window} (shown at "
-                    f"{batch.pts_seconds.tolist()} s instead of {[shown_at[i] for i in indices.tolist()]} s); read it "
-                    "with decord or PyAV."
+                    f"torchcodec returned other frames of {name} than those of the clip window {clip_window} (shown "
+                    f"at {batch.pts_seconds.tolist()} s instead of {[shown_at[i] for i in indices.tolist()]} s); "
+                    "read it with decord or PyAV."
                 )
     except (RuntimeError, IndexError) as error:
         raise VideoDecodingError(f"torchcodec could not decode {name}: {_short_error(error)}") from error
     if batch is None:
         return _finish(np.empty((0, 0, 0, 3), np.uint8), metadata, indices)
     frames = batch.data
-    if frames.shape[-1] != 3 and frames.shape[1] == 3:  # a decoder opened with dimension_order="NCHW"
-        frames = frames.permute(0, 2, 3, 1)
+    if frames.shape[-1] != 3 or (frames.shape[1] == 3 and frames.shape[2:] == (video_metadata.height, 3)):
+        frames = frames.permute(0, 2, 3, 1)  # a decoder opened with dimension_order="NCHW"
     return _finish(frames.numpy(), metadata, indices)
 
 
@@ -863,7 +864,7 @@ VIDEO_DECODERS = {"decord": read_video_decord, "pyav": read_video_pyav, "torchco
 
 # --- one entry point -------------------------------------------------------------------------------------------------
 
-_FALLBACK_LOGGED = set()
+_FALLBACK_LOGGED = set()  # holds True once the fallback was logged
 
 
 def _log_fallback(name: str, error: Exception) -> None:
@@ -893,8 +894,8 @@ def load_video(
             `file:x.mp4` or `http://...` as a protocol; URLs are refused), the bytes of a video file, a file object
             opened in binary mode, a `datasets.Video(decode=False)` value (`{"path": ..., "bytes": ...}`), a torchcodec
             `VideoDecoder` (a `datasets.Video()` value) or a decord `VideoReader`. An image file is a one-frame video.
-        sample_indices_fn (`Callable`): called as `sample_indices_fn(metadata=metadata)` with the `VideoMetadata` of the
-            video (or of the clip window), returns the indices of the frames to decode (repeats allowed).
+        sample_indices_fn (`Callable`): called as `sample_indices_fn(metadata=metadata)` with the `VideoMetadata` of
+            the video (or of the clip window), returns the indices of the frames to decode (repeats allowed).
         backend (`str`, *optional*): `"decord"`, `"pyav"` or `"torchcodec"`; by default decord when it is installed,
             else PyAV, else torchcodec (see [`resolve_video_backend`]). Decoder objects are read by their own library.
             Files decord cannot read (animated GIFs, images, 1x1 or 2x2 videos, broken duration metadata, frame sizes

@@ -122,9 +122,9 @@ def _split_videos(videos: Any) -> list[Any]:
                 )
         return batch
     raise TypeError(
-        f"Unsupported video input of type {type(videos).__name__}: pass a video file (path, bytes, binary file object, "
-        "datasets.Video value or decoder), an array [frames, height, width, channels], a list of frames, or a list "
-        "of those."
+        f"Unsupported video input of type {type(videos).__name__}: pass a video file (path, bytes, binary file "
+        "object, datasets.Video value or decoder), an array [frames, height, width, channels], a list of frames, or "
+        "a list of those."
     )
 
 
@@ -218,8 +218,8 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
 
     Inputs, alone or in a list (a batch may mix them, with any lengths and resolutions): video files (paths, bytes,
     binary file objects, `datasets.Video()` values and decoder objects, decoded by `video_decoding_viclip.py`), arrays
-    or tensors `[T, H, W, C]` or `[T, C, H, W]`, lists of frames (PIL images or arrays). Grayscale frames are repeated to
-    RGB, alpha is dropped.
+    or tensors `[T, H, W, C]` or `[T, C, H, W]`, lists of frames (PIL images or arrays). Grayscale frames are repeated
+    to RGB, alpha is dropped.
 
     Frames are uint8 (0-255) or float in [0, 255] by default, divided by 255 (`rescale_factor`) after resizing. Float
     frames already in [0, 1] need `do_rescale=False`; with `do_rescale=True` a warning says when float input looks
@@ -479,9 +479,9 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
                 low, high = tensor.aminmax()
                 if low >= 0 and 0 < high <= 1:
                     logger.warning_once(
-                        "A float video given to the ViCLIP video processor has all its values in [0, 1], as if it were "
-                        "rescaled already; it is divided by 255 again (`do_rescale=True` expects frames in [0, 255]). "
-                        "Pass `do_rescale=False` for frames in [0, 1]."
+                        "A float video given to the ViCLIP video processor has all its values in [0, 1], as if it "
+                        "were rescaled already; it is divided by 255 again (`do_rescale=True` expects frames in "
+                        "[0, 255]). Pass `do_rescale=False` for frames in [0, 1]."
                     )
             prepared.append(tensor)
         return prepared
