@@ -263,6 +263,11 @@ def test_fps_of_arrays_needs_their_video_metadata(tiny_processor):
     assert tiny_processor(video, fps=2, video_metadata=metadata)["pixel_values"].shape[1] == 8
 
 
+def test_video_metadata_that_does_not_fit_its_video_is_refused(tiny_processor):
+    with pytest.raises(ValueError, match="video_metadata for the video says 30 frames, but it has 40"):
+        tiny_processor(np.zeros((40, 16, 16, 3), np.uint8), fps=2, video_metadata={"total_num_frames": 30, "fps": 10})
+
+
 def test_fps_setting_is_saved_and_a_call_with_num_frames_replaces_it(tiny_processor, index_video, tmp_path):
     ViCLIPVideoProcessor(size={"height": 32, "width": 32}, fps=0.25).save_pretrained(tmp_path)
     by_rate = ViCLIPVideoProcessor.from_pretrained(tmp_path)

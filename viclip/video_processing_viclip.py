@@ -451,8 +451,15 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
             else:
                 if len(video) == 0:
                     raise ValueError(f"{where} has no frames.")
-                metadata = video_metadata[position] if video_metadata is not None else None
-                metadata = metadata or VideoMetadata(total_num_frames=len(video))
+                if video_metadata is None:
+                    metadata = VideoMetadata(total_num_frames=len(video))
+                else:
+                    metadata = video_metadata[position]
+                    if metadata.total_num_frames != len(video):
+                        raise ValueError(
+                            f"video_metadata for {where} says {metadata.total_num_frames} frames, but it has "
+                            f"{len(video)}; give each video its own metadata."
+                        )
                 if sample_indices_fn is not None:
                     indices = np.asarray(sample_indices_fn(metadata=metadata), dtype=np.int64)
                     if isinstance(video, list):
