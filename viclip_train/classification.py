@@ -21,10 +21,11 @@ from viclip.configuration_viclip import ViCLIPConfig
 from viclip.modeling_viclip import ViCLIPModel
 from viclip.pipeline_viclip import ZeroShotVideoClassificationPipeline
 from viclip.processing_viclip import ViCLIPProcessor
+from viclip.video_decoding_viclip import count_video_frames
 from viclip.video_processing_viclip import (
     ViCLIPVideoProcessor,
     read_video_frames,
-    resolve_video_backend,
+    resample_to_interpolation,
     sample_frame_indices,
 )
 
@@ -127,30 +128,6 @@ def warn_classes_without_examples(split: AnnotationSplit, class_names: Sequence[
     return missing
 
 
-def count_video_frames(path: str | os.PathLike, backend: str | None = None) -> int:
-    """The number of frames of a video file as the decoder sees it (read from the container, nothing decoded)."""
-    backend = resolve_video_backend(backend)
-    if backend == "decord":
-        import decord
-
-        try:
-            return len(decord.VideoReader(os.fspath(path), num_threads=1))
-        except Exception as error:
-            raise ValueError(f"Could not read the video file {path} with decord: {error}") from error
-    import av
-
-    try:
-        with av.open(os.fspath(path)) as container:
-            if not container.streams.video:
-                raise ValueError(f"The file {path} has no video stream.")
-            stream = container.streams.video[0]
-            if stream.frames > 0:
-                return stream.frames
-            return sum(1 for packet in container.demux(stream) if packet.size > 0)
-    except av.FFmpegError as error:
-        raise ValueError(f"Could not read the video file {path} with PyAV: {error}") from error
-
-
 def temporal_view_frames(
     path: str | os.PathLike, num_frames: int, num_clips: int, backend: str | None = None
 ) -> np.ndarray:
@@ -238,7 +215,7 @@ class EvaluationVideoDataset(VideoDataset):
         if self.num_crops == 1:
             return processor(list(frames), do_sample_frames=False, return_tensors="pt")["pixel_values"]
         clips = torch.from_numpy(frames).permute(0, 1, 4, 2, 3)  # [clips, T, 3, H, W]
-        interpolation = processor._interpolation(processor.resample)
+        interpolation = resample_to_interpolation(processor.resample)
         crops = spatial_crops(clips, processor.size["height"], processor.size["width"], self.num_crops, interpolation)
         views = [crop[clip] for clip in range(len(clips)) for crop in crops]
         return processor(
@@ -450,7 +427,6 @@ __all__ = [
     "EvaluationVideoDataset",
     "check_labels",
     "class_names_of",
-    "count_video_frames",
     "evaluate_classification",
     "keep_class_order",
     "label_fields",
