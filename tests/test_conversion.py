@@ -227,14 +227,22 @@ def test_push_to_hub_uploads_the_complete_folder(tmp_path, monkeypatch):
     calls = []
 
     class RecordingHfApi:
+        def __init__(self, token=None):
+            pass
+
+        def whoami(self):
+            calls.append(("whoami",))
+            return {"name": "someone", "auth": {"accessToken": {"role": "write"}}}
+
         def create_repo(self, repo_id, **kwargs):
             calls.append(("create_repo", repo_id, kwargs))
             return f"https://huggingface.co/{repo_id}"
 
         def upload_folder(self, *, repo_id, folder_path, **kwargs):
             calls.append(("upload_folder", repo_id, sorted(path.name for path in Path(folder_path).iterdir())))
+            return f"https://huggingface.co/{repo_id}/commit/0"
 
-    monkeypatch.setattr(converter, "HfApi", RecordingHfApi)
+    monkeypatch.setattr("huggingface_hub.HfApi", RecordingHfApi)
     output_dir = tmp_path / "out"
     converter.main(
         [
@@ -251,13 +259,31 @@ def test_push_to_hub_uploads_the_complete_folder(tmp_path, monkeypatch):
         ]
     )
     assert [call[:2] for call in calls] == [
+        ("whoami",),
         ("create_repo", "someone/viclip-tiny"),
         ("upload_folder", "someone/viclip-tiny"),
     ]
-    assert calls[0][2].get("exist_ok") is True
-    assert calls[1][2] == sorted(path.name for path in output_dir.iterdir())
-    assert {"model.safetensors", "config.json", "README.md"} <= set(calls[1][2])
+    assert calls[1][2].get("exist_ok") is True
+    assert calls[2][2] == sorted(path.name for path in output_dir.iterdir())
+    assert {"model.safetensors", "config.json", "README.md"} <= set(calls[2][2])
     assert 'from_pretrained("someone/viclip-tiny"' in (output_dir / "README.md").read_text()
+
+
+def test_push_to_hub_without_write_access_fails_in_one_line_before_converting(tmp_path, monkeypatch):
+    class ReadOnlyHfApi:
+        def __init__(self, token=None):
+            pass
+
+        def whoami(self):
+            return {"name": "someone", "auth": {"accessToken": {"role": "read", "displayName": "read-token"}}}
+
+    monkeypatch.setattr("huggingface_hub.HfApi", ReadOnlyHfApi)
+    output_dir = tmp_path / "out"
+    arguments = ["--checkpoint", str(TINY_CHECKPOINT), "--output_dir", str(output_dir), "--vision_heads", "4"]
+    with pytest.raises(SystemExit, match="cannot write to 'someone'") as error:
+        converter.main([*arguments, "--text_heads", "4", "--push_to_hub", "someone/viclip-tiny"])
+    assert "\n" not in str(error.value)
+    assert not output_dir.exists()
 
 
 @pytest.mark.slow

@@ -18,8 +18,6 @@ is refused before it can run. NaN or infinite weights and a temperature `temp` <
 import argparse
 from pathlib import Path
 
-from huggingface_hub import HfApi
-from transformers import pipeline
 from transformers.initialization import no_init_weights
 from transformers.utils import logging
 
@@ -39,6 +37,7 @@ from viclip.original_checkpoint import (
 )
 from viclip.processing_viclip import ViCLIPProcessor
 
+from .hub import HubAccessError, check_hub_write_access, publish_folder
 from .model_card import (
     TRAINING_DATA,
     build_converted_model_card,
@@ -49,8 +48,6 @@ from .model_card import (
 
 
 logger = logging.get_logger(__name__)
-
-ZERO_SHOT_TASK = "zero-shot-video-classification"
 
 def convert_checkpoint(
     checkpoint_path: str | Path,
@@ -80,6 +77,8 @@ def convert_checkpoint(
     checkpoint_path, output_dir = Path(checkpoint_path), Path(output_dir)
     if training_data is not None and training_data not in TRAINING_DATA:
         raise ConversionError(f"Unknown training data {training_data!r}; choose one of {list(TRAINING_DATA)}.")
+    if push_to_hub:
+        check_hub_write_access(push_to_hub)  # before any work: fails in one line without a token that can write
     state_dict = load_original_state_dict(checkpoint_path)
     check_values(state_dict, checkpoint_path)
     config, preset = infer_config(state_dict, size, vision_heads, text_heads)
@@ -96,10 +95,10 @@ def convert_checkpoint(
     if output_dir.is_dir() and any(output_dir.iterdir()):
         logger.warning(f"{output_dir} is not empty: files this conversion does not write are kept (and uploaded).")
     output_dir.mkdir(parents=True, exist_ok=True)
-    # Saving through the zero-shot pipeline writes the model, the processor, and the pipeline's code registered in
-    # `config.json`, so that `pipeline(ZERO_SHOT_TASK, model=output_dir, trust_remote_code=True)` works too.
-    processor = ViCLIPProcessor.from_model_config(config)
-    pipeline(ZERO_SHOT_TASK, model=model, processor=processor).save_pretrained(output_dir)
+    # The saved model names the zero-shot pipeline in `config.json` and ships its code, so that
+    # `pipeline("zero-shot-video-classification", model=output_dir, trust_remote_code=True)` works too.
+    model.save_pretrained(output_dir)
+    ViCLIPProcessor.from_model_config(config).save_pretrained(output_dir)
     if training_data is None:
         training_data = guess_training_data(checkpoint_path)
         if training_data:
@@ -110,15 +109,10 @@ def convert_checkpoint(
     logger.info(f"Wrote {sorted(path.name for path in output_dir.iterdir())} to {output_dir}")
 
     if push_to_hub:
-        api = HfApi()
-        repo_url = api.create_repo(push_to_hub, repo_type="model", exist_ok=True)
-        api.upload_folder(
-            repo_id=push_to_hub,
-            folder_path=output_dir,
-            repo_type="model",
-            commit_message=f"Convert {checkpoint_path.name} from the original ViCLIP release",
+        commit_url = publish_folder(
+            output_dir, push_to_hub, commit_message=f"Convert {checkpoint_path.name} from the original ViCLIP release"
         )
-        logger.info(f"Uploaded {output_dir} to {repo_url}")
+        logger.info(f"Uploaded {output_dir} to {commit_url}")
     return model
 
 
@@ -174,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
             text_heads=args.text_heads,
             training_data=args.training_data,
         )
-    except (ConversionError, FileNotFoundError) as error:  # a problem with the input: the message says it all
+    except (ConversionError, FileNotFoundError, HubAccessError) as error:  # the message says it all
         raise SystemExit(f"error: {error}") from error
 
 
