@@ -1,0 +1,82 @@
+"""The two layers of the project: `viclip/` holds exactly the files that ship with a saved model as Hub remote code,
+and they import nothing but each other, the standard library, torch, transformers and the declared dependencies;
+`viclip_train/` builds on it and never the other way round."""
+
+import ast
+import configparser
+import re
+import sys
+from pathlib import Path
+
+from viclip import ViCLIPConfig, ViCLIPModel
+
+from .conftest import tiny_config_kwargs
+from .processing_helpers import tiny_processor
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MODEL_PACKAGE = REPO_ROOT / "viclip"
+TRAINING_PACKAGE = REPO_ROOT / "viclip_train"
+# Package glue that registers the classes on import; never part of a saved folder.
+NOT_REMOTE_CODE = {"__init__.py", "registration.py"}
+REMOTE_CODE_FILES = {path.name for path in MODEL_PACKAGE.glob("*.py")} - NOT_REMOTE_CODE
+# Import names of distributions whose import name differs from the distribution name.
+IMPORT_NAMES = {"pillow": "PIL", "av": "av", "huggingface_hub": "huggingface_hub", "torchcodec": "torchcodec"}
+
+
+def declared_dependencies() -> set[str]:
+    """Top-level import names of setup.cfg's install_requires and optional extras."""
+    parser = configparser.ConfigParser()
+    parser.read(REPO_ROOT / "setup.cfg")
+    requirements = parser["options"]["install_requires"].split("\n")
+    requirements += [line for value in parser["options.extras_require"].values() for line in value.split("\n")]
+    names = set()
+    for requirement in requirements:
+        name = re.split(r"[<>=!~;\[ ]", requirement.strip(), maxsplit=1)[0].lower().replace("-", "_")
+        if name:
+            names.add(IMPORT_NAMES.get(name, name))
+    return names
+
+
+def imported_modules(path: Path) -> list[tuple[int, str]]:
+    """`(level, module)` of every import in the file (level > 0 for relative imports), at any depth."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(0, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            found.append((node.level, node.module or ""))
+    return found
+
+
+def test_remote_code_files_import_only_each_other_and_declared_dependencies():
+    allowed = declared_dependencies() | set(sys.stdlib_module_names)
+    problems = []
+    for name in sorted(REMOTE_CODE_FILES):
+        for level, module in imported_modules(MODEL_PACKAGE / name):
+            if level > 0:
+                if level != 1 or f"{module}.py" not in REMOTE_CODE_FILES:
+                    problems.append(f"{name}: relative import {'.' * level}{module} outside the remote-code set")
+            elif module.split(".")[0] not in allowed:
+                problems.append(f"{name}: imports {module}, which is neither a declared dependency nor stdlib")
+    assert not problems, "\n".join(problems)
+
+
+def test_a_saved_model_and_processor_folder_holds_exactly_the_remote_code_files(tmp_path):
+    ViCLIPModel(ViCLIPConfig(**tiny_config_kwargs())).save_pretrained(tmp_path)
+    tiny_processor().save_pretrained(tmp_path)
+    assert {path.name for path in tmp_path.glob("*.py")} == REMOTE_CODE_FILES
+
+
+def test_the_model_package_never_imports_the_training_package():
+    for path in sorted(MODEL_PACKAGE.glob("*.py")):
+        for _, module in imported_modules(path):
+            assert not module.startswith("viclip_train"), f"{path.name} imports {module}"
+
+
+def test_the_training_package_imports_the_model_package_by_its_public_modules():
+    for path in sorted(TRAINING_PACKAGE.glob("*.py")):
+        for level, module in imported_modules(path):
+            if level == 0 and module.startswith("viclip."):
+                submodule = module.split(".")[1]
+                assert f"{submodule}.py" in REMOTE_CODE_FILES | NOT_REMOTE_CODE, f"{path.name} imports {module}"
