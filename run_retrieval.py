@@ -192,7 +192,7 @@ class EvaluationArguments:
         default=None,
         metadata={
             "help": "Hub licence id written in the model card (default: the one the model folder's own card "
-            "declares, else 'other')."
+            "declares; otherwise none, and the card says it is unknown)."
         },
     )
     progress: bool = field(default=True, metadata={"help": "Show progress bars."})

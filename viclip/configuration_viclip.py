@@ -95,8 +95,29 @@ def _tower_config_dict(tower_config_class: type[PreTrainedConfig], config_dict: 
     return config_dict
 
 
+class _TowerConfigMixin:
+    """
+    What both tower configs add to `PreTrainedConfig`: every field checked when set (at construction, from a
+    config.json, on `config.update` or attribute assignment), the fields that must agree checked on construction, and
+    a tower loaded from a full ViCLIP folder reading its part of it.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        _check_field(self, name, value)
+        super().__setattr__(name, value)
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        self.validate_architecture()  # a plain ValueError at construction (`@strict` would wrap it)
+
+    @classmethod
+    def get_config_dict(cls, *args, **kwargs) -> tuple[dict, dict]:
+        config_dict, kwargs = super().get_config_dict(*args, **kwargs)
+        return _tower_config_dict(cls, config_dict), kwargs
+
+
 @strict
-class ViCLIPTextConfig(PreTrainedConfig):
+class ViCLIPTextConfig(_TowerConfigMixin, PreTrainedConfig):
     r"""
     Configuration of the ViCLIP text tower: the CLIP text transformer with a 32-token context.
 
@@ -144,26 +165,13 @@ class ViCLIPTextConfig(PreTrainedConfig):
     projection_dim: int = 512
     initializer_factor: float = 1.0
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        _check_field(self, name, value)
-        super().__setattr__(name, value)
-
-    def __post_init__(self, **kwargs):
-        super().__post_init__(**kwargs)
-        self.validate_architecture()  # a plain ValueError at construction (`@strict` would wrap it)
-
     def validate_architecture(self):
         """The fields that must agree with each other; checked on construction and by `config.validate()`."""
         _check_divisible(self, "hidden_size", "num_attention_heads")
 
-    @classmethod
-    def get_config_dict(cls, *args, **kwargs) -> tuple[dict, dict]:
-        config_dict, kwargs = super().get_config_dict(*args, **kwargs)
-        return _tower_config_dict(cls, config_dict), kwargs
-
 
 @strict
-class ViCLIPVisionConfig(PreTrainedConfig):
+class ViCLIPVisionConfig(_TowerConfigMixin, PreTrainedConfig):
     r"""
     Configuration of the ViCLIP vision tower: a ViT whose patches of all frames attend to each other.
 
@@ -217,23 +225,10 @@ class ViCLIPVisionConfig(PreTrainedConfig):
     projection_dim: int = 512
     initializer_factor: float = 1.0
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        _check_field(self, name, value)
-        super().__setattr__(name, value)
-
-    def __post_init__(self, **kwargs):
-        super().__post_init__(**kwargs)
-        self.validate_architecture()  # a plain ValueError at construction (`@strict` would wrap it)
-
     def validate_architecture(self):
         """The fields that must agree with each other; checked on construction and by `config.validate()`."""
         _check_divisible(self, "hidden_size", "num_attention_heads")
         _check_divisible(self, "image_size", "patch_size")
-
-    @classmethod
-    def get_config_dict(cls, *args, **kwargs) -> tuple[dict, dict]:
-        config_dict, kwargs = super().get_config_dict(*args, **kwargs)
-        return _tower_config_dict(cls, config_dict), kwargs
 
 
 @strict
