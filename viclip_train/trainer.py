@@ -21,7 +21,7 @@ from transformers.utils import logging
 from viclip.processing_viclip import ViCLIPProcessor
 
 from .checkpoints import CHECKPOINT_PATTERN, STAGING_PREFIX, checkpoint_problems, publish_checkpoint, set_aside
-from .data import INDEX_KEY, SKIPPED_KEY, SKIPPED_SAMPLES_KEY, EpochSampler, VideoDataset
+from .data import INDEX_KEY, SKIPPED_KEY, SKIPPED_SAMPLES_KEY, EpochSampler, VideoDataset, normalize_pixel_values
 from .skipping import SkippedSampleLog
 
 
@@ -88,6 +88,10 @@ class ViCLIPTrainer(Trainer):
     - **Evaluation** goes through `evaluation(trainer, dataset) -> metrics` when given (the project's retrieval or
       classification loop, which gathers uneven per-process rows); its metrics are logged like the Trainer's own,
       so they reach every `--report_to` integration.
+    - **uint8 batches.** `pixel_values` that arrive as uint8 (datasets built with `uint8_frames=True`) are rescaled
+      and normalised on the device, after the copy, by [`normalize_pixel_values`] with the video processor of
+      `processing_class` (or `video_processor`): a quarter of the bytes in shared memory and over the host-device
+      link, and the same float32 values as the processor's.
     - Logs `logit_scale` (the multiplier, at most 100) and `clips_per_second` over all processes; exempts biases,
       norms, `logit_scale`, the class token and the position, temporal and token tables from weight decay
       ([`decay_parameter_names`]).
@@ -99,6 +103,7 @@ class ViCLIPTrainer(Trainer):
         max_failed_fraction (`float`, defaults to 0.5), failed_fraction_window (`int`, defaults to 1000): the skip
             policy, see [`SkippedSampleLog`].
         evaluation (`Callable`, *optional*): computes the metrics of an evaluation set, without the `eval_` prefix.
+        video_processor (*optional*): normalises uint8 batches; defaults to `processing_class.video_processor`.
         All other arguments are the Trainer's.
     """
 
@@ -108,9 +113,11 @@ class ViCLIPTrainer(Trainer):
         max_failed_fraction: float = 0.5,
         failed_fraction_window: int = 1000,
         evaluation: Callable[["ViCLIPTrainer", Any], dict[str, float]] | None = None,
+        video_processor: Any = None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        self.video_processor = video_processor or getattr(self.processing_class, "video_processor", None)
         self.max_failed_fraction = max_failed_fraction
         self.failed_fraction_window = failed_fraction_window
         self.evaluation = evaluation
@@ -157,6 +164,18 @@ class ViCLIPTrainer(Trainer):
         return super()._run_epoch(*args, **kwargs)
 
     # ---- skipped samples and the training step ----
+
+    def _prepare_inputs(self, inputs):
+        inputs = super()._prepare_inputs(inputs)
+        pixel_values = inputs.get("pixel_values") if isinstance(inputs, dict) else None
+        if pixel_values is not None and pixel_values.dtype == torch.uint8:
+            if self.video_processor is None:
+                raise ValueError(
+                    "This batch holds uint8 pixel_values (a dataset with uint8_frames=True): give ViCLIPTrainer the "
+                    "processor (processing_class=...) or video_processor=... so that it can normalise them."
+                )
+            inputs["pixel_values"] = normalize_pixel_values(pixel_values, self.video_processor)
+        return inputs
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         skipped = inputs.pop(SKIPPED_SAMPLES_KEY, [])
