@@ -153,6 +153,14 @@ class DataArguments:
         default=1000,
         metadata={"help": "How many of the most recent samples (all processes) --max_failed_fraction is measured on."},
     )
+    annotation_cache_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "Folder of the Arrow caches of --train_file / --validation_file: each file is converted once "
+            "(keyed by its content and the column flags) by the main process of each machine, then memory-mapped "
+            "by every process. Default: <HF_DATASETS_CACHE>/viclip_annotations."
+        },
+    )
     max_train_samples: int | None = field(default=None, metadata={"help": "Use only the first N training rows."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "Use only the first N evaluation rows."})
     synthetic_corpus_dir: str | None = field(
