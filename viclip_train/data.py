@@ -261,23 +261,46 @@ class VideoDataset(torch.utils.data.Dataset):
         )
 
     def process_frames(self, frames: np.ndarray, rng: np.random.Generator | None) -> torch.Tensor:
-        """The processor's training or evaluation transform of one clip: `[T, 3, H, W]` (uint8 with
-        `uint8_frames`, whose values the resize or crop of uint8 frames leaves integral)."""
-        if self.uint8_frames:
-            pixel_values = self.video_processor(
-                frames,
-                do_sample_frames=False,
-                do_train_augmentation=self.train,
-                rng=rng,
-                do_rescale=False,
-                do_normalize=False,
-                return_tensors="pt",
-            )
-            return pixel_values["pixel_values"][0].to(torch.uint8)
-        pixel_values = self.video_processor(
-            frames, do_sample_frames=False, do_train_augmentation=self.train, rng=rng, return_tensors="pt"
+        """The processor's training or evaluation transform of one clip, see [`transform_clip`]."""
+        return transform_clip(self.video_processor, frames, train=self.train, rng=rng, uint8_frames=self.uint8_frames)
+
+
+def transform_clip(
+    video_processor: Any,
+    frames: np.ndarray,
+    *,
+    train: bool,
+    rng: np.random.Generator | None,
+    uint8_frames: bool = False,
+) -> torch.Tensor:
+    """
+    The video processor's training (`train=True`: RandomResizedCrop and flip drawn from `rng`) or evaluation transform
+    of one decoded clip `[T, H, W, 3]` uint8: `[T, 3, H, W]` float32, normalised; or, with `uint8_frames`, uint8
+    frames resized or cropped only (the resize and crop of uint8 frames give integral values), which
+    [`normalize_pixel_values`] turns into the same float32 values later.
+    """
+    if uint8_frames:
+        pixel_values = video_processor(
+            frames,
+            do_sample_frames=False,
+            do_train_augmentation=train,
+            rng=rng,
+            do_rescale=False,
+            do_normalize=False,
+            return_tensors="pt",
         )
-        return pixel_values["pixel_values"][0]
+        return pixel_values["pixel_values"][0].to(torch.uint8)
+    pixel_values = video_processor(
+        frames, do_sample_frames=False, do_train_augmentation=train, rng=rng, return_tensors="pt"
+    )
+    return pixel_values["pixel_values"][0]
+
+
+class Placeholder(NamedTuple):
+    """An item that is no sample: a streaming source's stand-in for a sample consumed before a resume (discarded with
+    its batch) or the padding that gives every process as many evaluation batches. The collator drops it silently."""
+
+    reason: str
 
 
 class VideoDataCollator:
@@ -304,6 +327,8 @@ class VideoDataCollator:
     def __call__(self, items: list[dict[str, Any] | SkippedSample]) -> dict[str, Any]:
         kept, skipped = [], []
         for item in items:
+            if isinstance(item, Placeholder):
+                continue
             if isinstance(item, SkippedSample):
                 skipped.extend(item.expanded())
             else:
@@ -335,8 +360,10 @@ __all__ = [
     "SKIPPED_SAMPLES_KEY",
     "TRAIN_REFILL_ATTEMPTS",
     "EpochSampler",
+    "Placeholder",
     "SampleKey",
     "VideoDataCollator",
     "VideoDataset",
     "normalize_pixel_values",
+    "transform_clip",
 ]
