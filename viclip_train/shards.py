@@ -276,8 +276,10 @@ class ShardedVideoDataset(torch.utils.data.IterableDataset):
         batch_size (`int`): the per-process batch size of the DataLoader that reads this dataset.
         num_workers (`int`, defaults to 0): its worker count (0: read in the main process).
         world_size (`int`, defaults to 1), rank (`int`, defaults to 0): the processes of the run and this one's index.
-        train (`bool`, defaults to `False`): training (shard order and shuffle buffer drawn per epoch, random frames,
-            augmentation, equal full batches) or evaluation (every sample once, in order, middle frames).
+        train (`bool`, defaults to `False`): training (shard order and shuffle buffer drawn per epoch, equal full
+            batches) or evaluation (every sample once, in order).
+        augment (`bool`, *optional*): random frames within each segment and the training augmentation (defaults to
+            `train`); otherwise middle frames and the evaluation transform.
         seed (`int`, defaults to 0): seed of the order and of each sample's randomness.
         shuffle_buffer (`int`, defaults to [`DEFAULT_SHUFFLE_BUFFER`]): samples mixed per worker in training.
         num_frames (`int`, *optional*): frames per clip; defaults to the video processor's.
@@ -298,6 +300,7 @@ class ShardedVideoDataset(torch.utils.data.IterableDataset):
         world_size: int = 1,
         rank: int = 0,
         train: bool = False,
+        augment: bool | None = None,
         seed: int = 0,
         shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER,
         num_frames: int | None = None,
@@ -324,11 +327,12 @@ class ShardedVideoDataset(torch.utils.data.IterableDataset):
         self.world_size = world_size
         self.rank = rank
         self.train = train
+        self.augment = train if augment is None else augment
         self.seed = int(seed)
         self.shuffle_buffer = shuffle_buffer
         self.num_frames = num_frames if num_frames is not None else video_processor.num_frames
         self.decode_size = decode_size
-        self.video_backend = resolve_video_backend(video_backend, for_training=train)
+        self.video_backend = resolve_video_backend(video_backend, for_training=self.augment)
         self.uint8_frames = uint8_frames
         self.caption_field = caption_field
         self.label_field = label_field
@@ -500,7 +504,7 @@ class ShardedVideoDataset(torch.utils.data.IterableDataset):
             frames = read_video_frames(
                 fields[video_field],
                 num_frames=self.num_frames,
-                sampling="rand" if self.train else "middle",
+                sampling="rand" if self.augment else "middle",
                 backend=self.video_backend,
                 rng=rng,
                 decode_size=self.decode_size,
@@ -510,7 +514,7 @@ class ShardedVideoDataset(torch.utils.data.IterableDataset):
             logger.debug(f"Skipping sample {index} ({name}): {reason}")
             return SkippedSample(index=index, video=name, reason=reason, error=type(error).__name__)
         pixel_values = transform_clip(
-            self.video_processor, frames, train=self.train, rng=rng, uint8_frames=self.uint8_frames
+            self.video_processor, frames, train=self.augment, rng=rng, uint8_frames=self.uint8_frames
         )
         return {"pixel_values": pixel_values, INDEX_KEY: index, **item}
 

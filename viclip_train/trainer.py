@@ -22,6 +22,7 @@ from viclip.processing_viclip import ViCLIPProcessor
 
 from .checkpoints import CHECKPOINT_PATTERN, STAGING_PREFIX, checkpoint_problems, publish_checkpoint, set_aside
 from .data import INDEX_KEY, SKIPPED_KEY, SKIPPED_SAMPLES_KEY, EpochSampler, VideoDataset, normalize_pixel_values
+from .shards import ShardedVideoDataset
 from .skipping import SkippedSampleLog
 
 
@@ -82,6 +83,9 @@ class ViCLIPTrainer(Trainer):
     - **Exact resume.** Training items are drawn through [`EpochSampler`], whose keys carry the epoch, so that the
       dataset's randomness depends only on `(seed, epoch, row)`; the token mask and dropout come from torch's
       generator, whose state the Trainer saves with each checkpoint and restores.
+    - **Shards.** A [`ShardedVideoDataset`] splits itself across processes and workers: its DataLoader is not
+      re-sharded or dispatched by accelerate (which would make every process read every sample, or one process read
+      for all). On resume, the batches already trained on are passed over without being read ([`Placeholder`]s).
     - **Complete checkpoints.** `checkpoint-N` is written to `.saving-checkpoint-N/` and renamed into place once every
       process is done, so a process killed while saving leaves no partial `checkpoint-N` (see
       [`viclip_train.checkpoints`]); a failed write raises [`CheckpointSaveError`] naming the folder.
@@ -161,7 +165,42 @@ class ViCLIPTrainer(Trainer):
         # accelerate forwards `set_epoch` to the sampler except through a resumed, sharded loader: set it here
         if self._train_sampler is not None:
             self._train_sampler.set_epoch(kwargs["epoch"])
+        if isinstance(self.train_dataset, ShardedVideoDataset):
+            self.train_dataset.set_epoch(kwargs["epoch"])
+            resuming = kwargs["epoch"] == kwargs["epochs_trained"] and kwargs["resume_from_checkpoint"] is not None
+            skipped = kwargs["steps_trained_in_current_epoch"] if resuming and not self.args.ignore_data_skip else 0
+            self.train_dataset.resume_after(skipped)  # those batches come as placeholders, which the Trainer skips
         return super()._run_epoch(*args, **kwargs)
+
+    def _shard_dataloader(self, dataset: ShardedVideoDataset, batch_size: int) -> torch.utils.data.DataLoader:
+        """A plain DataLoader over a dataset that splits itself across processes and workers."""
+        if batch_size != dataset.batch_size or self.args.dataloader_num_workers != dataset.num_workers:
+            raise ValueError(
+                f"The ShardedVideoDataset was built for batches of {dataset.batch_size} read by {dataset.num_workers} "
+                f"worker(s), but this run reads batches of {batch_size} with {self.args.dataloader_num_workers}: "
+                "build it with the run's per-device batch size and --dataloader_num_workers."
+            )
+        workers = self.args.dataloader_num_workers
+        return torch.utils.data.DataLoader(
+            dataset,
+            batch_size=batch_size,
+            collate_fn=self.data_collator,
+            num_workers=workers,
+            pin_memory=self.args.dataloader_pin_memory,
+            persistent_workers=self.args.dataloader_persistent_workers and workers > 0,
+            prefetch_factor=self.args.dataloader_prefetch_factor if workers > 0 else None,
+        )
+
+    def get_train_dataloader(self) -> torch.utils.data.DataLoader:
+        if isinstance(self.train_dataset, ShardedVideoDataset):
+            return self._shard_dataloader(self.train_dataset, self._train_batch_size)
+        return super().get_train_dataloader()
+
+    def get_eval_dataloader(self, eval_dataset=None) -> torch.utils.data.DataLoader:
+        dataset = eval_dataset if eval_dataset is not None else self.eval_dataset
+        if isinstance(dataset, ShardedVideoDataset):
+            return self._shard_dataloader(dataset, self.args.eval_batch_size)
+        return super().get_eval_dataloader(eval_dataset)
 
     # ---- skipped samples and the training step ----
 
