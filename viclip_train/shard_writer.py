@@ -217,7 +217,7 @@ def _shard_jobs(annotations: Path, samples_per_shard: int, columns: dict) -> Ite
         for name in set(chunk.names) | {spec.video}:
             chunk.values.setdefault(name, [_MISSING] * len(chunk.locations))
         normalized = _normalize_columns(chunk.values, chunk.locations, spec)
-        used = {spec.video, spec.caption}
+        used = {spec.caption}  # the caption is stored as "caption"; every other column as it is
         extra = [name for name in chunk.names if name not in used]
         for position in range(len(chunk.locations)):
             metadata = {
