@@ -171,6 +171,11 @@ class DataArguments(arguments.DataArguments):
     )
 
     def __post_init__(self):
+        # shards replace the annotation file of the same split (a recipe's --train_file, say), before it is checked
+        for shards, file in (("train_shards", "train_file"), ("validation_shards", "validation_file")):
+            if getattr(self, shards) and getattr(self, file):
+                logger.warning(f"--{shards} given: --{file} {getattr(self, file)} is not read.")
+                setattr(self, file, None)
         super().__post_init__()
         if self.shuffle_buffer < 0:
             raise ValueError(f"--shuffle_buffer is a number of samples, at least 0; got {self.shuffle_buffer}.")
