@@ -316,6 +316,7 @@ def test_the_shard_demo_configuration_parses_and_names_shards(tmp_path, monkeypa
 def test_shards_replace_the_recipes_annotation_file_of_the_same_split(tmp_path, monkeypatch, shard_folders):
     parser = HfArgumentParser((run_pretrain.ModelArguments, run_pretrain.DataArguments, TrainingArguments))
     monkeypatch.chdir(tmp_path)  # the recipe's annotation file does not exist here: it is not even checked
+    (tmp_path / "videos").mkdir()
     recipe = str(ROOT / "configs" / "viclip_b16_stage1.json")
     arguments = [recipe, "--use_cpu", "true", "--train_shards", str(shard_folders["train"])]
     _, data_args, _ = parse_arguments_with_json(parser, arguments)
