@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -39,7 +40,8 @@ def write_source(path: Path, seconds: float, fps: int = 25) -> None:
                     if written >= total:
                         break
                     scaled = frame.reformat(width=640, height=360, format="yuv420p")
-                    scaled.pts = None
+                    scaled.pts = written
+                    scaled.time_base = Fraction(1, fps)
                     for packet in stream.encode(scaled):
                         container.mux(packet)
                     written += 1
