@@ -138,7 +138,12 @@ def _read_json(path: Path) -> _Columns:
 
 
 def _read_json_lines(path: Path) -> _Columns:
-    rows, locations = [], []
+    return _concatenated(_json_lines_chunks(path, chunk_rows=None))
+
+
+def _json_lines_chunks(path: Path, chunk_rows: int | None) -> Iterator[_Columns]:
+    """The rows of a JSON Lines file as columns, `chunk_rows` rows at a time (`None`: all in one)."""
+    rows, locations, count = [], [], 0
     for line_number, text in _decoded_lines(path):
         if not text.strip():
             continue
@@ -150,13 +155,36 @@ def _read_json_lines(path: Path) -> _Columns:
             raise ValueError(f"{path}, line {line_number}: {error}.") from None
         if not isinstance(row, dict):
             raise ValueError(f"{path}, line {line_number}: expected a JSON object, got {type(row).__name__}.")
-        locations.append(f"entry {len(rows)} (line {line_number})")
+        locations.append(f"entry {count} (line {line_number})")
         rows.append(row)
-    return _rows_to_columns(rows, locations)
+        count += 1
+        if chunk_rows is not None and len(rows) == chunk_rows:
+            yield _rows_to_columns(rows, locations)
+            rows, locations = [], []
+    if rows or count == 0:
+        yield _rows_to_columns(rows, locations)
+
+
+def _concatenated(chunks: Iterator[_Columns]) -> _Columns:
+    """One `_Columns` of all `chunks` (a single chunk is returned as it is)."""
+    chunks = list(chunks)
+    if len(chunks) == 1:
+        return chunks[0]
+    names = list(dict.fromkeys(name for chunk in chunks for name in chunk.names))
+    values = {
+        name: [value for chunk in chunks for value in chunk.values.get(name, [_MISSING] * len(chunk.locations))]
+        for name in names
+    }
+    return _Columns(names, values, [location for chunk in chunks for location in chunk.locations])
 
 
 def _read_csv(path: Path) -> _Columns:
-    """A CSV file with a header, read strictly: quotes must close on their line, every row has the header's cells."""
+    return _concatenated(_csv_chunks(path, chunk_rows=None))
+
+
+def _csv_chunks(path: Path, chunk_rows: int | None) -> Iterator[_Columns]:
+    """A CSV file with a header, read strictly (quotes must close on their line, every row has the header's cells),
+    `chunk_rows` rows at a time (`None`: all in one)."""
     previous_limit = csv.field_size_limit(CSV_CELL_LIMIT)
     try:
         reader = csv.reader((text for _, text in _decoded_lines(path)), strict=True)
@@ -171,6 +199,7 @@ def _read_csv(path: Path) -> _Columns:
             raise ValueError(f"{path}, line 1: the header names the columns {duplicated} more than once.")
         values = {name: [] for name in header}
         locations = []
+        count = 0
         while True:
             start = reader.line_num + 1
             try:
@@ -198,14 +227,37 @@ def _read_csv(path: Path) -> _Columns:
                 )
             for name, cell in zip(header, cells, strict=True):
                 values[name].append(cell)
-            locations.append(f"entry {len(locations)} (line {start})")
+            locations.append(f"entry {count} (line {start})")
+            count += 1
+            if chunk_rows is not None and len(locations) == chunk_rows:
+                yield _Columns(list(header), values, locations)
+                values, locations = {name: [] for name in header}, []
+        if locations or count == 0:
+            yield _Columns(list(header), values, locations)
     finally:
         csv.field_size_limit(previous_limit)
-    return _Columns(list(header), values, locations)
 
 
-def _read_file(path: Path) -> _Columns:
-    """Reads an annotation file into columns, by extension."""
+def _file_chunks(path: Path, chunk_rows: int) -> Iterator[_Columns]:
+    """The rows of an annotation file (by extension), `chunk_rows` at a time; a `.json` list is parsed whole."""
+    suffix = _checked_suffix(path)
+    if suffix in (".jsonl", ".ndjson"):
+        yield from _json_lines_chunks(path, chunk_rows)
+    elif suffix == ".csv":
+        yield from _csv_chunks(path, chunk_rows)
+    else:
+        columns = _read_json(path)
+        total = len(columns.locations)
+        for start in range(0, max(total, 1), chunk_rows):
+            end = start + chunk_rows
+            yield _Columns(
+                columns.names,
+                {name: values[start:end] for name, values in columns.values.items()},
+                columns.locations[start:end],
+            )
+
+
+def _checked_suffix(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in ANNOTATION_FILE_SUFFIXES:
         raise ValueError(
@@ -213,6 +265,12 @@ def _read_file(path: Path) -> _Columns:
         )
     if not path.is_file():
         raise FileNotFoundError(f"Annotation file {path} does not exist.")
+    return suffix
+
+
+def _read_file(path: Path) -> _Columns:
+    """Reads an annotation file into columns, by extension."""
+    suffix = _checked_suffix(path)
     if suffix == ".json":
         return _read_json(path)
     if suffix in (".jsonl", ".ndjson"):

@@ -153,6 +153,14 @@ class DataArguments:
         default=1000,
         metadata={"help": "How many of the most recent samples (all processes) --max_failed_fraction is measured on."},
     )
+    annotation_cache_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "Folder of the Arrow caches of --train_file / --validation_file: each file is converted once "
+            "(keyed by its content and the column flags) by the main process of each machine, then memory-mapped "
+            "by every process. Default: <HF_DATASETS_CACHE>/viclip_annotations."
+        },
+    )
     max_train_samples: int | None = field(default=None, metadata={"help": "Use only the first N training rows."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "Use only the first N evaluation rows."})
     synthetic_corpus_dir: str | None = field(
@@ -272,6 +280,38 @@ def evaluation_views(eval_args: EvaluationArguments) -> str:
     )
 
 
+def describe_global_batch(
+    training_args: TrainingArguments, recipe_global_batch_size: int | None
+) -> tuple[str, str | None]:
+    """
+    The run's effective global batch in words, and a warning when it differs from the global batch the recipe
+    reproduces (`None` when it matches or the recipe states none), saying how to reach it.
+
+    The global batch is `processes x per-device batch`: the contrastive loss gathers features over processes, so that
+    is how many clips each one is contrasted with. Gradient accumulation adds clips per optimizer step, not
+    negatives: each micro-batch is contrasted within itself.
+    """
+    processes, per_device = training_args.world_size, training_args.per_device_train_batch_size
+    effective = processes * per_device
+    accumulation = training_args.gradient_accumulation_steps
+    description = f"Global batch: {processes} process(es) x {per_device} clips = {effective} clips contrasted per step"
+    if accumulation > 1:
+        description += f" ({effective * accumulation} per optimizer step over {accumulation} accumulated micro-batches)"
+    description += "."
+    if recipe_global_batch_size is None or recipe_global_batch_size == effective:
+        return description, None
+    needed = -(-recipe_global_batch_size // per_device)
+    warning = (
+        f"This recipe reproduces a global batch of {recipe_global_batch_size} clips, this run has {effective} "
+        f"({processes} process(es) x {per_device}). To match it, run {needed} processes at "
+        f"--per_device_train_batch_size {per_device} (e.g. {-(-needed // 8)} node(s) of 8 GPUs with torchrun --nnodes)"
+        f", or set --per_device_train_batch_size {recipe_global_batch_size // processes} if it fits in memory. "
+        "--gradient_accumulation_steps does not make up for it: it adds clips per optimizer step, not negatives "
+        "(each micro-batch is contrasted within itself)."
+    )
+    return description, warning
+
+
 def parse_arguments_with_json(parser: HfArgumentParser, argv: list[str] | None = None) -> tuple:
     """
     Parses a script's argument dataclasses from `argv` (default `sys.argv[1:]`): plain flags, or a JSON file as the
@@ -317,6 +357,7 @@ __all__ = [
     "LabelledDataArguments",
     "ModelArguments",
     "check_local_path",
+    "describe_global_batch",
     "evaluation_views",
     "parse_arguments_with_json",
     "parse_json_object",

@@ -13,6 +13,10 @@ Datasets and the collator shared by the training and evaluation scripts.
 - [`VideoDataCollator`] drops the skipped items and stacks the others; the batch also reports what was skipped
   (`num_skipped`, `skipped_samples`) and the annotation rows of the kept items (`index`). These three keys are not
   model inputs ([`NON_MODEL_KEYS`]): the trainer pops them, and runs with `remove_unused_columns=False` to keep them.
+- With `uint8_frames=True` the workers send `pixel_values` as uint8 (resized or cropped, neither rescaled nor
+  normalised): a quarter of the float32 batch in shared memory and across the host-device link.
+  [`normalize_pixel_values`] then rescales and normalises them on the training device with the video processor's
+  own arithmetic, so that the model sees exactly the float32 values the processor would have given.
 """
 
 import os
@@ -45,6 +49,31 @@ NON_MODEL_KEYS = (SKIPPED_KEY, SKIPPED_SAMPLES_KEY, INDEX_KEY)
 TRAIN_REFILL_ATTEMPTS = 10
 """Other rows a training item tries, at random, when its own video cannot be read."""
 
+_SAMPLER_BLOCK = 1 << 16  # rows of the shuffled order turned into Python ints at a time
+
+
+def normalize_pixel_values(pixel_values: torch.Tensor, video_processor: Any) -> torch.Tensor:
+    """
+    Rescales and normalises uint8 `pixel_values` (`[..., 3, H, W]`, from a dataset with `uint8_frames=True`) where
+    they are, typically on the training device, with the arithmetic of the video processor's own last step (float32,
+    divided by 255, minus the mean, divided by the std), so that the result is identical to what the processor gives
+    for the same frames. Float tensors are returned unchanged.
+    """
+    if pixel_values.dtype != torch.uint8:
+        return pixel_values
+    values = pixel_values.to(torch.float32)
+    if video_processor.do_rescale:
+        divisor = 1.0 / video_processor.rescale_factor
+        if abs(divisor - round(divisor)) < 1e-6:  # as the processor: x / 255 rather than x * (1 / 255)
+            values.div_(float(round(divisor)))
+        else:
+            values.mul_(video_processor.rescale_factor)
+    if video_processor.do_normalize:
+        mean = torch.tensor(video_processor.image_mean, dtype=torch.float32, device=values.device).reshape(-1, 1, 1)
+        std = torch.tensor(video_processor.image_std, dtype=torch.float32, device=values.device).reshape(-1, 1, 1)
+        values.sub_(mean).div_(std)
+    return values
+
 
 class SampleKey(NamedTuple):
     """Which annotation row a training item is, and in which epoch: its randomness is drawn from
@@ -73,13 +102,16 @@ class EpochSampler(torch.utils.data.Sampler):
         return self.num_rows
 
     def __iter__(self) -> Iterator[SampleKey]:
-        if self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed + self.epoch)
-            rows = torch.randperm(self.num_rows, generator=generator).tolist()
-        else:
-            rows = range(self.num_rows)
-        for row in rows:
-            yield SampleKey(self.epoch, row)
+        if not self.shuffle:
+            for row in range(self.num_rows):
+                yield SampleKey(self.epoch, row)
+            return
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        # one int64 tensor (8 bytes a row), turned into Python ints a block at a time: never a list of every row
+        order = torch.randperm(self.num_rows, generator=generator)
+        for start in range(0, self.num_rows, _SAMPLER_BLOCK):
+            for row in order[start : start + _SAMPLER_BLOCK].tolist():
+                yield SampleKey(self.epoch, row)
 
 
 class VideoDataset(torch.utils.data.Dataset):
@@ -116,6 +148,9 @@ class VideoDataset(torch.utils.data.Dataset):
         seed (`int`, defaults to 0): seed of the training randomness.
         max_refill_attempts (`int`, *optional*): other rows tried for a training row that fails; defaults to
             [`TRAIN_REFILL_ATTEMPTS`] in training and 0 otherwise (an evaluation set counts every row once).
+        uint8_frames (`bool`, defaults to `False`): give `pixel_values` as uint8, resized or cropped but neither
+            rescaled nor normalised; [`normalize_pixel_values`] (which [`ViCLIPTrainer`] applies on the device)
+            finishes them to exactly the float32 values of the default.
     """
 
     def __init__(
@@ -131,6 +166,7 @@ class VideoDataset(torch.utils.data.Dataset):
         video_backend: str | None = None,
         seed: int = 0,
         max_refill_attempts: int | None = None,
+        uint8_frames: bool = False,
     ):
         missing = [name for name in ANNOTATION_COLUMNS if name not in annotations.column_names]
         if missing:
@@ -146,7 +182,8 @@ class VideoDataset(torch.utils.data.Dataset):
         if max_refill_attempts is None:
             max_refill_attempts = TRAIN_REFILL_ATTEMPTS if train else 0
         self.max_refill_attempts = max_refill_attempts
-        label_values = set(annotations["label"]) - {None}
+        self.uint8_frames = uint8_frames
+        label_values = set(annotations.unique("label")) - {None}  # in Arrow: no Python object per row
         text_labels = {value for value in label_values if isinstance(value, str)}
         if text_labels:
             self.label2id = (
@@ -224,11 +261,46 @@ class VideoDataset(torch.utils.data.Dataset):
         )
 
     def process_frames(self, frames: np.ndarray, rng: np.random.Generator | None) -> torch.Tensor:
-        """The processor's training or evaluation transform of one clip: `[T, 3, H, W]`."""
-        pixel_values = self.video_processor(
-            frames, do_sample_frames=False, do_train_augmentation=self.train, rng=rng, return_tensors="pt"
+        """The processor's training or evaluation transform of one clip, see [`transform_clip`]."""
+        return transform_clip(self.video_processor, frames, train=self.train, rng=rng, uint8_frames=self.uint8_frames)
+
+
+def transform_clip(
+    video_processor: Any,
+    frames: np.ndarray,
+    *,
+    train: bool,
+    rng: np.random.Generator | None,
+    uint8_frames: bool = False,
+) -> torch.Tensor:
+    """
+    The video processor's training (`train=True`: RandomResizedCrop and flip drawn from `rng`) or evaluation transform
+    of one decoded clip `[T, H, W, 3]` uint8: `[T, 3, H, W]` float32, normalised; or, with `uint8_frames`, uint8
+    frames resized or cropped only (the resize and crop of uint8 frames give integral values), which
+    [`normalize_pixel_values`] turns into the same float32 values later.
+    """
+    if uint8_frames:
+        pixel_values = video_processor(
+            frames,
+            do_sample_frames=False,
+            do_train_augmentation=train,
+            rng=rng,
+            do_rescale=False,
+            do_normalize=False,
+            return_tensors="pt",
         )
-        return pixel_values["pixel_values"][0]
+        return pixel_values["pixel_values"][0].to(torch.uint8)
+    pixel_values = video_processor(
+        frames, do_sample_frames=False, do_train_augmentation=train, rng=rng, return_tensors="pt"
+    )
+    return pixel_values["pixel_values"][0]
+
+
+class Placeholder(NamedTuple):
+    """An item that is no sample: a streaming source's stand-in for a sample consumed before a resume (discarded with
+    its batch) or the padding that gives every process as many evaluation batches. The collator drops it silently."""
+
+    reason: str
 
 
 class VideoDataCollator:
@@ -255,6 +327,8 @@ class VideoDataCollator:
     def __call__(self, items: list[dict[str, Any] | SkippedSample]) -> dict[str, Any]:
         kept, skipped = [], []
         for item in items:
+            if isinstance(item, Placeholder):
+                continue
             if isinstance(item, SkippedSample):
                 skipped.extend(item.expanded())
             else:
@@ -286,7 +360,10 @@ __all__ = [
     "SKIPPED_SAMPLES_KEY",
     "TRAIN_REFILL_ATTEMPTS",
     "EpochSampler",
+    "Placeholder",
     "SampleKey",
     "VideoDataCollator",
     "VideoDataset",
+    "normalize_pixel_values",
+    "transform_clip",
 ]

@@ -15,6 +15,7 @@ from transformers import TrainingArguments, set_seed
 
 from viclip import ViCLIPConfig, ViCLIPTextConfig, ViCLIPVisionConfig
 
+from .annotation_cache import load_cached_annotations
 from .annotations import AnnotationSplit, load_annotations, load_class_folder, load_dataset_source
 from .arguments import DataArguments, ModelArguments
 from .checkpoints import resolve_resume_checkpoint
@@ -120,7 +121,8 @@ def load_splits(
     """
     The training and evaluation splits asked for (`None` for a split not needed), from the first source given:
     `--synthetic_corpus_dir`; `--dataset_name` / `--data_files`; `--train_dir` / `--validation_dir` (classification:
-    a folder per class); `--train_file` / `--validation_file`. A single `Dataset` without splits is used as the one
+    a folder per class); `--train_file` / `--validation_file` (read through their memory-mapped Arrow cache,
+    [`load_cached_annotations`], written by each machine's main process first). A single `Dataset` without splits is used as the one
     split needed, which a log line says. A split that is needed and absent is an error naming the flags that give it.
     """
     columns = {"video_column": data_args.video_column, "caption_column": caption_column, "label_column": label_column}
@@ -146,19 +148,21 @@ def load_splits(
         train, validation = _dataset_splits(data_args, columns, need_train, need_eval)
     else:
         train_dir, validation_dir = getattr(data_args, "train_dir", None), getattr(data_args, "validation_dir", None)
+
+        def cached(path: str) -> datasets.Dataset:
+            # converted once by each machine's main process, then memory-mapped by every process
+            with training_args.main_process_first(desc=f"caching the annotations of {path}"):
+                return load_cached_annotations(path, cache_dir=data_args.annotation_cache_dir, **columns)
+
         if need_train and train_dir:
             train = load_class_folder(train_dir)
         elif need_train and data_args.train_file:
-            train = AnnotationSplit(
-                load_annotations(data_args.train_file, **columns), data_args.video_root, data_args.train_file
-            )
+            train = AnnotationSplit(cached(data_args.train_file), data_args.video_root, data_args.train_file)
         if need_eval and validation_dir:
             validation = load_class_folder(validation_dir)
         elif need_eval and data_args.validation_file:
             validation = AnnotationSplit(
-                load_annotations(data_args.validation_file, **columns),
-                data_args.video_root,
-                data_args.validation_file,
+                cached(data_args.validation_file), data_args.video_root, data_args.validation_file
             )
     folders = " --train_dir," if hasattr(data_args, "train_dir") else ""
     if need_train and train is None:

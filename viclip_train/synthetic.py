@@ -289,6 +289,36 @@ def make_synthetic_corpus(
     return corpus
 
 
+def write_corpus_shards(
+    corpus: SyntheticCorpus, *, samples_per_shard: int = 64, num_workers: int = 1
+) -> dict[str, Path]:
+    """
+    Writes each split of `corpus` as WebDataset tar shards with the shard writer, under `<root>/shards/<split>/`, once
+    (a split whose `manifest.json` exists is kept): the input of the shard demo (`configs/demo_shards.json`). Clips
+    keep their size (the writer never enlarges) and are re-encoded as the writer does for real data.
+
+    Returns:
+        `dict[str, Path]`: the shard folder of each split.
+    """
+    from .shard_writer import MANIFEST_NAME as SHARD_MANIFEST_NAME
+    from .shard_writer import write_shards
+
+    folders = {}
+    for split in SPLITS:
+        folder = corpus.root / "shards" / split
+        if not (folder / SHARD_MANIFEST_NAME).is_file():
+            write_shards(
+                corpus.annotation_file(split),
+                corpus.root,
+                folder,
+                samples_per_shard=samples_per_shard,
+                num_workers=num_workers,
+                progress=False,
+            )
+        folders[split] = folder
+    return folders
+
+
 __all__ = [
     "ANNOTATION_FORMATS",
     "COLORS",
@@ -298,5 +328,6 @@ __all__ = [
     "caption_for",
     "make_synthetic_corpus",
     "render_clip",
+    "write_corpus_shards",
     "write_video",
 ]

@@ -21,7 +21,8 @@ from transformers.utils import logging
 from viclip.processing_viclip import ViCLIPProcessor
 
 from .checkpoints import CHECKPOINT_PATTERN, STAGING_PREFIX, checkpoint_problems, publish_checkpoint, set_aside
-from .data import INDEX_KEY, SKIPPED_KEY, SKIPPED_SAMPLES_KEY, EpochSampler, VideoDataset
+from .data import INDEX_KEY, SKIPPED_KEY, SKIPPED_SAMPLES_KEY, EpochSampler, VideoDataset, normalize_pixel_values
+from .shards import ShardedVideoDataset
 from .skipping import SkippedSampleLog
 
 
@@ -82,12 +83,19 @@ class ViCLIPTrainer(Trainer):
     - **Exact resume.** Training items are drawn through [`EpochSampler`], whose keys carry the epoch, so that the
       dataset's randomness depends only on `(seed, epoch, row)`; the token mask and dropout come from torch's
       generator, whose state the Trainer saves with each checkpoint and restores.
+    - **Shards.** A [`ShardedVideoDataset`] splits itself across processes and workers: its DataLoader is not
+      re-sharded or dispatched by accelerate (which would make every process read every sample, or one process read
+      for all). On resume, the batches already trained on are passed over without being read ([`Placeholder`]s).
     - **Complete checkpoints.** `checkpoint-N` is written to `.saving-checkpoint-N/` and renamed into place once every
       process is done, so a process killed while saving leaves no partial `checkpoint-N` (see
       [`viclip_train.checkpoints`]); a failed write raises [`CheckpointSaveError`] naming the folder.
     - **Evaluation** goes through `evaluation(trainer, dataset) -> metrics` when given (the project's retrieval or
       classification loop, which gathers uneven per-process rows); its metrics are logged like the Trainer's own,
       so they reach every `--report_to` integration.
+    - **uint8 batches.** `pixel_values` that arrive as uint8 (datasets built with `uint8_frames=True`) are rescaled
+      and normalised on the device, after the copy, by [`normalize_pixel_values`] with the video processor of
+      `processing_class` (or `video_processor`): a quarter of the bytes in shared memory and over the host-device
+      link, and the same float32 values as the processor's.
     - Logs `logit_scale` (the multiplier, at most 100) and `clips_per_second` over all processes; exempts biases,
       norms, `logit_scale`, the class token and the position, temporal and token tables from weight decay
       ([`decay_parameter_names`]).
@@ -99,6 +107,7 @@ class ViCLIPTrainer(Trainer):
         max_failed_fraction (`float`, defaults to 0.5), failed_fraction_window (`int`, defaults to 1000): the skip
             policy, see [`SkippedSampleLog`].
         evaluation (`Callable`, *optional*): computes the metrics of an evaluation set, without the `eval_` prefix.
+        video_processor (*optional*): normalises uint8 batches; defaults to `processing_class.video_processor`.
         All other arguments are the Trainer's.
     """
 
@@ -108,9 +117,11 @@ class ViCLIPTrainer(Trainer):
         max_failed_fraction: float = 0.5,
         failed_fraction_window: int = 1000,
         evaluation: Callable[["ViCLIPTrainer", Any], dict[str, float]] | None = None,
+        video_processor: Any = None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        self.video_processor = video_processor or getattr(self.processing_class, "video_processor", None)
         self.max_failed_fraction = max_failed_fraction
         self.failed_fraction_window = failed_fraction_window
         self.evaluation = evaluation
@@ -154,9 +165,56 @@ class ViCLIPTrainer(Trainer):
         # accelerate forwards `set_epoch` to the sampler except through a resumed, sharded loader: set it here
         if self._train_sampler is not None:
             self._train_sampler.set_epoch(kwargs["epoch"])
+        if isinstance(self.train_dataset, ShardedVideoDataset):
+            self.train_dataset.set_epoch(kwargs["epoch"])
+            resuming = kwargs["epoch"] == kwargs["epochs_trained"] and kwargs["resume_from_checkpoint"] is not None
+            skipped = kwargs["steps_trained_in_current_epoch"] if resuming and not self.args.ignore_data_skip else 0
+            self.train_dataset.resume_after(skipped)  # those batches come as placeholders, which the Trainer skips
         return super()._run_epoch(*args, **kwargs)
 
+    def _shard_dataloader(self, dataset: ShardedVideoDataset, batch_size: int) -> torch.utils.data.DataLoader:
+        """A plain DataLoader over a dataset that splits itself across processes and workers."""
+        if batch_size != dataset.batch_size or self.args.dataloader_num_workers != dataset.num_workers:
+            raise ValueError(
+                f"The ShardedVideoDataset was built for batches of {dataset.batch_size} read by {dataset.num_workers} "
+                f"worker(s), but this run reads batches of {batch_size} with {self.args.dataloader_num_workers}: "
+                "build it with the run's per-device batch size and --dataloader_num_workers."
+            )
+        workers = self.args.dataloader_num_workers
+        return torch.utils.data.DataLoader(
+            dataset,
+            batch_size=batch_size,
+            collate_fn=self.data_collator,
+            num_workers=workers,
+            pin_memory=self.args.dataloader_pin_memory,
+            persistent_workers=self.args.dataloader_persistent_workers and workers > 0,
+            prefetch_factor=self.args.dataloader_prefetch_factor if workers > 0 else None,
+        )
+
+    def get_train_dataloader(self) -> torch.utils.data.DataLoader:
+        if isinstance(self.train_dataset, ShardedVideoDataset):
+            return self._shard_dataloader(self.train_dataset, self._train_batch_size)
+        return super().get_train_dataloader()
+
+    def get_eval_dataloader(self, eval_dataset=None) -> torch.utils.data.DataLoader:
+        dataset = eval_dataset if eval_dataset is not None else self.eval_dataset
+        if isinstance(dataset, ShardedVideoDataset):
+            return self._shard_dataloader(dataset, self.args.eval_batch_size)
+        return super().get_eval_dataloader(eval_dataset)
+
     # ---- skipped samples and the training step ----
+
+    def _prepare_inputs(self, inputs):
+        inputs = super()._prepare_inputs(inputs)
+        pixel_values = inputs.get("pixel_values") if isinstance(inputs, dict) else None
+        if pixel_values is not None and pixel_values.dtype == torch.uint8:
+            if self.video_processor is None:
+                raise ValueError(
+                    "This batch holds uint8 pixel_values (a dataset with uint8_frames=True): give ViCLIPTrainer the "
+                    "processor (processing_class=...) or video_processor=... so that it can normalise them."
+                )
+            inputs["pixel_values"] = normalize_pixel_values(pixel_values, self.video_processor)
+        return inputs
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         skipped = inputs.pop(SKIPPED_SAMPLES_KEY, [])
