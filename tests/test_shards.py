@@ -4,7 +4,6 @@ batches), the shuffle buffer, decoding from memory, bad samples, exact resume wi
 training from shards through run_pretrain.py."""
 
 import json
-import os
 import tarfile
 from pathlib import Path
 
