@@ -392,6 +392,34 @@ def test_unreadable_videos_are_skipped_counted_and_listed(video_folder, tmp_path
     assert "Skipping the video" in caplog.text and "broken.mp4" in caplog.text
 
 
+class _ProcessorFailingOn:
+    """The tiny video processor, except that windows of `video` starting at `start` seconds or later fail to decode."""
+
+    def __init__(self, video: str, start: float):
+        self.processor, self.video, self.start = tiny_video_processor(), video, start
+
+    def __getattr__(self, name):
+        return getattr(self.processor, name)
+
+    def __call__(self, path, clip_windows, **kwargs):
+        if path.endswith(self.video) and clip_windows[0] >= self.start:
+            raise ValueError(f"{path}: corrupt packet")
+        return self.processor(path, clip_windows=clip_windows, **kwargs)
+
+
+def test_video_with_an_unreadable_window_is_skipped_whole(indexed_folder, tmp_path):
+    root, _, _, reference = indexed_folder
+    summary = index_videos(
+        root, tmp_path / "index", ColourShareEmbedder(), _ProcessorFailingOn("second.mp4", 2.0),
+        model_id="colour-share", window_seconds=2.0, stride_seconds=1.0, batch_size=4, num_workers=0, progress=False,
+    )  # fmt: skip
+    assert summary.skipped_videos.keys() == {"broken.mp4", "more/second.mp4"}
+    assert "window 2.0-4.0 s" in summary.skipped_videos["more/second.mp4"]
+    assert "corrupt packet" in summary.skipped_videos["more/second.mp4"]
+    stored = _rows(load_window_table(tmp_path / "index"))
+    assert stored == [row for row in reference if row[0] != "more/second.mp4"]
+
+
 def test_list_videos_finds_videos_in_sub_folders_and_ignores_other_files(video_folder):
     root, _ = video_folder
     assert list_videos(root) == ["broken.mp4", "long.mp4", "more/second.mp4", "third.mkv"]

@@ -730,8 +730,7 @@ def index_videos(
         windows_per_video[position] = len(video_windows)
 
     # windows, decoded in worker processes while this one embeds them; a video is stored once all its windows are in
-    embedded: dict[int, list[tuple[int, torch.Tensor]]] = {}  # video -> (window, embedding), until it is complete
-    received = [0] * len(pending)  # windows of each video handled (embedded, failed or dropped)
+    embedded: dict[int, list[tuple[int, torch.Tensor]]] = {}  # video -> (window, embedding), until it is stored
     failed: set[int] = set()
     completed: list[int] = []  # complete videos not stored yet
     dim = None
@@ -768,26 +767,27 @@ def index_videos(
         )
         for batch in batches:
             summary.model_seconds += batch.model_seconds
-            touched = set()
             for window_position, error in batch.failures:
                 video_position = window_video[window_position]
-                if video_position not in failed:
+                if video_position not in failed:  # the whole video is skipped: its other windows are dropped
                     failed.add(video_position)
                     embedded.pop(video_position, None)
                     window = windows[window_position]
                     skip(pending[video_position], f"window {window.start}-{window.end} s: {error}")
-                received[video_position] += 1
-            for window_position in batch.dropped:
-                received[window_video[window_position]] += 1
+            touched = []
             for row, window_position in enumerate(batch.positions):
                 video_position = window_video[window_position]
+                if video_position in failed:  # a later window of this batch failed
+                    continue
                 dim = batch.embeddings.shape[1]
                 embedded.setdefault(video_position, []).append((window_position, batch.embeddings[row]))
-                received[video_position] += 1
-                touched.add(video_position)
-            for video_position in sorted(touched):
-                if received[video_position] == windows_per_video[video_position] and video_position not in failed:
-                    completed.append(video_position)
+                if video_position not in touched:
+                    touched.append(video_position)
+            completed.extend(
+                video_position
+                for video_position in touched
+                if len(embedded[video_position]) == windows_per_video[video_position]
+            )
             pending_windows = sum(len(embedded[video_position]) for video_position in completed)
             if completed and (pending_windows >= shard_size or time.monotonic() - last_save >= save_interval):
                 save_completed()
