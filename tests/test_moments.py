@@ -327,6 +327,20 @@ def test_search_ranks_windows_by_cosine_similarity(use_faiss):
     assert [m.score for m in moments] == pytest.approx(scores[0, expected].tolist(), abs=1e-5)
 
 
+def test_approximate_faiss_index_returns_moments_of_the_index_best_first():
+    if not faiss_is_available():
+        pytest.skip("faiss-cpu missing")
+    table = _random_window_table()
+    queries = torch.randn(4, 12, generator=torch.Generator().manual_seed(4))
+    exact = MomentIndex(table, use_faiss=False).search(queries, top_k=5)
+    approximate = MomentIndex(table, use_faiss=True, faiss_string_factory="IVF4,Flat").search(queries, top_k=5)
+    windows = set(zip(table["video"], table["start"], table["end"]))
+    for exact_moments, moments in zip(exact, approximate, strict=True):
+        assert 1 <= len(moments) <= 5 and all((m.video, m.start, m.end) in windows for m in moments)
+        assert [m.score for m in moments] == sorted((m.score for m in moments), reverse=True)
+        assert moments[0].score <= exact_moments[0].score + 1e-5
+
+
 def test_exact_search_scores_the_index_in_chunks_like_one_matrix(monkeypatch):
     from viclip_train import moments
 
@@ -514,33 +528,54 @@ def test_queries_of_another_width_than_the_index_raise(indexed_folder):
 # --------------------------------------------------------------------------------------------------------------------
 
 
-def test_tiny_viclip_index_matches_embedding_each_video_alone_and_search_matches_exact_ranking(
+class _CrashingOnCall:
+    """Wraps an embedding function; raises on its `call`-th call."""
+
+    def __init__(self, embed, call: int):
+        self.embed, self.call, self.calls = embed, call, 0
+
+    def __call__(self, pixel_values):
+        self.calls += 1
+        if self.calls == self.call:
+            raise RuntimeError("simulated crash")
+        return self.embed(pixel_values)
+
+
+def test_tiny_viclip_index_resumed_after_a_crash_matches_each_video_embedded_alone_and_exact_search(
     video_folder, tiny_viclip_folder, tmp_path
 ):
     root, clips = video_folder
     model, processor = load_viclip(str(tiny_viclip_folder), device="cpu")
-    summary = index_videos(
-        root, tmp_path / "index", VideoEmbedder(model), processor.video_processor, model_id=str(tiny_viclip_folder),
-        window_seconds=2.0, stride_seconds=1.0, batch_size=5, num_workers=2, progress=False,
-    )  # fmt: skip
-    assert summary.videos_indexed == 3 and list(summary.skipped_videos) == ["broken.mp4"]
+    settings = {
+        "model_id": str(tiny_viclip_folder), "window_seconds": 2.0, "stride_seconds": 1.0, "batch_size": 5,
+        "num_workers": 2, "shard_size": 1, "progress": False,
+    }  # fmt: skip
+    # long.mp4 (17 windows) is complete after 4 batches of 5; the crash comes in the 5th, within more/second.mp4
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        index_videos(root, tmp_path / "index", _CrashingOnCall(VideoEmbedder(model), 5), processor.video_processor,
+                     **settings)  # fmt: skip
+    summary = index_videos(root, tmp_path / "index", VideoEmbedder(model), processor.video_processor, **settings)
+    assert summary.videos_already_indexed == 1 and summary.videos_indexed == 2
+    assert list(summary.skipped_videos) == ["broken.mp4"]
     table = load_window_table(tmp_path / "index")
     assert table.features["embedding"].length == model.config.projection_dim
-    alone = embed_video_windows(
-        root / "long.mp4", VideoEmbedder(model), processor.video_processor, window_seconds=2.0, stride_seconds=1.0
-    )
-    rows = table.filter(lambda row: row["video"] == "long.mp4")
-    assert list(zip(rows["start"], rows["end"])) == list(zip(alone.starts, alone.ends))
-    assert torch.allclose(_embeddings(rows), alone.embeddings, atol=1e-5)
+    for video in ("long.mp4", "more/second.mp4", "third.mkv"):
+        alone = embed_video_windows(
+            root / video, VideoEmbedder(model), processor.video_processor, window_seconds=2.0, stride_seconds=1.0
+        )
+        rows = [position for position, name in enumerate(table["video"]) if name == video]
+        assert [(table[i]["start"], table[i]["end"]) for i in rows] == list(zip(alone.starts, alone.ends))
+        assert torch.allclose(_embeddings(table)[rows], alone.embeddings, atol=1e-5)
 
     caption = clips["long.mp4"][0]["caption"]
     query = TextEmbedder(model, processor)([caption])
     expected = (query @ _embeddings(table).T)[0].argsort(descending=True)[:5].tolist()
-    moments = search_moments(tmp_path / "index", caption, top_k=5, use_faiss=False)  # loads the recorded model
-    assert [(m.video, m.start, m.end) for m in moments] == [
-        (table[i]["video"], table[i]["start"], table[i]["end"]) for i in expected
-    ]
-    assert all(a.score >= b.score for a, b in itertools.pairwise(moments))
+    for use_faiss in (False, True) if faiss_is_available() else (False,):
+        moments = search_moments(tmp_path / "index", caption, top_k=5, use_faiss=use_faiss)  # the recorded model
+        assert [(m.video, m.start, m.end) for m in moments] == [
+            (table[i]["video"], table[i]["start"], table[i]["end"]) for i in expected
+        ]
+        assert all(a.score >= b.score for a, b in itertools.pairwise(moments))
 
 
 def test_index_and_search_commands_write_and_print_moments(video_folder, tiny_viclip_folder, tmp_path, capsys):

@@ -1,5 +1,5 @@
 # Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
-"""
+r"""
 Indexes a folder of (long) videos for moment search: every video is cut into sliding windows, each window embedded
 with a ViCLIP model, and the embeddings stored with their video and times in an Arrow index folder.
 
@@ -21,7 +21,7 @@ import datasets
 import torch
 from transformers import HfArgumentParser
 
-from viclip_train.moments import VideoEmbedder, index_videos, load_viclip
+from viclip_train.moments import CommandHelpFormatter, VideoEmbedder, index_videos, load_viclip
 
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class IndexArguments:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = HfArgumentParser(IndexArguments, description=__doc__)
+    parser = HfArgumentParser(IndexArguments, description=__doc__, formatter_class=CommandHelpFormatter)
     (args,) = parser.parse_args_into_dataclasses(args=argv)
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
     datasets.utils.logging.set_verbosity_warning()

@@ -31,6 +31,7 @@ The video duration is read here with the decoder that reads the frames (PyAV or 
 frame rate, the time base [`read_video_frames`] locates clip windows with.
 """
 
+import argparse
 import itertools
 import json
 import math
@@ -69,6 +70,11 @@ _TIME_TOLERANCE = 1e-6
 MERGE_CANDIDATES_PER_MOMENT = 10
 # Exact search scores the index in chunks of this many windows.
 _EXACT_SEARCH_CHUNK = 65536
+
+
+class CommandHelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """`--help` of the moment-search commands: the description as written (its example commands on their own lines)
+    and every flag's default."""
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -864,9 +870,10 @@ class MomentIndex:
     embeddings being normalised).
 
     With FAISS (`use_faiss=True`, or `None` and FAISS installed) the windows get a FAISS index through `datasets`'
-    `add_faiss_index` (a flat inner-product index unless `faiss_string_factory` asks for another, e.g.
-    `"IVF1024,Flat"` for millions of windows); otherwise the search is exact, scoring the memory-mapped embeddings in
-    chunks. On a flat index both give the same moments (up to float rounding of the scores).
+    `add_faiss_index`: a flat (exact) inner-product index, unless `faiss_string_factory` asks for an approximate one
+    for millions of windows, e.g. `"IVF1024,Flat"` (trained on the windows; it may return fewer than `top_k`
+    moments). Otherwise the search is exact, scoring the memory-mapped embeddings in chunks. With the flat index both
+    give the same moments (up to float rounding of the scores).
 
     Args:
         windows (`datasets.Dataset`): the window table (columns `video`, `start`, `end`, `embedding`), e.g. from
@@ -891,6 +898,7 @@ class MomentIndex:
             raise ValueError("The window table is empty: there is nothing to search.")
         if use_faiss and not faiss_is_available():
             raise ImportError("use_faiss=True needs FAISS: `pip install faiss-cpu` (or `pip install -e '.[search]'`).")
+        windows = windows.select_columns(list(WINDOW_COLUMNS))  # a new Dataset: the caller's gets no FAISS index
         self.embedding_dim = len(windows[0]["embedding"])
         embedding_feature = _window_features(self.embedding_dim)["embedding"]
         if windows.features["embedding"] != embedding_feature:  # e.g. float64 lists of a hand-made table
@@ -905,7 +913,11 @@ class MomentIndex:
             datasets.disable_progress_bars()  # adding the vectors takes no time worth a bar
             try:
                 windows.add_faiss_index(
-                    column="embedding", string_factory=faiss_string_factory, metric_type=faiss.METRIC_INNER_PRODUCT
+                    column="embedding",
+                    string_factory=faiss_string_factory,
+                    metric_type=faiss.METRIC_INNER_PRODUCT,
+                    # an index that clusters (IVF, PQ) is trained on the windows themselves
+                    train_size=len(windows) if faiss_string_factory is not None else None,
                 )
             finally:
                 if bars_were_enabled:
@@ -1052,6 +1064,7 @@ def search_moments(
 
 __all__ = [
     "INDEX_CONFIG_NAME",
+    "CommandHelpFormatter",
     "IndexingSummary",
     "Moment",
     "MomentIndex",

@@ -27,6 +27,7 @@ import numpy as np
 from transformers import HfArgumentParser
 
 from viclip_train.moments import (
+    CommandHelpFormatter,
     Moment,
     MomentIndex,
     TextEmbedder,
@@ -107,7 +108,7 @@ def overlaps(moment: Moment, clip: dict) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = HfArgumentParser(DemoArguments, description=__doc__)
+    parser = HfArgumentParser(DemoArguments, description=__doc__, formatter_class=CommandHelpFormatter)
     (args,) = parser.parse_args_into_dataclasses(args=argv)
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.WARNING)
     if not os.path.isdir(args.model_name_or_path):

@@ -1,5 +1,5 @@
 # Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
-"""
+r"""
 Searches a moment index (built by `python -m viclip_train.index_videos`) with text: prints the best moments (video,
 start, end, score) of each query.
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from transformers import HfArgumentParser
 
-from viclip_train.moments import Moment, MomentIndex, TextEmbedder, load_viclip, search_moments
+from viclip_train.moments import CommandHelpFormatter, Moment, MomentIndex, TextEmbedder, load_viclip, search_moments
 
 
 OUTPUT_FORMATS = ("table", "jsonl")
@@ -48,6 +48,13 @@ class SearchArguments:
     )
     device: str | None = field(default=None, metadata={"help": "Where the text tower runs; CUDA when available."})
     exact: bool = field(default=False, metadata={"help": "Exact search even when FAISS is installed."})
+    faiss_index_factory: str | None = field(
+        default=None,
+        metadata={
+            "help": "A FAISS index factory string for an approximate index over millions of windows, e.g. "
+            "'IVF1024,Flat' (trained on the windows); a flat, exact FAISS index by default."
+        },
+    )
     output_format: str = field(
         default="table",
         metadata={
@@ -74,12 +81,16 @@ def format_moments(query: str, moments: list[Moment], output_format: str = "tabl
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = HfArgumentParser(SearchArguments, description=__doc__)
+    parser = HfArgumentParser(SearchArguments, description=__doc__, formatter_class=CommandHelpFormatter)
     (args,) = parser.parse_args_into_dataclasses(args=argv)
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.WARNING)
     if args.output_format not in OUTPUT_FORMATS:
         raise ValueError(f"--output_format must be one of {OUTPUT_FORMATS}, got {args.output_format!r}.")
-    index = MomentIndex.load(args.index_dir, use_faiss=False if args.exact else None)
+    if args.exact and args.faiss_index_factory:
+        raise ValueError("--exact and --faiss_index_factory exclude each other; pass one of them.")
+    index = MomentIndex.load(
+        args.index_dir, use_faiss=False if args.exact else None, faiss_string_factory=args.faiss_index_factory
+    )
     model_id = args.model_name_or_path or index.config.get("model")
     model, processor = load_viclip(model_id, device=args.device)
     results = search_moments(
