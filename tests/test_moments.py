@@ -6,6 +6,7 @@ word), since a tiny random model knows no caption; the end-to-end tests run a re
 shapes, times, resumption and agreement with exact search."""
 
 import dataclasses
+import importlib.util
 import itertools
 import json
 import math
@@ -21,7 +22,6 @@ import torch
 
 from tests.processing_helpers import frame_indices_of, write_index_video
 from viclip import ViCLIPVideoProcessor
-from viclip.video_processing_viclip import available_video_backends
 from viclip_train import index_videos as index_videos_command
 from viclip_train import moments_demo
 from viclip_train import search_moments as search_moments_command
@@ -47,7 +47,7 @@ from viclip_train.moments import (
 from viclip_train.synthetic import COLORS, SHAPES, caption_for, render_clip, write_video
 
 
-BACKENDS = available_video_backends()
+BACKENDS = [backend for backend, module in (("decord", "decord"), ("pyav", "av")) if importlib.util.find_spec(module)]
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 SEARCH_PATHS = [pytest.param(False, id="exact")] + [
     pytest.param(True, id="faiss", marks=pytest.mark.skipif(not faiss_is_available(), reason="faiss-cpu missing"))
