@@ -575,6 +575,7 @@ class IndexingSummary:
 
     @property
     def windows_per_second(self) -> float:
+        """Windows indexed per second of decoding and embedding."""
         return self.windows_indexed / self.seconds if self.seconds > 0 else 0.0
 
     @property
