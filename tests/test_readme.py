@@ -20,6 +20,8 @@ README = ROOT / "README.md"
 # The README's placeholders, and what the test puts in their place.
 MODEL_PLACEHOLDER = '"path/to/converted-viclip"'
 VIDEO_PLACEHOLDER = '"video.mp4"'
+LONG_VIDEO_PLACEHOLDER = '"long.mp4"'
+INDEX_PLACEHOLDER = '"moment-index"'  # a moment-search index folder (`python -m viclip_train.index_videos`)
 NO_VICLIP_CHECK = (
     "\nimport sys\nassert not any(name.split('.')[0] == 'viclip' for name in sys.modules), 'viclip was imported'\n"
 )
@@ -36,7 +38,7 @@ def test_readme_has_python_blocks_that_use_only_the_known_placeholders():
         models = re.findall(r'(?:from_pretrained\(|model=)("[^"]+")', block)
         assert set(models) <= {MODEL_PLACEHOLDER}, block
         files = re.findall(r'"[^"\s]+\.(?:mp4|avi|mkv|webm|pth)"', block)
-        assert set(files) <= {VIDEO_PLACEHOLDER}, block
+        assert set(files) <= {VIDEO_PLACEHOLDER, LONG_VIDEO_PLACEHOLDER}, block
 
 
 # Runs blocks in order, each in a fresh namespace; names the block that fails.
@@ -51,8 +53,24 @@ for number, code in BLOCKS:
 """
 
 
+def moment_index(folders, tmp_path: Path) -> Path:
+    """An index of a folder holding the test video, made with the tiny converted model by the indexing command."""
+    from viclip_train.index_videos import main as index_videos
+
+    video_dir = tmp_path / "videos"
+    video_dir.mkdir()
+    os.symlink(folders.video, video_dir / Path(folders.video).name)
+    index_dir = tmp_path / "moment-index"
+    index_videos(
+        ["--model_name_or_path", str(folders.converted), "--video_dir", str(video_dir), "--output_dir", str(index_dir)]
+        + ["--window_seconds", "1", "--stride_seconds", "0.5", "--num_workers", "0"]
+    )
+    return index_dir
+
+
 def test_every_readme_python_block_runs_as_printed(tmp_path_factory, tmp_path):
     folders = project_folders(tmp_path_factory)
+    index_dir = moment_index(folders, tmp_path)
     environment = {
         **os.environ,
         "PYTHONPATH": str(ROOT),  # `import viclip` finds this checkout
@@ -64,7 +82,9 @@ def test_every_readme_python_block_runs_as_printed(tmp_path_factory, tmp_path):
     for number, block in enumerate(readme_python_blocks(), start=1):
         script = block.replace(MODEL_PLACEHOLDER, repr(str(folders.converted)))
         script = script.replace(VIDEO_PLACEHOLDER, repr(str(folders.video)))
-        if re.search(r"^import viclip\b", block, re.MULTILINE):
+        script = script.replace(LONG_VIDEO_PLACEHOLDER, repr(str(folders.video)))
+        script = script.replace(INDEX_PLACEHOLDER, repr(str(index_dir)))
+        if re.search(r"^(import viclip\b|from viclip(_train)?[. ])", block, re.MULTILINE):
             groups["with viclip"].append((number, script))
         else:
             groups["without viclip"].append((number, script + NO_VICLIP_CHECK))

@@ -985,10 +985,35 @@ def read_video_frames(
     return frames
 
 
+def _container_metadata(video: Any, backend: str | None) -> VideoMetadata:
+    """The metadata of a video as its decoder sees it (read from the container, nothing decoded)."""
+    _, metadata = load_video(video, lambda metadata, **kwargs: np.empty(0, np.int64), backend=backend)
+    return metadata
+
+
 def count_video_frames(path: Any, backend: str | None = None) -> int:
     """The number of frames of a video as the decoder sees it (read from the container, nothing decoded)."""
-    _, metadata = load_video(path, lambda metadata, **kwargs: np.empty(0, np.int64), backend=backend)
-    return metadata.total_num_frames
+    return _container_metadata(path, backend).total_num_frames
+
+
+def video_duration(path: Any, backend: str | None = None) -> float:
+    """
+    How many seconds a video lasts as its decoder sees it (read from the container, nothing decoded): the time clip
+    windows are located in, e.g. to cut a long video into sliding windows.
+
+    Raises:
+        `ValueError` (naming the video) when the decoder finds no frames or cannot tell the duration (no frame rate).
+    """
+    metadata = _container_metadata(path, backend)
+    name = os.fspath(path) if isinstance(path, (str, os.PathLike)) else type(path).__name__
+    if not metadata.total_num_frames:
+        raise VideoDecodingError(f"The video {name} has no frames.")
+    duration = metadata.duration
+    if not duration or not math.isfinite(duration) or duration <= 0:
+        raise VideoDecodingError(
+            f"The video {name} has no usable frame rate or duration; its windows cannot be located."
+        )
+    return float(duration)
 
 
 __all__ = [
@@ -1015,4 +1040,5 @@ __all__ = [
     "sample_frame_indices",
     "scan_pyav_packets",
     "timestamps_allow_skipping",
+    "video_duration",
 ]
