@@ -14,6 +14,15 @@ embedding is most similar to, the similarities scaled by the model's `exp(logit_
 `--synthetic_corpus_dir`; class names from `--label_names_file` or the labels themselves: integer labels need
 `--label_names_file`, the prompts need names).
 
+The paper's Kinetics protocol (Table 1) is one command on your copy of the validation videos:
+
+    python run_zero_shot.py --label_set kinetics400 --model_name_or_path VICLIP_DIR --validation_file k400_val.csv \
+        --video_root kinetics400/val --output_dir eval/k400
+
+`--label_set kinetics400 | kinetics600 | kinetics700` fixes the classes and their order to the official list shipped
+with the package; the file's labels are matched to the official names (case, `_` / `-`, quotes and punctuation
+ignored; integers are indices), and the prompts are normalised as the reference's evaluation writes them.
+
 Writes `eval_results.json` with `eval_zero_shot_top1`, `eval_zero_shot_top5` and `eval_zero_shot_avg` (their mean,
 the paper's AVG), in percent, logs them to every `--report_to` integration, and with `--save_predictions` one line
 per video. `--eval_num_clips` / `--eval_num_crops` average the scores of several views per video.
@@ -43,6 +52,12 @@ from viclip_train.classification import (
     zero_shot_scorer,
 )
 from viclip_train.data import VideoDataCollator
+from viclip_train.label_sets import (
+    canonicalize_labels,
+    load_label_set,
+    reference_prompt_text,
+    resolve_label_set_name,
+)
 from viclip_train.steps import load_splits, prepare_run
 from viclip_train.trainer import ViCLIPTrainer, end_distributed_run, load_processor
 
@@ -83,9 +98,33 @@ class ZeroShotArguments:
         self.zero_shot_label_text = parse_json_object(self.zero_shot_label_text, "zero_shot_label_text") or {}
 
 
-def parse_arguments() -> tuple[ZeroShotArguments, LabelledDataArguments, EvaluationArguments, TrainingArguments]:
+@dataclass
+class DataArguments(LabelledDataArguments):
+    """What to evaluate on, and which classes."""
+
+    label_set: str | None = field(
+        default=None,
+        metadata={
+            "help": "A shipped class list (kinetics400, kinetics600, kinetics700) fixing the classes and their "
+            "order; the evaluation labels are matched to the official names (case, '_'/'-', quotes and punctuation "
+            "ignored; integers are indices)."
+        },
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.label_set:
+            if self.label_names_file:
+                raise ValueError(
+                    "--label_set and --label_names_file both name the classes: give one of them (--label_set for "
+                    "the shipped Kinetics lists, --label_names_file for your own list)."
+                )
+            self.label_set = resolve_label_set_name(self.label_set)  # an unknown name fails before any data is read
+
+
+def parse_arguments() -> tuple[ZeroShotArguments, DataArguments, EvaluationArguments, TrainingArguments]:
     parser = HfArgumentParser(
-        (ZeroShotArguments, LabelledDataArguments, EvaluationArguments, TrainingArguments), description=__doc__
+        (ZeroShotArguments, DataArguments, EvaluationArguments, TrainingArguments), description=__doc__
     )
     return parse_arguments_with_json(parser)
 
@@ -120,12 +159,18 @@ def main() -> None:
         need_train=False,
         need_eval=True,
     )
-    class_names = resolve_class_names(validation, data_args.label_names_file)
-    if all(name.isdigit() for name in class_names) and not data_args.label_names_file:
-        raise ValueError(
-            f"{validation.source} has integer labels, but zero-shot classification needs class names to write into "
-            "the prompts: give them with --label_names_file."
+    if data_args.label_set:
+        class_names = load_label_set(data_args.label_set)
+        validation.annotations = canonicalize_labels(
+            validation.annotations, class_names, validation.source, data_args.label_set
         )
+    else:
+        class_names = resolve_class_names(validation, data_args.label_names_file)
+        if all(name.isdigit() for name in class_names) and not data_args.label_names_file:
+            raise ValueError(
+                f"{validation.source} has integer labels, but zero-shot classification needs class names to write "
+                "into the prompts: give them with --label_names_file (or --label_set for Kinetics)."
+            )
     check_labels(validation, class_names, "evaluation", "List every class in --label_names_file.")
     label_text = zero_shot_args.zero_shot_label_text
     unknown = sorted(set(label_text) - set(class_names))
@@ -134,8 +179,11 @@ def main() -> None:
     prompts = [label_text.get(name, name) for name in class_names]
     templates = zero_shot_args.zero_shot_templates
     templates = resolve_templates(templates[0] if len(templates) == 1 else templates)
+    if data_args.label_set:
+        prompts, templates = reference_prompt_text(prompts, templates)  # as the reference writes its prompts
+    classes = f"classes ({data_args.label_set})" if data_args.label_set else "classes"
     logger.info(
-        f"Zero-shot evaluation of {path} on {validation.source}: {len(class_names)} classes, {len(templates)} "
+        f"Zero-shot evaluation of {path} on {validation.source}: {len(class_names)} {classes}, {len(templates)} "
         f"templates, {evaluation_views(eval_args)}."
     )
 

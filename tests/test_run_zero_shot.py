@@ -2,6 +2,7 @@
 """run_zero_shot.py: zero-shot classification of a ViCLIP dual encoder from class-name prompts, on a tiny synthetic
 corpus. The demo (configs/demo_zero_shot.json) runs in test_run_classification.py, beside the fine-tuning demo."""
 
+import csv
 import json
 import sys
 from pathlib import Path
@@ -10,9 +11,10 @@ import pytest
 import torch
 
 import run_zero_shot
+import viclip_train.classification
 from tests.processing_helpers import tiny_processor
 from viclip import ViCLIPModel, ZeroShotVideoClassificationPipeline
-from viclip_train.classification import zero_shot_scorer
+from viclip_train.classification import PREDICTIONS_FILE, zero_shot_scorer
 from viclip_train.synthetic import make_synthetic_corpus
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -120,3 +122,84 @@ def test_demo_config_parses(monkeypatch, tmp_path):
         "left": "to the left",
         "right": "to the right",
     }
+
+
+# Variant spellings of Kinetics-400 classes, as users' CSVs write them, and the official name each one is.
+KINETICS_VARIANTS = {
+    "air_drumming": "air drumming",
+    '"Abseiling"': "abseiling",
+    "passing_American_football_(in_game)": "passing American football (in game)",
+    "massaging-persons-head": "massaging person's head",
+}
+
+
+def kinetics_style_csv(corpus, path: Path, labels: list[str]) -> Path:
+    """A `video,label` CSV giving the corpus's validation clips the Kinetics labels `labels`, in turn."""
+    rows = json.loads(corpus.annotation_file("val").read_text())
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["video", "label"])
+        for index, row in enumerate(rows):
+            writer.writerow([row["video"], labels[index % len(labels)]])
+    return path
+
+
+def test_label_set_matches_variant_spellings_to_the_official_classes(
+    monkeypatch, corpus, tiny_viclip_folder, tmp_path
+):
+    embedded = {}
+    original = viclip_train.classification.embed_label_prompts
+
+    def recording(model, processor, labels, templates, **kwargs):
+        embedded.update(labels=labels, templates=templates)
+        return original(model, processor, labels, templates, **kwargs)
+
+    monkeypatch.setattr(viclip_train.classification, "embed_label_prompts", recording)
+    annotations = kinetics_style_csv(corpus, tmp_path / "k400_val.csv", list(KINETICS_VARIANTS))
+    run_script(
+        monkeypatch,
+        "--model_name_or_path", str(tiny_viclip_folder), "--label_set", "Kinetics-400",
+        "--validation_file", str(annotations), "--video_root", str(corpus.root), "--output_dir", str(tmp_path),
+        "--save_predictions", "true", "--zero_shot_templates", "A video of {}.",
+    )  # fmt: skip
+    results = json.loads((tmp_path / "eval_results.json").read_text())
+    assert results["eval_zero_shot_samples"] == 6
+    predictions = [json.loads(line) for line in (tmp_path / PREDICTIONS_FILE).read_text().splitlines()]
+    expected = [KINETICS_VARIANTS[label] for label in list(KINETICS_VARIANTS) * 2][:6]
+    assert [prediction["label"] for prediction in predictions] == expected
+    assert all(len(prediction["top5"]) == 5 for prediction in predictions)
+    # the 400 classes in the official order; names and templates normalised as the reference writes its prompts
+    assert len(embedded["labels"]) == 400 and embedded["labels"][:2] == ["abseiling", "air drumming"]
+    assert "passing american football in game" in embedded["labels"] and "massaging persons head" in embedded["labels"]
+    assert embedded["templates"] == ["a video of {}"]
+
+
+def test_label_set_refuses_a_label_outside_the_set_naming_it_and_the_closest_class(
+    monkeypatch, corpus, tiny_viclip_folder, tmp_path
+):
+    annotations = kinetics_style_csv(corpus, tmp_path / "k400_val.csv", ["air drumming", "flying a kite"])
+    with pytest.raises(ValueError, match=r"k400_val.csv has 1 label.*'flying a kite' \(closest: 'flying kite'\)"):
+        run_script(
+            monkeypatch,
+            "--model_name_or_path", str(tiny_viclip_folder), "--label_set", "kinetics400",
+            "--validation_file", str(annotations), "--video_root", str(corpus.root), "--output_dir", str(tmp_path),
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--label_set", "ucf101"], r"Unknown label set 'ucf101'.*kinetics400"),
+        (["--label_set", "kinetics400", "--label_names_file", "CLASSES"], r"--label_set and --label_names_file"),
+    ],
+)
+def test_bad_label_set_flags_are_refused_as_the_flags_are_parsed(
+    monkeypatch, tiny_viclip_folder, tmp_path, flags, message
+):
+    classes = tmp_path / "classes.txt"
+    classes.write_text("left\nright\n")
+    flags = [str(classes) if flag == "CLASSES" else flag for flag in flags]
+    command = ["--model_name_or_path", str(tiny_viclip_folder), "--output_dir", str(tmp_path), *flags]
+    monkeypatch.setattr(sys, "argv", ["run_zero_shot.py", *command, *COMMON_ARGS])
+    with pytest.raises(ValueError, match=message):
+        run_zero_shot.parse_arguments()

@@ -19,7 +19,7 @@ from transformers.utils import logging
 
 from viclip.configuration_viclip import ViCLIPConfig
 from viclip.modeling_viclip import ViCLIPModel
-from viclip.pipeline_viclip import ZeroShotVideoClassificationPipeline
+from viclip.pipeline_viclip import embed_label_prompts
 from viclip.processing_viclip import ViCLIPProcessor
 from viclip.video_decoding_viclip import count_video_frames
 from viclip.video_processing_viclip import (
@@ -405,11 +405,11 @@ def zero_shot_scorer(
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """
     A `score` function for [`predict`]: `exp(logit_scale)` times the mean cosine similarity of each video with the
-    prompts of each class. The class embeddings are computed here, once, by the zero-shot pipeline's
-    `embed_labels` (template-averaged normalised text embeddings).
+    prompts of each class. The class embeddings are computed here, once, by
+    [`~viclip.pipeline_viclip.embed_label_prompts`] (template-averaged normalised text embeddings), as the zero-shot
+    pipeline computes them.
     """
-    pipe = ZeroShotVideoClassificationPipeline(model=model, processor=processor, device=model.device)
-    label_embeds = pipe.embed_labels(list(prompts), list(templates)).to(model.device)
+    label_embeds = embed_label_prompts(model, processor, list(prompts), list(templates)).to(model.device)
     logit_scale = model.clamped_logit_scale().float()
 
     def score(pixel_values: torch.Tensor) -> torch.Tensor:
