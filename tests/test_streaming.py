@@ -25,6 +25,7 @@ import viclip_train.streaming as streaming_module
 from viclip_train.arguments import parse_arguments_with_json
 from viclip_train.data import VideoDataCollator
 from viclip_train.skipping import SkippedSample
+from viclip_train.steps import load_streaming_splits
 from viclip_train.streaming import StreamingBatches, StreamingVideoDataset, load_streaming_split
 from viclip_train.synthetic import make_synthetic_corpus
 
@@ -343,6 +344,14 @@ def test_streaming_training_without_max_steps_is_an_error_naming_the_flag(annota
         parse_arguments_with_json(parser, [str(tmp_path / "config.json")])
 
 
+def test_max_samples_cut_the_streams_to_their_first_examples(annotation_folder):
+    data_args = run_pretrain.DataArguments(
+        dataset_name=str(annotation_folder), streaming=True, max_train_samples=3, max_eval_samples=1
+    )
+    train, validation = load_streaming_splits(data_args, need_train=True, need_eval=True)
+    assert (len(list(train)), len(list(validation))) == (3, 1)
+
+
 def test_streaming_replaces_a_recipes_annotation_files_and_needs_a_dataset(annotation_folder, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the recipe's annotation file does not exist here: it is not even checked
     (tmp_path / "videos").mkdir()
@@ -356,13 +365,16 @@ def test_streaming_replaces_a_recipes_annotation_files_and_needs_a_dataset(annot
 
 @pytest.mark.slow  # four interpreters start torch on 2 cores, three launches: about 2 minutes
 def test_two_processes_with_an_uneven_split_end_their_epochs_together_and_resume_exactly(corpus, tmp_path):
-    # rank 0 reads one file of 6 examples (3 batches), rank 1 one of 2 (1 batch): every epoch is one step long
+    # rank 0 reads one file of 6 examples (3 batches), rank 1 one of 2 (1 batch): every epoch is one step long; the
+    # evaluation files hold 3 and 1 pairs, evaluated in batches of 1
     folder = tmp_path / "uneven"
     folder.mkdir()
-    rows = _rows(corpus, "train")
+    rows, validation = _rows(corpus, "train"), _rows(corpus, "val")
     _write_jsonl(folder / "train-0.jsonl", rows[:6])
     _write_jsonl(folder / "train-1.jsonl", rows[6:])
-    config = _streaming_run(folder, corpus, tmp_path / "whole", **STREAMING_RESUME_RUN, do_eval=False)
+    _write_jsonl(folder / "validation-0.jsonl", validation[:3])
+    _write_jsonl(folder / "validation-1.jsonl", validation[3:])
+    config = _streaming_run(folder, corpus, tmp_path / "whole", **STREAMING_RESUME_RUN, per_device_eval_batch_size=1)
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(TESTS_DIR.parent)}
 
@@ -376,12 +388,13 @@ def test_two_processes_with_an_uneven_split_end_their_epochs_together_and_resume
 
     result = launch(config, "whole")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert json.loads((tmp_path / "whole" / "eval_results.json").read_text())["eval_num_pairs"] == 4
     records = [torch.load(tmp_path / "whole" / f"rank{rank}.pt") for rank in range(2)]
     assert [epoch for epoch, _ in records[0]] == [epoch for epoch, _ in records[1]] == [0, 1, 2, 3, 4, 5]
     for (_, keys0), (_, keys1) in zip(*records, strict=True):
         assert len(keys0) == len(keys1) == 2 and not set(keys0) & set(keys1)
 
-    resumed = {**config, "output_dir": str(tmp_path / "resumed")}
+    resumed = {**config, "output_dir": str(tmp_path / "resumed"), "do_eval": False}
     killed = launch(resumed, "resumed", kill_at_step=4)
     assert killed.returncode != 0 and (tmp_path / "resumed" / "checkpoint-3" / "streaming_state_1.pt").is_file()
     result = launch(resumed, "resumed")
