@@ -7,6 +7,8 @@ Video-text contrastive pretraining of ViCLIP with the transformers Trainer, from
     python run_pretrain.py --train_file train.json --video_root videos/ --clip_model_name_or_path CLIP_DIR \
         --output_dir out --bf16 --per_device_train_batch_size 64 ...
     torchrun --nproc_per_node 8 run_pretrain.py configs/viclip_b16_stage1.json
+    python run_pretrain.py ... --streaming --dataset_name USER/VIDEOS --video_column mp4 --caption_column txt \
+        --max_steps 10000                                          # any `datasets` stream
 
 Arguments come from the command line, or from a JSON file given as the first argument whose values later flags
 override (`run_pretrain.py configs/demo.json --max_steps 10`); `--help` lists them all, the Trainer's own
@@ -26,6 +28,7 @@ from viclip_train import arguments
 from viclip_train.arguments import describe_global_batch, parse_arguments_with_json
 from viclip_train.data import VideoDataCollator, VideoDataset
 from viclip_train.shards import DEFAULT_SHUFFLE_BUFFER, ShardedVideoDataset
+from viclip_train.streaming import StreamingVideoDataset
 from viclip_train.synthetic import make_synthetic_corpus, write_corpus_shards
 from viclip_train.model_card import (
     build_model_card,
@@ -43,6 +46,7 @@ from viclip_train.steps import (
     evaluate_and_save,
     load_config,
     load_splits,
+    load_streaming_splits,
     merge_config_overrides,
     prepare_run,
     publish_output,
@@ -144,7 +148,21 @@ class DataArguments(arguments.DataArguments):
         default=DEFAULT_SHUFFLE_BUFFER,
         metadata={
             "help": "Training samples each DataLoader worker mixes its shard reading order over (with the shard order "
-            "drawn per epoch); their encoded bytes are held in memory (about 0.3 MB per 256p clip)."
+            "drawn per epoch); their encoded bytes are held in memory (about 0.3 MB per 256p clip). With "
+            "--streaming, the size of datasets' shuffle buffer, whose content a checkpoint does not hold: a resumed "
+            "run then skips the examples that were in it and continues in another order (0 makes a resume exact)."
+        },
+    )
+    streaming: bool = field(
+        default=False,
+        metadata={
+            "help": "Read --dataset_name / --data_files as a datasets stream (load_dataset(..., streaming=True)): a "
+            "Hub dataset, or local JSON Lines / CSV / Parquet / WebDataset tar files, videos as paths under "
+            "--video_root, bytes or datasets.Video() values (WebDataset: --video_column mp4 --caption_column txt). "
+            "Split across processes and workers by datasets (shards per process when their number is a multiple of "
+            "the processes, else 1 example in world_size each; a process uses at most as many workers as it has "
+            "shards). Needs --max_steps (no length). Resuming continues each worker where it stopped; exact with "
+            "--shuffle_buffer 0."
         },
     )
     uint8_batches: bool = field(
@@ -176,6 +194,16 @@ class DataArguments(arguments.DataArguments):
             if getattr(self, shards) and getattr(self, file):
                 logger.warning(f"--{shards} given: --{file} {getattr(self, file)} is not read.")
                 setattr(self, file, None)
+        if self.streaming:
+            if not (self.dataset_name or self.data_files):
+                raise ValueError(
+                    "--streaming reads --dataset_name (a Hub id or a folder of JSON Lines / CSV / Parquet / "
+                    "WebDataset files) or --data_files; tar shards are read by --train_shards."
+                )
+            for file in ("train_file", "validation_file"):  # a recipe's annotation files: the stream replaces them
+                if getattr(self, file):
+                    logger.warning(f"--streaming given: --{file} {getattr(self, file)} is not read.")
+                    setattr(self, file, None)
         super().__post_init__()
         if self.shuffle_buffer < 0:
             raise ValueError(f"--shuffle_buffer is a number of samples, at least 0; got {self.shuffle_buffer}.")
@@ -283,14 +311,20 @@ def main() -> None:
     logger.info(description)
     if warning and training_args.do_train:
         logger.warning(warning)
-    train, validation = load_splits(
-        data_args,
-        training_args,
-        caption_column=data_args.caption_column,
-        label_column=None,
-        need_train=training_args.do_train and not data_args.train_shards,
-        need_eval=training_args.do_eval and not data_args.validation_shards,
-    )
+    need_train = training_args.do_train and not data_args.train_shards
+    need_eval = training_args.do_eval and not data_args.validation_shards
+    train = validation = train_stream = validation_stream = None
+    if data_args.streaming:
+        train_stream, validation_stream = load_streaming_splits(data_args, need_train=need_train, need_eval=need_eval)
+    else:
+        train, validation = load_splits(
+            data_args,
+            training_args,
+            caption_column=data_args.caption_column,
+            label_column=None,
+            need_train=need_train,
+            need_eval=need_eval,
+        )
     datasets_kwargs = {"video_processor": processor.video_processor, "video_backend": data_args.video_backend}
     decode_size = (data_args.decode_size, data_args.decode_size) if data_args.decode_size else None
     shard_kwargs = {
@@ -300,8 +334,29 @@ def main() -> None:
         "seed": training_args.seed,
         **datasets_kwargs,
     }
+    stream_kwargs = {
+        "video_root": data_args.video_root,
+        "video_column": data_args.video_column,
+        "caption_column": data_args.caption_column,
+        "world_size": training_args.world_size,
+        "rank": training_args.process_index,
+        "seed": training_args.seed,
+        **datasets_kwargs,
+    }
+    stream_name = data_args.dataset_name or "--data_files"
     train_dataset = eval_dataset = None
-    if training_args.do_train and data_args.train_shards:
+    if train_stream is not None:
+        train_dataset = StreamingVideoDataset(
+            train_stream,
+            train=True,
+            augment=data_args.train_augmentation,
+            shuffle_buffer=data_args.shuffle_buffer,
+            decode_size=decode_size,
+            uint8_frames=data_args.uint8_batches,
+            source=f"{stream_name} [{data_args.train_split}]",
+            **stream_kwargs,
+        )
+    elif training_args.do_train and data_args.train_shards:
         train_dataset = ShardedVideoDataset(
             data_args.train_shards,
             batch_size=training_args.per_device_train_batch_size,
@@ -322,7 +377,11 @@ def main() -> None:
             uint8_frames=data_args.uint8_batches,
             **datasets_kwargs,
         )
-    if training_args.do_eval and data_args.validation_shards:
+    if validation_stream is not None:
+        eval_dataset = StreamingVideoDataset(
+            validation_stream, source=f"{stream_name} [{data_args.validation_split}]", **stream_kwargs
+        )
+    elif training_args.do_eval and data_args.validation_shards:
         eval_dataset = ShardedVideoDataset(
             data_args.validation_shards, batch_size=training_args.per_device_eval_batch_size, **shard_kwargs
         )
@@ -331,7 +390,9 @@ def main() -> None:
     if training_args.ddp_find_unused_parameters is None:
         training_args.ddp_find_unused_parameters = False  # every trainable parameter takes part in each step
 
-    def retrieval(trainer: ViCLIPTrainer, dataset: VideoDataset | ShardedVideoDataset) -> dict[str, float]:
+    def retrieval(
+        trainer: ViCLIPTrainer, dataset: VideoDataset | ShardedVideoDataset | StreamingVideoDataset
+    ) -> dict[str, float]:
         loader = trainer.get_eval_dataloader(dataset)
         return evaluate_retrieval(
             trainer.model, loader, gather=trainer.accelerator.gather, skipped_log=trainer.new_skipped_log()

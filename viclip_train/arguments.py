@@ -319,6 +319,7 @@ def parse_arguments_with_json(parser: HfArgumentParser, argv: list[str] | None =
     `run_pretrain.py configs/demo.json --max_steps 3 --output_dir /tmp/run`. A multi-process launch (`torchrun`) on a
     machine without a GPU gets `--use_cpu true`, which the Trainer needs to train data-parallel on CPUs. `--fsdp` and
     `--deepspeed` on CPUs get a warning: accelerate runs neither there and trains plain data-parallel instead.
+    `--streaming` training without `--max_steps` is an error: a stream has no length to count epochs in.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0].endswith(".json"):
@@ -337,6 +338,12 @@ def parse_arguments_with_json(parser: HfArgumentParser, argv: list[str] | None =
             logger.warning(
                 f"{flag} has no effect on CPUs (accelerate shards models only on accelerators): training "
                 "data-parallel, with a full copy of the model in every process."
+            )
+        streaming = any(getattr(value, "streaming", False) for value in arguments)
+        if streaming and training_args.do_train and training_args.max_steps <= 0:
+            raise ValueError(
+                "--streaming reads a dataset of unknown length, so training needs --max_steps (the optimizer steps to "
+                "take, e.g. epochs x examples / global batch); epochs are counted as the stream runs out."
             )
     return arguments
 

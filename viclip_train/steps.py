@@ -1,8 +1,9 @@
 # Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
 """
 The steps the scripts share, one function each, in the order a script's `main()` calls them: set the run up
-([`prepare_run`]), build the model configuration ([`load_config`]), load the annotation splits ([`load_splits`]),
-train and save ([`train_and_save`]), evaluate ([`evaluate_and_save`]), publish ([`publish_output`]).
+([`prepare_run`]), build the model configuration ([`load_config`]), load the annotation splits ([`load_splits`],
+or [`load_streaming_splits`] with `--streaming`), train and save ([`train_and_save`]), evaluate
+([`evaluate_and_save`]), publish ([`publish_output`]).
 """
 
 import logging
@@ -20,6 +21,7 @@ from .annotations import AnnotationSplit, load_annotations, load_class_folder, l
 from .arguments import DataArguments, ModelArguments
 from .checkpoints import resolve_resume_checkpoint
 from .hub import check_hub_write_access, publish_folder
+from .streaming import load_streaming_split
 from .synthetic import make_synthetic_corpus
 from .trainer import ViCLIPTrainer
 
@@ -214,6 +216,34 @@ def _dataset_splits(
     return train, validation
 
 
+def load_streaming_splits(
+    data_args: DataArguments, *, need_train: bool, need_eval: bool
+) -> tuple[datasets.IterableDataset | None, datasets.IterableDataset | None]:
+    """
+    With `--streaming`: the training and evaluation splits asked for (`None` for a split not needed) as `datasets`
+    streams of `--dataset_name` / `--data_files` ([`load_streaming_split`]; `--train_split`, `--validation_split`),
+    cut to their first `--max_train_samples` / `--max_eval_samples` examples. Nothing is read yet but the file list.
+    """
+    if not (data_args.dataset_name or data_args.data_files):
+        raise ValueError(
+            "--streaming reads --dataset_name (a Hub id or a folder of JSON Lines / CSV / Parquet / WebDataset files) "
+            "or --data_files; tar shards are read by --train_shards."
+        )
+    splits = []
+    for needed, split, flag, limit in (
+        (need_train, data_args.train_split, "train_split", data_args.max_train_samples),
+        (need_eval, data_args.validation_split, "validation_split", data_args.max_eval_samples),
+    ):
+        stream = None
+        if needed:
+            stream = load_streaming_split(
+                data_args.dataset_name, data_args.dataset_config_name, data_args.data_files, split, flag
+            )
+            stream = stream.take(limit) if limit else stream
+        splits.append(stream)
+    return splits[0], splits[1]
+
+
 def train_and_save(trainer: ViCLIPTrainer, training_args: TrainingArguments) -> dict[str, float]:
     """
     Trains, resuming from the newest complete checkpoint in `--output_dir` unless told otherwise (so that rerunning
@@ -252,6 +282,7 @@ __all__ = [
     "evaluate_and_save",
     "load_config",
     "load_splits",
+    "load_streaming_splits",
     "merge_config_overrides",
     "prepare_run",
     "publish_output",

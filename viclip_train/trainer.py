@@ -5,6 +5,7 @@ complete or absent, evaluation through the project's own loops), a callback that
 loading the processor, and tearing a distributed run down.
 """
 
+import functools
 import math
 import os
 import time
@@ -15,7 +16,7 @@ import torch
 from transformers import Trainer, TrainerCallback
 from transformers.integrations import TensorBoardCallback
 from transformers.integrations.integration_utils import default_logdir
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints, speed_metrics
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, has_length, rotate_checkpoints, speed_metrics
 from transformers.utils import logging
 
 from viclip.processing_viclip import ViCLIPProcessor
@@ -24,6 +25,7 @@ from .checkpoints import CHECKPOINT_PATTERN, STAGING_PREFIX, checkpoint_problems
 from .data import INDEX_KEY, SKIPPED_KEY, SKIPPED_SAMPLES_KEY, EpochSampler, VideoDataset, normalize_pixel_values
 from .shards import ShardedVideoDataset
 from .skipping import SkippedSampleLog
+from .streaming import StreamingBatches, StreamingVideoDataset, agree_across_processes, streaming_dataloader
 
 
 logger = logging.get_logger(__name__)
@@ -86,6 +88,10 @@ class ViCLIPTrainer(Trainer):
     - **Shards.** A [`ShardedVideoDataset`] splits itself across processes and workers: its DataLoader is not
       re-sharded or dispatched by accelerate (which would make every process read every sample, or one process read
       for all). On resume, the batches already trained on are passed over without being read ([`Placeholder`]s).
+    - **Streams.** A [`StreamingVideoDataset`] (any `datasets` iterable dataset) is read through
+      [`StreamingBatches`]: split by `datasets`, epochs back to back with their end agreed by every process (so that
+      none waits in a collective for one that ran out), the position saved per process beside the RNG state of each
+      checkpoint (`streaming_state_<N>.pt`) and restored on resume without decoding what was consumed.
     - **Complete checkpoints.** `checkpoint-N` is written to `.saving-checkpoint-N/` and renamed into place once every
       process is done, so a process killed while saving leaves no partial `checkpoint-N` (see
       [`viclip_train.checkpoints`]); a failed write raises [`CheckpointSaveError`] naming the folder.
@@ -127,6 +133,7 @@ class ViCLIPTrainer(Trainer):
         self.evaluation = evaluation
         self.skipped_log = self.new_skipped_log()
         self._train_sampler: EpochSampler | None = None
+        self._train_stream: StreamingBatches | None = None
         self._staging_root: str | None = None
         self._zero_weight = False
         self._zero_weight_steps = 0
@@ -170,7 +177,17 @@ class ViCLIPTrainer(Trainer):
             resuming = kwargs["epoch"] == kwargs["epochs_trained"] and kwargs["resume_from_checkpoint"] is not None
             skipped = kwargs["steps_trained_in_current_epoch"] if resuming and not self.args.ignore_data_skip else 0
             self.train_dataset.resume_after(skipped)  # those batches come as placeholders, which the Trainer skips
+        if self._train_stream is not None and kwargs["epoch"] == kwargs["epochs_trained"]:
+            # one Trainer epoch spans the run (no length); the stream counts its own epochs
+            skipped = kwargs["steps_trained_in_current_epoch"]
+            if kwargs["resume_from_checkpoint"] is not None and skipped and not self.args.ignore_data_skip:
+                self._train_stream.resume(kwargs["resume_from_checkpoint"], self.args.process_index, skipped)
         return super()._run_epoch(*args, **kwargs)
+
+    def _save_rng_state(self, output_dir: str) -> None:
+        super()._save_rng_state(output_dir)
+        if self._train_stream is not None:  # each process's stream position, beside its RNG state
+            self._train_stream.save(output_dir, self.args.process_index)
 
     def _shard_dataloader(self, dataset: ShardedVideoDataset, batch_size: int) -> torch.utils.data.DataLoader:
         """A plain DataLoader over a dataset that splits itself across processes and workers."""
@@ -191,15 +208,42 @@ class ViCLIPTrainer(Trainer):
             prefetch_factor=self.args.dataloader_prefetch_factor if workers > 0 else None,
         )
 
+    def _streaming_batches(self, dataset: StreamingVideoDataset, batch_size: int, train: bool) -> StreamingBatches:
+        """This process's batches of a stream, read by the run's DataLoader workers."""
+        if (dataset.world_size, dataset.rank) != (self.args.world_size, self.args.process_index):
+            raise ValueError(
+                f"The StreamingVideoDataset was split for process {dataset.rank} of {dataset.world_size}, but this is "
+                f"process {self.args.process_index} of {self.args.world_size}: build it with world_size and rank "
+                "from the training arguments."
+            )
+        workers = self.args.dataloader_num_workers
+        return StreamingBatches(
+            dataset,
+            batch_size=batch_size,
+            collate_fn=self.data_collator,
+            train=train,
+            agree=functools.partial(agree_across_processes, device=self.args.device),
+            num_workers=workers,
+            pin_memory=self.args.dataloader_pin_memory,
+            persistent_workers=self.args.dataloader_persistent_workers,
+            prefetch_factor=self.args.dataloader_prefetch_factor,
+            drop_last=train and self.args.dataloader_drop_last,
+        )
+
     def get_train_dataloader(self) -> torch.utils.data.DataLoader:
         if isinstance(self.train_dataset, ShardedVideoDataset):
             return self._shard_dataloader(self.train_dataset, self._train_batch_size)
+        if isinstance(self.train_dataset, StreamingVideoDataset):
+            self._train_stream = self._streaming_batches(self.train_dataset, self._train_batch_size, train=True)
+            return streaming_dataloader(self._train_stream)
         return super().get_train_dataloader()
 
     def get_eval_dataloader(self, eval_dataset=None) -> torch.utils.data.DataLoader:
         dataset = eval_dataset if eval_dataset is not None else self.eval_dataset
         if isinstance(dataset, ShardedVideoDataset):
             return self._shard_dataloader(dataset, self.args.eval_batch_size)
+        if isinstance(dataset, StreamingVideoDataset):
+            return streaming_dataloader(self._streaming_batches(dataset, self.args.eval_batch_size, train=False))
         return super().get_eval_dataloader(eval_dataset)
 
     # ---- skipped samples and the training step ----
@@ -223,7 +267,7 @@ class ViCLIPTrainer(Trainer):
         rows = int(inputs["pixel_values"].shape[0]) if "pixel_values" in inputs else 0
         counts = torch.tensor([rows + len(skipped), len(skipped), int(rows == 0)], device=self.args.device)
         read, failed, empty_shares = (int(value) for value in self.accelerator.reduce(counts, reduction="sum"))
-        epoch = math.floor(self.state.epoch or 0)
+        epoch = self._train_stream.epoch if self._train_stream is not None else math.floor(self.state.epoch or 0)
         step = self.state.global_step
         self.skipped_log.add(skipped, read=read, failed=failed, split="train", epoch=epoch, step=step)
         self._clips_since_log += read - failed
@@ -305,7 +349,8 @@ class ViCLIPTrainer(Trainer):
         start = time.time()
         results = self.evaluation(self, dataset)
         metrics = {f"{metric_key_prefix}_{name}": value for name, value in results.items()}
-        metrics.update(speed_metrics(metric_key_prefix, start, num_samples=len(dataset)))
+        num_samples = len(dataset) if has_length(dataset) else None  # a stream has no length
+        metrics.update(speed_metrics(metric_key_prefix, start, num_samples=num_samples))
         self.log(dict(metrics))  # a copy: the Trainer adds `epoch` to what it logs
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         return metrics
