@@ -27,9 +27,6 @@ from viclip import ViCLIPModel
 from viclip_train import arguments
 from viclip_train.arguments import describe_global_batch, parse_arguments_with_json
 from viclip_train.data import VideoDataCollator, VideoDataset
-from viclip_train.shards import DEFAULT_SHUFFLE_BUFFER, ShardedVideoDataset
-from viclip_train.streaming import StreamingVideoDataset
-from viclip_train.synthetic import make_synthetic_corpus, write_corpus_shards
 from viclip_train.model_card import (
     build_model_card,
     display_name,
@@ -42,6 +39,7 @@ from viclip_train.model_card import (
     usage_model_id,
 )
 from viclip_train.retrieval import evaluate_retrieval
+from viclip_train.shards import DEFAULT_SHUFFLE_BUFFER, ShardedVideoDataset
 from viclip_train.steps import (
     evaluate_and_save,
     load_config,
@@ -52,6 +50,8 @@ from viclip_train.steps import (
     publish_output,
     train_and_save,
 )
+from viclip_train.streaming import StreamingVideoDataset
+from viclip_train.synthetic import make_synthetic_corpus, write_corpus_shards
 from viclip_train.trainer import ClampLogitScaleCallback, ViCLIPTrainer, end_distributed_run, load_processor
 
 

@@ -38,6 +38,7 @@ from huggingface_hub import EvalResult, ModelCard
 from transformers import HfArgumentParser
 
 from viclip import ViCLIPConfig, ViCLIPModel
+from viclip_train.arguments import parse_arguments_with_json
 from viclip_train.benchmarks import (
     BENCHMARK_FORMATS,
     PUBLISHED_ZERO_SHOT_R1,
@@ -53,7 +54,6 @@ from viclip_train.benchmarks import (
     resolve_benchmark_videos,
 )
 from viclip_train.data import VideoDataset
-from viclip_train.arguments import parse_arguments_with_json
 from viclip_train.model_card import (
     build_model_card,
     card_license,

@@ -43,23 +43,36 @@ def write_files(work_dir: Path, rows: int, file_format: str) -> Path:
             if file_format == "csv":
                 handle.write(f"{video},00:00:00.000,00:00:00.900,{caption},{aesthetic},{umt}\n")
             else:
-                handle.write(json.dumps({"YoutubeID": video, "Start_timestamp": "00:00:00.000",
-                                         "End_timestamp": "00:00:00.900", "Caption": caption,
-                                         "Aesthetic_Score": aesthetic, "UMT_Score": umt}) + "\n")
+                handle.write(
+                    json.dumps(
+                        {
+                            "YoutubeID": video,
+                            "Start_timestamp": "00:00:00.000",
+                            "End_timestamp": "00:00:00.900",
+                            "Caption": caption,
+                            "Aesthetic_Score": aesthetic,
+                            "UMT_Score": umt,
+                        }
+                    )
+                    + "\n"
+                )
     os.replace(temporary, path)
     return path
 
 
 def write_videos(work_dir: Path) -> Path:
-    from viclip_train.synthetic import render_clip, write_video
     import numpy as np
+
+    from viclip_train.synthetic import render_clip, write_video
 
     folder = work_dir / "videos"
     folder.mkdir(parents=True, exist_ok=True)
     for index in range(NUM_VIDEOS):
         path = folder / f"v{index:03d}.mp4"
         if not path.is_file():
-            frames = render_clip("red", "square", "left", num_frames=8, frame_size=32, rng=np.random.default_rng(index))
+            frames = render_clip(
+                "red", "square", "left", num_frames=8, frame_size=32, rng=np.random.default_rng(index)
+            )
             write_video(path, frames)
     return folder
 
@@ -69,10 +82,10 @@ def child(annotation_file: str, video_root: str, cache_dir: str, output_dir: str
     started = time.perf_counter()
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "tests"))
+    from conftest import tiny_config_kwargs
     from transformers import TrainerCallback
 
     import run_pretrain
-    from conftest import tiny_config_kwargs
     from viclip_train.trainer import ViCLIPTrainer
 
     first_step = {}
@@ -90,12 +103,21 @@ def child(annotation_file: str, video_root: str, cache_dir: str, output_dir: str
     ViCLIPTrainer.__init__ = init_with_timer
     model = tiny_config_kwargs()
     config = {
-        "train_file": annotation_file, "video_root": video_root, "annotation_cache_dir": cache_dir,
+        "train_file": annotation_file,
+        "video_root": video_root,
+        "annotation_cache_dir": cache_dir,
         "config_name": "viclip-b16",
         "config_overrides": {key: model[key] for key in ("projection_dim", "text_config", "vision_config")},
-        "output_dir": output_dir, "do_train": True, "max_steps": 1, "per_device_train_batch_size": 2,
-        "save_strategy": "no", "dataloader_num_workers": 0, "report_to": "none", "use_cpu": True,
-        "log_level": "error", "disable_tqdm": True,
+        "output_dir": output_dir,
+        "do_train": True,
+        "max_steps": 1,
+        "per_device_train_batch_size": 2,
+        "save_strategy": "no",
+        "dataloader_num_workers": 0,
+        "report_to": "none",
+        "use_cpu": True,
+        "log_level": "error",
+        "disable_tqdm": True,
     }
     config_file = Path(output_dir).with_suffix(".json")
     config_file.write_text(json.dumps(config))
@@ -108,8 +130,15 @@ def child(annotation_file: str, video_root: str, cache_dir: str, output_dir: str
 def measure(annotation_file: Path, video_root: Path, cache_dir: Path, work_dir: Path) -> dict:
     output_dir = work_dir / "runs" / f"{annotation_file.stem}-{time.time_ns()}"
     output_dir.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, __file__, "--child", str(annotation_file), str(video_root), str(cache_dir),
-               str(output_dir)]
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        str(annotation_file),
+        str(video_root),
+        str(cache_dir),
+        str(output_dir),
+    ]
     environment = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, capture_output=True, text=True, env=environment)
     if result.returncode != 0:
@@ -131,14 +160,18 @@ def main() -> None:
     work_dir.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()
     video_root = write_videos(work_dir)
-    lines = ["| rows | format | Arrow cache | time to the first training step | peak RSS of the rank |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "| rows | format | Arrow cache | time to the first training step | peak RSS of the rank |",
+        "|---|---|---|---|---|",
+    ]
     small = write_files(work_dir, 1000, "csv")
     cache = work_dir / "cache-small"
     measure(small, video_root, cache, work_dir)
     baseline = measure(small, video_root, cache, work_dir)
-    lines.append(f"| 1,000 | csv | present | {baseline['first_step_seconds']:.1f} s | "
-                 f"{baseline['peak_rss_bytes'] / 2**30:.2f} GiB |")
+    lines.append(
+        f"| 1,000 | csv | present | {baseline['first_step_seconds']:.1f} s | "
+        f"{baseline['peak_rss_bytes'] / 2**30:.2f} GiB |"
+    )
     print(lines[0], lines[1], lines[2], sep="\n", flush=True)
     for rows in args.rows:
         for file_format in args.formats:
@@ -146,12 +179,16 @@ def main() -> None:
             cache = work_dir / f"cache-{rows}-{file_format}-{time.time_ns()}"
             for state in ("absent (converted in this run)", "present"):
                 result = measure(path, video_root, cache, work_dir)
-                line = (f"| {rows:,} | {file_format} | {state} | {result['first_step_seconds']:.1f} s | "
-                        f"{result['peak_rss_bytes'] / 2**30:.2f} GiB (+{(result['peak_rss_bytes'] - baseline['peak_rss_bytes']) / 2**30:.2f}) |")
+                line = (
+                    f"| {rows:,} | {file_format} | {state} | {result['first_step_seconds']:.1f} s | "
+                    f"{result['peak_rss_bytes'] / 2**30:.2f} GiB (+{(result['peak_rss_bytes'] - baseline['peak_rss_bytes']) / 2**30:.2f}) |"
+                )
                 lines.append(line)
                 print(line, flush=True)
-    print(f"\nLoad average at the start (1, 5, 15 min): {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} on "
-          f"{os.cpu_count()} cores.")
+    print(
+        f"\nLoad average at the start (1, 5, 15 min): {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} on "
+        f"{os.cpu_count()} cores."
+    )
 
 
 if __name__ == "__main__":

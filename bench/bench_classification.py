@@ -19,13 +19,13 @@ import time
 from pathlib import Path
 
 import torch
-
 from training_steps import adamw_with_decay_groups, time_training_steps
+
 from viclip import ViCLIPConfig, ViCLIPForVideoClassification, ViCLIPModel, ViCLIPProcessor
+from viclip.pipeline_viclip import KINETICS_TEMPLATES
 from viclip_train.annotations import load_annotations
 from viclip_train.classification import EvaluationVideoDataset, zero_shot_scorer
 from viclip_train.data import VideoDataCollator, VideoDataset
-from viclip.pipeline_viclip import KINETICS_TEMPLATES
 from viclip_train.synthetic import make_synthetic_corpus
 
 
@@ -68,9 +68,7 @@ def time_evaluation(
     dataset = EvaluationVideoDataset(
         annotations, processor.video_processor, video_root=corpus.root, num_clips=clips, num_crops=crops
     )
-    loader = torch.utils.data.DataLoader(
-        dataset, batch_size=batch_size, collate_fn=VideoDataCollator(), num_workers=0
-    )
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, collate_fn=VideoDataCollator(), num_workers=0)
     data_seconds = model_seconds = 0.0
     counted = 0
     batches = iter(loader)

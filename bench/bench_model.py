@@ -19,6 +19,7 @@ activations and residual adds in between.
 
 import argparse
 import contextlib
+import functools
 import importlib.util
 import multiprocessing
 import resource
@@ -182,7 +183,7 @@ def kernel_seconds(args: argparse.Namespace, precision: str) -> dict[str, float]
     for in_features, out_features in ((width, 3 * width), (width, width), (width, mlp), (mlp, width)):
         inputs = torch.randn(rows, in_features, dtype=dtype)
         weight, bias = torch.randn(out_features, in_features, dtype=dtype), torch.randn(out_features, dtype=dtype)
-        linear_seconds += median_seconds(lambda: F.linear(inputs, weight, bias), args.repeats + 2)
+        linear_seconds += median_seconds(functools.partial(F.linear, inputs, weight, bias), args.repeats + 2)
     queries, keys, values = torch.randn(3, args.batch_size, heads, tokens, width // heads, dtype=dtype).unbind(0)
     attention_seconds = median_seconds(lambda: F.scaled_dot_product_attention(queries, keys, values), args.repeats + 2)
     matmul_seconds = median_seconds(lambda: (queries @ keys.transpose(-1, -2)) @ values, args.repeats + 2)
@@ -330,8 +331,8 @@ def main() -> None:
             kernels = pool.submit(kernel_seconds, args, precision).result()
             attention_flops = args.batch_size * attention_matmul_flops(config, config.num_frames)
 
-            def cell(seconds: float, work: float) -> str:
-                return f"{seconds:.2f} s, {100 * work / seconds / 1e9 / kernels['peak']:.0f}% of peak"
+            def cell(seconds: float, work: float, peak: float = kernels["peak"]) -> str:
+                return f"{seconds:.2f} s, {100 * work / seconds / 1e9 / peak:.0f}% of peak"
 
             linear, attention, matmuls = kernels["linear"], kernels["attention"], kernels["attention matmuls"]
             row = [precision, cell(linear, flops - attention_flops), cell(attention, attention_flops)]

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from viclip import ViCLIPConfig, ViCLIPModel, ViCLIPProcessor
+from viclip.video_decoding_viclip import video_duration
 from viclip_train.moments import (
     VideoEmbedder,
     VideoWindow,
@@ -34,7 +35,6 @@ from viclip_train.moments import (
     index_videos,
     sliding_windows,
 )
-from viclip.video_decoding_viclip import video_duration
 from viclip_train.synthetic import COLORS, DIRECTIONS, SHAPES, render_clip, write_video
 
 

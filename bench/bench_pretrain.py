@@ -15,11 +15,11 @@ import json
 from pathlib import Path
 
 import torch
+from training_steps import adamw_with_decay_groups, time_training_steps
 
 from viclip import ViCLIPConfig, ViCLIPModel, ViCLIPProcessor
 from viclip_train.annotations import load_annotations
 from viclip_train.data import VideoDataCollator, VideoDataset
-from training_steps import adamw_with_decay_groups, time_training_steps
 from viclip_train.synthetic import make_synthetic_corpus
 
 

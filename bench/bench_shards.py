@@ -54,8 +54,11 @@ def time_items(dataset, count: int) -> float:
     """Seconds per item, reading `count` items one after another."""
     started = time.perf_counter()
     items = 0
-    for item in (dataset[i] for i in range(count)) if not isinstance(dataset, torch.utils.data.IterableDataset) \
-            else iter(dataset):
+    for item in (
+        (dataset[i] for i in range(count))
+        if not isinstance(dataset, torch.utils.data.IterableDataset)
+        else iter(dataset)
+    ):
         if not isinstance(item, dict):
             raise RuntimeError(f"a clip could not be read: {item}")
         items += 1
@@ -91,31 +94,58 @@ def main() -> None:
     rows = []
     for index in range(args.clips):
         start = float(rng.uniform(0, args.source_seconds - args.window_seconds - 1))
-        rows.append({"video": f"videos/source{index % 2}.mp4", "caption": f"clip {index}",
-                     "start": round(start, 3), "end": round(start + args.window_seconds, 3)})
+        rows.append(
+            {
+                "video": f"videos/source{index % 2}.mp4",
+                "caption": f"clip {index}",
+                "start": round(start, 3),
+                "end": round(start + args.window_seconds, 3),
+            }
+        )
     annotation_file = work / "windows.jsonl"
     with open(annotation_file, "w") as handle:
         for row in rows:
-            handle.write(json.dumps({"YoutubeID": row["video"].removesuffix(".mp4"), "Caption": row["caption"],
-                                     "Start_timestamp": row["start"], "End_timestamp": row["end"]}) + "\n")
+            handle.write(
+                json.dumps(
+                    {
+                        "YoutubeID": row["video"].removesuffix(".mp4"),
+                        "Caption": row["caption"],
+                        "Start_timestamp": row["start"],
+                        "End_timestamp": row["end"],
+                    }
+                )
+                + "\n"
+            )
     processor = ViCLIPVideoProcessor()
     common = {"train": True, "uint8_frames": True, "seed": 0}
     windows = VideoDataset(load_annotations(annotation_file), processor, video_root=work, **common)
     windows_seconds = time_items(windows, args.clips)
-    table = ["| clips read from | clips/s per core | ms per clip | KiB per clip | vs windows |", "|---|---|---|---|---|",
-             f"| 10 s windows of {args.source_seconds:.0f} s 360p sources (PyAV) | {1 / windows_seconds:.1f} | "
-             f"{windows_seconds * 1000:.0f} | (source) | 1.0x |"]
+    table = [
+        "| clips read from | clips/s per core | ms per clip | KiB per clip | vs windows |",
+        "|---|---|---|---|---|",
+        f"| 10 s windows of {args.source_seconds:.0f} s 360p sources (PyAV) | {1 / windows_seconds:.1f} | "
+        f"{windows_seconds * 1000:.0f} | (source) | 1.0x |",
+    ]
     for gop in args.gops:
         folder = work / f"shards-gop{gop}"
         if not (folder / "manifest.json").is_file():
-            write_shards(annotation_file, work, folder, samples_per_shard=8, options=EncodeOptions(gop=gop),
-                         num_workers=1, progress=False)
+            write_shards(
+                annotation_file,
+                work,
+                folder,
+                samples_per_shard=8,
+                options=EncodeOptions(gop=gop),
+                num_workers=1,
+                progress=False,
+            )
         manifest = json.loads((folder / "manifest.json").read_text())
         shards = ShardedVideoDataset(str(folder), processor, batch_size=1, shuffle_buffer=0, **common)
         seconds = time_items(shards, args.clips)
         label = "intra-only" if gop == 1 else f"key frame every {gop}"
-        table.append(f"| shards, 256p, {label} | {1 / seconds:.1f} | {seconds * 1000:.0f} | "
-                     f"{manifest['bytes'] / manifest['num_samples'] / 1024:.0f} | {windows_seconds / seconds:.1f}x |")
+        table.append(
+            f"| shards, 256p, {label} | {1 / seconds:.1f} | {seconds * 1000:.0f} | "
+            f"{manifest['bytes'] / manifest['num_samples'] / 1024:.0f} | {windows_seconds / seconds:.1f}x |"
+        )
     print("\n".join(table))
 
     item_float = VideoDataset(load_annotations(annotation_file), processor, video_root=work, train=True)[0]
@@ -125,14 +155,17 @@ def main() -> None:
         "float32": item_float["pixel_values"].nbytes,
         "uint8": collator([{"pixel_values": item_uint8["pixel_values"]}])["pixel_values"].nbytes,
     }
-    print("\n| batch of {} clips (8x3x224x224) | bytes per batch | in flight per rank, 8 workers x prefetch 2 |".format(
-        args.batch_size))
+    print(
+        f"\n| batch of {args.batch_size} clips (8x3x224x224) | bytes per batch | in flight per rank, 8 workers x prefetch 2 |"
+    )
     print("|---|---|---|")
     for name, size in per_clip.items():
         batch = size * args.batch_size
         print(f"| {name} | {batch / 2**30:.2f} GiB | {16 * batch / 2**30:.1f} GiB |")
-    print(f"\nLoad average at the start (1, 5, 15 min): {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} on "
-          f"{os.cpu_count()} cores.")
+    print(
+        f"\nLoad average at the start (1, 5, 15 min): {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} on "
+        f"{os.cpu_count()} cores."
+    )
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ train row. Prints a Markdown table.
 
 import os
 
+
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
@@ -38,9 +39,13 @@ import torch  # noqa: E402
 from torchvision import transforms  # noqa: E402
 from torchvision.transforms import InterpolationMode  # noqa: E402
 
-from viclip import ViCLIPVideoProcessor, sample_frame_indices  # noqa: E402
-from viclip import video_decoding_viclip  # noqa: E402
+from viclip import (  # noqa: E402
+    ViCLIPVideoProcessor,
+    sample_frame_indices,
+    video_decoding_viclip,  # noqa: E402
+)
 from viclip.video_decoding_viclip import available_video_backends  # noqa: E402
+
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 

@@ -19,7 +19,6 @@ from types import SimpleNamespace
 import torch
 import torch.distributed as dist
 from torch import nn
-
 from transformers import TrainingArguments
 
 from tests.conftest import tiny_config_kwargs

@@ -16,6 +16,7 @@ import textwrap
 import av
 import numpy as np
 
+
 # Frame `i` of a synthetic video is flat, red `8 + 16 * (i % 16)`, green `8 + 16 * (i // 16)`: lossy coding and colour
 # conversion move values by a few units, far less than the step of 16, so the index reads back exactly (up to 256).
 _STEP = 16

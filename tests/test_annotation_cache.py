@@ -49,8 +49,13 @@ def _jsonl(path, rows):
             lambda path: _jsonl(
                 path,
                 [
-                    {"YoutubeID": f"y{i}", "Start_timestamp": "00:00:01.000", "End_timestamp": "00:00:02.5",
-                     "Caption": f"c {i}", "UMT_Score": 0.5}
+                    {
+                        "YoutubeID": f"y{i}",
+                        "Start_timestamp": "00:00:01.000",
+                        "End_timestamp": "00:00:02.5",
+                        "Caption": f"c {i}",
+                        "UMT_Score": 0.5,
+                    }
                     for i in range(7)
                 ],
             ),
@@ -58,8 +63,10 @@ def _jsonl(path, rows):
         ),
         (
             "labels.json",
-            lambda path: path.write_text(json.dumps([{"video": f"{i}.mp4", "label": ["a", "b"][i % 2]} for i in range(7)]))
-            and path,
+            lambda path: (
+                path.write_text(json.dumps([{"video": f"{i}.mp4", "label": ["a", "b"][i % 2]} for i in range(7)]))
+                and path
+            ),
             {"caption_column": None, "label_column": "label"},
         ),
         (
@@ -80,7 +87,9 @@ def test_the_cached_table_equals_the_table_load_annotations_reads(tmp_path, name
 def test_the_cache_is_memory_mapped_and_reused_without_reading_the_file_again(tmp_path, monkeypatch):
     path = _internvid_csv(tmp_path / "a.csv")
     first = load_cached_annotations(path, cache_dir=tmp_path / "cache")
-    assert [entry["filename"] for entry in first.cache_files] == [str(annotation_cache_path(path, cache_dir=tmp_path / "cache"))]
+    assert [entry["filename"] for entry in first.cache_files] == [
+        str(annotation_cache_path(path, cache_dir=tmp_path / "cache"))
+    ]
 
     def no_conversion(*args, **kwargs):
         raise AssertionError("converted again")
@@ -90,9 +99,10 @@ def test_the_cache_is_memory_mapped_and_reused_without_reading_the_file_again(tm
     assert again.to_list() == first.to_list()
     renamed = tmp_path / "renamed.csv"
     shutil.copy(path, renamed)  # same content: same key apart from the readable name
-    assert annotation_cache_path(renamed, cache_dir="c").name.split("-")[-1] == annotation_cache_path(
-        path, cache_dir="c"
-    ).name.split("-")[-1]
+    assert (
+        annotation_cache_path(renamed, cache_dir="c").name.split("-")[-1]
+        == annotation_cache_path(path, cache_dir="c").name.split("-")[-1]
+    )
 
 
 def test_editing_the_file_or_changing_a_column_option_converts_again(tmp_path):
@@ -125,7 +135,9 @@ def test_a_failed_conversion_leaves_no_cache_file(tmp_path):
 def test_labels_that_mix_names_and_ids_across_chunks_are_an_error_naming_where(tmp_path):
     rows = [{"video": f"{i}.mp4", "label": "a" if i < 3 else i} for i in range(6)]
     path = _jsonl(tmp_path / "mixed.jsonl", rows)
-    with pytest.raises(ValueError, match=r"mixed.jsonl, entry 3 \(line 4\) onwards: .*\[.label.\].*all names or all ids"):
+    with pytest.raises(
+        ValueError, match=r"mixed.jsonl, entry 3 \(line 4\) onwards: .*\[.label.\].*all names or all ids"
+    ):
         load_cached_annotations(path, cache_dir=tmp_path / "cache", caption_column=None, label_column="label")
 
 

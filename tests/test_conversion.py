@@ -309,7 +309,9 @@ def test_full_size_b16_checkpoint_converts_end_to_end(tmp_path):
 # Refused checkpoints
 
 
-@pytest.mark.parametrize(("given", "missing"), [("--vision_heads", "--text_heads"), ("--text_heads", "--vision_heads")])
+@pytest.mark.parametrize(
+    ("given", "missing"), [("--vision_heads", "--text_heads"), ("--text_heads", "--vision_heads")]
+)
 def test_heads_of_only_one_tower_are_refused_for_a_size_that_is_not_released(given, missing):
     heads = {"vision_heads": 4} if given == "--vision_heads" else {"text_heads": 4}
     with pytest.raises(ConversionError, match=f"{given} was given but {missing} was not"):
@@ -329,7 +331,9 @@ def test_checkpoint_with_non_finite_weights_is_refused_naming_the_tensor(tmp_pat
     state_dict = load_original_state_dict(TINY_CHECKPOINT)
     state_dict["vision_encoder.transformer.resblocks.1.mlp.c_fc.weight"][0, 0] = bad_value
     checkpoint = save_checkpoint(tmp_path / "diverged.pth", state_dict)
-    with pytest.raises(ConversionError, match=r"NaN or infinite .*vision_encoder\.transformer\.resblocks\.1\.mlp\.c_fc"):
+    with pytest.raises(
+        ConversionError, match=r"NaN or infinite .*vision_encoder\.transformer\.resblocks\.1\.mlp\.c_fc"
+    ):
         convert_checkpoint(checkpoint, tmp_path / "out", **TINY_HEADS)
     assert not (tmp_path / "out").exists()
 
@@ -446,7 +450,7 @@ def test_from_pretrained_reads_the_size_of_opengvlab_layouts_from_tensor_shapes(
         )
         assert sizes == expected_sizes, tower
     assert model.config.vision_config.num_attention_heads == model.config.text_config.num_attention_heads == 1
-    for (name, tensor), (_, expected) in zip(model.state_dict().items(), reference.state_dict().items()):
+    for (name, tensor), (_, expected) in zip(model.state_dict().items(), reference.state_dict().items(), strict=True):
         torch.testing.assert_close(tensor, expected, rtol=0, atol=0, msg=name)
 
 

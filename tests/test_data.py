@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from viclip.video_processing_viclip import available_video_backends
 from viclip_train.annotations import load_annotations, parse_timestamp
 from viclip_train.data import (
     SKIPPED_KEY,
@@ -21,7 +22,6 @@ from viclip_train.data import (
 )
 from viclip_train.skipping import SkippedSample, SkippedSampleLog, TooManySkippedVideosError
 from viclip_train.synthetic import make_synthetic_corpus, write_video
-from viclip.video_processing_viclip import available_video_backends
 
 
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406])
@@ -311,7 +311,7 @@ def test_collator_drops_skipped_items_counts_them_and_keeps_pairs(colour_videos,
     assert int(batch[SKIPPED_KEY]) == 2
     assert batch["pixel_values"].shape == (4, 4, 3, 32, 32)
     assert batch["input_ids"].shape == batch["attention_mask"].shape == (4, 32)
-    for pixel_values, input_ids in zip(batch["pixel_values"], batch["input_ids"]):
+    for pixel_values, input_ids in zip(batch["pixel_values"], batch["input_ids"], strict=True):
         expected = processor(text=[f"a {_colour_of(pixel_values)} screen"], padding="max_length", return_tensors="pt")
         assert torch.equal(input_ids, expected["input_ids"][0])
 
@@ -329,12 +329,14 @@ def test_caption_is_never_paired_with_another_clip_through_workers(colour_videos
     token_ids = processor(
         text=[f"a {name} screen" for name in SOLID_COLORS], padding="max_length", return_tensors="pt"
     )
-    captions_by_ids = {tuple(ids.tolist()): name for ids, name in zip(token_ids["input_ids"], SOLID_COLORS)}
+    captions_by_ids = {
+        tuple(ids.tolist()): name for ids, name in zip(token_ids["input_ids"], SOLID_COLORS, strict=True)
+    }
     loader = torch.utils.data.DataLoader(dataset, batch_size=3, num_workers=2, collate_fn=VideoDataCollator(processor))
     seen, skipped = [], 0
     for batch in loader:
         skipped += int(batch[SKIPPED_KEY])
-        for pixel_values, input_ids in zip(batch["pixel_values"], batch["input_ids"]):
+        for pixel_values, input_ids in zip(batch["pixel_values"], batch["input_ids"], strict=True):
             assert captions_by_ids[tuple(input_ids.tolist())] == _colour_of(pixel_values)
             seen.append(_colour_of(pixel_values))
     assert skipped == 2

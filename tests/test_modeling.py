@@ -475,7 +475,7 @@ def bf16_vs_fp32_cosines(config: ViCLIPConfig, num_frames: int) -> tuple[float, 
             )
     video_cosine, text_cosine = (
         torch.nn.functional.cosine_similarity(full, half).item()
-        for full, half in zip(embeds[torch.float32], embeds[torch.bfloat16])
+        for full, half in zip(embeds[torch.float32], embeds[torch.bfloat16], strict=True)
     )
     return video_cosine, text_cosine
 

@@ -22,6 +22,7 @@ import torch
 
 from tests.processing_helpers import frame_indices_of, write_index_video
 from viclip import ViCLIPVideoProcessor
+from viclip.video_decoding_viclip import video_duration
 from viclip_train import index_videos as index_videos_command
 from viclip_train import moments_demo
 from viclip_train import search_moments as search_moments_command
@@ -43,7 +44,6 @@ from viclip_train.moments import (
     search_moments,
     sliding_windows,
 )
-from viclip.video_decoding_viclip import video_duration
 from viclip_train.synthetic import COLORS, SHAPES, caption_for, render_clip, write_video
 
 
@@ -184,7 +184,9 @@ def _embeddings(table) -> torch.Tensor:
 def _rows(table) -> list[tuple]:
     return [
         (video, start, end, tuple(np.round(embedding, 6)))
-        for video, start, end, embedding in zip(table["video"], table["start"], table["end"], table["embedding"])
+        for video, start, end, embedding in zip(
+            table["video"], table["start"], table["end"], table["embedding"], strict=True
+        )
     ]
 
 
@@ -256,7 +258,7 @@ def test_each_window_is_read_from_its_own_time_span(tmp_path, backend):
     result = embed_video_windows(
         path, record, tiny_video_processor(), window_seconds=2.0, stride_seconds=1.5, video_backend=backend
     )
-    assert list(zip(result.starts, result.ends)) == [(0.0, 2.0), (1.5, 3.5), (3.0, 5.0), (4.0, 6.0)]
+    assert list(zip(result.starts, result.ends, strict=True)) == [(0.0, 2.0), (1.5, 3.5), (3.0, 5.0), (4.0, 6.0)]
     # 20 frames per window, 4 segments of 5 frames, middles 2, 7, 12, 17 after the window's first frame
     assert seen == [[math.ceil(10 * start) + offset for offset in (2, 7, 12, 17)] for start in result.starts]
     assert result.embeddings.shape == (4, 3)
@@ -334,7 +336,7 @@ def test_approximate_faiss_index_returns_moments_of_the_index_best_first():
     queries = torch.randn(4, 12, generator=torch.Generator().manual_seed(4))
     exact = MomentIndex(table, use_faiss=False).search(queries, top_k=5)
     approximate = MomentIndex(table, use_faiss=True, faiss_string_factory="IVF4,Flat").search(queries, top_k=5)
-    windows = set(zip(table["video"], table["start"], table["end"]))
+    windows = set(zip(table["video"], table["start"], table["end"], strict=True))
     for exact_moments, moments in zip(exact, approximate, strict=True):
         assert 1 <= len(moments) <= 5 and all((m.video, m.start, m.end) in windows for m in moments)
         assert [m.score for m in moments] == sorted((m.score for m in moments), reverse=True)
@@ -391,7 +393,9 @@ def test_index_holds_every_window_of_every_readable_video_with_its_times(indexed
     assert sorted(set(table["video"])) == ["long.mp4", "more/second.mp4", "third.mkv"]
     for video in set(table["video"]):
         times = [
-            (start, end) for name, start, end in zip(table["video"], table["start"], table["end"]) if name == video
+            (start, end)
+            for name, start, end in zip(table["video"], table["start"], table["end"], strict=True)
+            if name == video
         ]
         assert times == sliding_windows(video_duration(root / video), 2.0, 1.0)
     assert summary.videos_found == 4 and summary.videos_indexed == 3 and summary.windows_indexed == len(table)
@@ -564,7 +568,7 @@ def test_tiny_viclip_index_resumed_after_a_crash_matches_each_video_embedded_alo
             root / video, VideoEmbedder(model), processor.video_processor, window_seconds=2.0, stride_seconds=1.0
         )
         rows = [position for position, name in enumerate(table["video"]) if name == video]
-        assert [(table[i]["start"], table[i]["end"]) for i in rows] == list(zip(alone.starts, alone.ends))
+        assert [(table[i]["start"], table[i]["end"]) for i in rows] == list(zip(alone.starts, alone.ends, strict=True))
         assert torch.allclose(_embeddings(table)[rows], alone.embeddings, atol=1e-5)
 
     caption = clips["long.mp4"][0]["caption"]

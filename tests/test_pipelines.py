@@ -23,6 +23,7 @@ from viclip import (
 )
 from viclip.pipeline_viclip import ZERO_SHOT_TASK, embed_label_prompts
 
+
 LABELS = ["riding a bike", "playing guitar", "surfing"]
 
 

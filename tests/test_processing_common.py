@@ -11,6 +11,7 @@ from tests.common_suites import import_common_suite
 from tests.processing_helpers import tiny_viclip_tokenizer
 from viclip import ViCLIPProcessor, ViCLIPVideoProcessor
 
+
 ProcessorTesterMixin = import_common_suite("test_processing_common").ProcessorTesterMixin
 
 

@@ -12,6 +12,7 @@ from tests.conftest import tiny_config_kwargs
 from tests.processing_helpers import bundled_clips, run_fresh_python, tiny_processor
 from viclip import ViCLIPConfig, ViCLIPModel, ViCLIPProcessor, ViCLIPVideoProcessor
 
+
 CAPTIONS = ["a man is playing the guitar on a stage", "Two dogs run across a snowy FIELD &amp; bark!!"]
 
 

@@ -112,3 +112,9 @@ def test_every_readme_python_block_runs_as_printed(tmp_path_factory, tmp_path):
             failures.append(output[-4000:])
     if failures:
         pytest.fail("\n\n".join(failures))
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    test_command = re.search(r"^\. \.venv/bin/activate && (.*pytest.*)$", README.read_text(), re.MULTILINE).group(1)
+    ci_commands = (ROOT / ".ci" / "run").read_text().strip().splitlines()
+    assert ci_commands[-1] == test_command

@@ -37,6 +37,7 @@ from viclip_train.data import VideoDataCollator
 from viclip_train.synthetic import DIRECTIONS, make_synthetic_corpus
 from viclip_train.trainer import ViCLIPTrainer
 
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COMMON_ARGS = [
     "--report_to", "none", "--use_cpu", "true", "--save_strategy", "no", "--dataloader_num_workers", "0",

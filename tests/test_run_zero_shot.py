@@ -17,6 +17,7 @@ from viclip import ViCLIPModel, ZeroShotVideoClassificationPipeline
 from viclip_train.classification import PREDICTIONS_FILE, zero_shot_scorer
 from viclip_train.synthetic import make_synthetic_corpus
 
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COMMON_ARGS = [
     "--report_to", "none", "--use_cpu", "true", "--dataloader_num_workers", "0", "--disable_tqdm", "true",

@@ -32,7 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    return make_synthetic_corpus(tmp_path_factory.mktemp("corpus"), num_train=16, num_val=6, num_frames=8, frame_size=32)
+    return make_synthetic_corpus(
+        tmp_path_factory.mktemp("corpus"), num_train=16, num_val=6, num_frames=8, frame_size=32
+    )
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +88,10 @@ def test_training_parts_are_disjoint_equal_and_whole_batches(counts):
 
 def test_evaluation_parts_read_every_sample_once_padded_to_one_length():
     counts = [5, 3, 2]
-    parts = [plan_slot(counts, epoch=0, seed=0, num_slots=4, slot=slot, train=False, batch_size=3, shuffle_buffer=0)
-             for slot in range(4)]
+    parts = [
+        plan_slot(counts, epoch=0, seed=0, num_slots=4, slot=slot, train=False, batch_size=3, shuffle_buffer=0)
+        for slot in range(4)
+    ]
     assert np.concatenate([part.reading_order for part in parts]).tolist() == list(range(10))
     assert [len(part.reading_order) + part.padding for part in parts] == [3, 3, 3, 3]
 
@@ -114,8 +118,9 @@ def test_processes_and_workers_read_disjoint_samples_in_equal_numbers_of_full_ba
     seen, batches = [], []
     for rank in range(2):
         dataset = _dataset(shard_folders, world_size=2, rank=rank, num_workers=2)
-        loader = torch.utils.data.DataLoader(dataset, batch_size=2, num_workers=2, collate_fn=VideoDataCollator(
-            tiny_processor()))
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_size=2, num_workers=2, collate_fn=VideoDataCollator(tiny_processor())
+        )
         rank_batches = list(loader)
         batches.append(len(rank_batches))
         assert len(rank_batches) == len(loader)
@@ -130,7 +135,9 @@ def test_items_are_decoded_from_memory_with_captions_and_randomness_from_seed_ep
     dataset = _dataset(shard_folders)
     items = {item["index"]: item for item in dataset}
     rows = json.loads(corpus.annotation_file("train").read_text())
-    assert {index: item["caption"] for index, item in items.items()} == {i: row["caption"] for i, row in enumerate(rows)}
+    assert {index: item["caption"] for index, item in items.items()} == {
+        i: row["caption"] for i, row in enumerate(rows)
+    }
     again = {item["index"]: item for item in _dataset(shard_folders, world_size=2, rank=1)}  # other reader, same item
     for index, item in again.items():
         assert torch.equal(item["pixel_values"], items[index]["pixel_values"])
@@ -205,11 +212,14 @@ def internvid_sources(tmp_path_factory):
 
 def test_the_writer_cuts_each_window_with_its_metadata_and_lists_every_failure(internvid_sources, tmp_path):
     out = tmp_path / "shards"
-    manifest = write_shards(internvid_sources / "internvid.csv", internvid_sources, out, samples_per_shard=4,
-                            num_workers=2, progress=False)
+    manifest = write_shards(
+        internvid_sources / "internvid.csv", internvid_sources, out, samples_per_shard=4, num_workers=2, progress=False
+    )
     assert manifest["num_samples"] == 3 and manifest["num_shards"] == 2
     assert {(failure["row"], failure["error"]) for failure in manifest["failures"]} == {
-        (2, "FileNotFoundError"), (3, "ValueError"), (4, "ValueError")
+        (2, "FileNotFoundError"),
+        (3, "ValueError"),
+        (4, "ValueError"),
     }
     assert "no frame in the window" in next(f for f in manifest["failures"] if f["row"] == 3)["reason"]
     dataset = ShardedVideoDataset(str(out), tiny_processor().video_processor, batch_size=1)
@@ -218,11 +228,26 @@ def test_the_writer_cuts_each_window_with_its_metadata_and_lists_every_failure(i
         names = tar.getnames()
         metadata = json.loads(tar.extractfile("000000001.json").read())
         clip = tar.extractfile("000000001.mp4").read()
-    assert names == ["000000000.mp4", "000000000.txt", "000000000.json", "000000001.mp4", "000000001.txt",
-                     "000000001.json"]
-    assert metadata == {"caption": "second window", "video": "vidB", "start": 2.5, "end": 4.0, "row": 1,
-                        "YoutubeID": "vidB", "Start_timestamp": "00:00:02.500", "End_timestamp": "00:00:04.000",
-                        "Aesthetic_Score": "5.0", "UMT_Score": "0.42"}
+    assert names == [
+        "000000000.mp4",
+        "000000000.txt",
+        "000000000.json",
+        "000000001.mp4",
+        "000000001.txt",
+        "000000001.json",
+    ]
+    assert metadata == {
+        "caption": "second window",
+        "video": "vidB",
+        "start": 2.5,
+        "end": 4.0,
+        "row": 1,
+        "YoutubeID": "vidB",
+        "Start_timestamp": "00:00:02.500",
+        "End_timestamp": "00:00:04.000",
+        "Aesthetic_Score": "5.0",
+        "UMT_Score": "0.42",
+    }
     from viclip.video_decoding_viclip import load_video
 
     frames, info = load_video(clip, lambda metadata, **kwargs: np.arange(metadata.total_num_frames))
@@ -232,8 +257,20 @@ def test_the_writer_cuts_each_window_with_its_metadata_and_lists_every_failure(i
 
 def test_rerunning_the_writer_keeps_finished_shards_and_redoes_the_others(internvid_sources, tmp_path):
     out = tmp_path / "shards"
-    arguments = ["--annotations", str(internvid_sources / "internvid.csv"), "--video_root", str(internvid_sources),
-                 "--output_dir", str(out), "--samples_per_shard", "2", "--num_workers", "1", "--short_side", "32"]
+    arguments = [
+        "--annotations",
+        str(internvid_sources / "internvid.csv"),
+        "--video_root",
+        str(internvid_sources),
+        "--output_dir",
+        str(out),
+        "--samples_per_shard",
+        "2",
+        "--num_workers",
+        "1",
+        "--short_side",
+        "32",
+    ]
     shard_writer_main(arguments)
     first = {path.name: path.stat().st_mtime_ns for path in out.glob("*.tar")}
     (out / "00001.tar").unlink()  # as a run killed before renaming it leaves it
@@ -289,8 +326,9 @@ def test_a_run_from_shards_killed_mid_epoch_resumes_to_the_weights_of_an_uninter
 
 
 def test_the_global_batch_is_logged_and_a_different_one_than_the_recipes_is_explained(tmp_path):
-    arguments = TrainingArguments(tmp_path, per_device_train_batch_size=512, gradient_accumulation_steps=4,
-                                  use_cpu=True)
+    arguments = TrainingArguments(
+        tmp_path, per_device_train_batch_size=512, gradient_accumulation_steps=4, use_cpu=True
+    )
     description, warning = describe_global_batch(arguments, 16384)
     assert description.startswith("Global batch: 1 process(es) x 512 clips = 512 clips contrasted per step (2048")
     assert "run 32 processes at --per_device_train_batch_size 512 (e.g. 4 node(s) of 8 GPUs" in warning

@@ -161,9 +161,7 @@ def test_a_map_style_dataset_is_refused_with_the_way_to_stream_it():
 
 
 @pytest.mark.parametrize("num_shards", [4, 3])
-def test_processes_read_disjoint_examples_and_a_shard_count_they_do_not_divide_is_warned(
-    corpus, num_shards, caplog
-):
+def test_processes_read_disjoint_examples_and_a_shard_count_they_do_not_divide_is_warned(corpus, num_shards, caplog):
     rows = _rows(corpus, "train")
     parts = []
     with caplog.at_level(logging.WARNING):

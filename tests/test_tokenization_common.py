@@ -20,6 +20,7 @@ from tests.processing_helpers import (
 )
 from viclip import ViCLIPTokenizer
 
+
 TokenizerTesterMixin = import_common_suite("test_tokenization_common").TokenizerTesterMixin
 
 

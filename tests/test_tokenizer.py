@@ -28,6 +28,7 @@ from viclip import (
 )
 from viclip.tokenization_viclip import load_clip_vocab_and_merges
 
+
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 with open(os.path.join(FIXTURES, "tokenizer_cases.json"), encoding="utf-8") as handle:
     REFERENCE = json.load(handle)
@@ -176,7 +177,9 @@ def test_build_viclip_tokenizer_returns_a_viclip_tokenizer(tokenizer):
     assert type(ViCLIPTokenizer()) is ViCLIPTokenizer
 
 
-@pytest.mark.parametrize("text, expected", list(zip(ALL_CAPTIONS, ALL_IDS)), ids=lambda value: repr(value)[:30])
+@pytest.mark.parametrize(
+    "text, expected", list(zip(ALL_CAPTIONS, ALL_IDS, strict=True)), ids=lambda value: repr(value)[:30]
+)
 def test_tokenizer_ids_equal_reference_ids(tokenizer, text, expected):
     assert tokenizer(text, padding="max_length", truncation=True, max_length=32)["input_ids"] == expected
 

@@ -4,13 +4,13 @@ exactly the float32 values of the processor's own normalisation."""
 
 import pytest
 import torch
+from transformers import TrainingArguments
 
 from viclip import ViCLIPConfig, ViCLIPModel
 from viclip_train.annotations import load_annotations
 from viclip_train.data import SampleKey, VideoDataCollator, VideoDataset, normalize_pixel_values
 from viclip_train.synthetic import make_synthetic_corpus
 from viclip_train.trainer import ViCLIPTrainer
-from transformers import TrainingArguments
 
 from .conftest import tiny_config_kwargs
 from .processing_helpers import tiny_processor
@@ -18,7 +18,9 @@ from .processing_helpers import tiny_processor
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    return make_synthetic_corpus(tmp_path_factory.mktemp("corpus"), num_train=4, num_val=2, num_frames=8, frame_size=40)
+    return make_synthetic_corpus(
+        tmp_path_factory.mktemp("corpus"), num_train=4, num_val=2, num_frames=8, frame_size=40
+    )
 
 
 def _datasets(corpus, train: bool):

@@ -52,7 +52,7 @@ def _gather_with_grad(tensor: torch.Tensor, sizes: list[int]) -> torch.Tensor:
     max_rows = max(sizes)
     padded = F.pad(tensor, (0, 0, 0, max_rows - tensor.shape[0])) if tensor.shape[0] < max_rows else tensor
     parts = dist_nn.all_gather(padded)
-    return torch.cat([part[:rows] for part, rows in zip(parts, sizes)], dim=0)
+    return torch.cat([part[:rows] for part, rows in zip(parts, sizes, strict=True)], dim=0)
 
 
 def gather_features(video_features: torch.Tensor, text_features: torch.Tensor) -> GatheredFeatures:

@@ -19,7 +19,9 @@ from typing import Any
 import torch
 from transformers.pipelines.base import Pipeline
 
-from .video_processing_viclip import is_array as _is_array, is_frame_list as _is_frame_list
+from .video_processing_viclip import is_array as _is_array
+from .video_processing_viclip import is_frame_list as _is_frame_list
+
 
 ZERO_SHOT_TASK = "zero-shot-video-classification"
 # The 16 prompt templates with which the reference evaluates zero-shot action recognition on Kinetics-400/600/700,

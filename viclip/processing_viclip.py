@@ -16,6 +16,7 @@ from .original_checkpoint import original_checkpoint_sizes
 from .tokenization_viclip import ViCLIPTokenizer
 from .video_processing_viclip import ViCLIPVideoProcessor, ViCLIPVideoProcessorKwargs
 
+
 logger = logging.get_logger(__name__)
 
 

@@ -30,6 +30,7 @@ from transformers import CLIPTokenizer
 from transformers.tokenization_utils_base import BatchEncoding, TruncationStrategy
 from transformers.utils import PaddingStrategy
 
+
 # Number of lines of the merges file that the CLIP vocabulary uses: 49152 tokens minus the 256 byte tokens and the two
 # special tokens gives the merges; line 0 is a version header.
 _NUM_MERGES = 49152 - 256 - 2

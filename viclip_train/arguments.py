@@ -296,7 +296,9 @@ def describe_global_batch(
     accumulation = training_args.gradient_accumulation_steps
     description = f"Global batch: {processes} process(es) x {per_device} clips = {effective} clips contrasted per step"
     if accumulation > 1:
-        description += f" ({effective * accumulation} per optimizer step over {accumulation} accumulated micro-batches)"
+        description += (
+            f" ({effective * accumulation} per optimizer step over {accumulation} accumulated micro-batches)"
+        )
     description += "."
     if recipe_global_batch_size is None or recipe_global_batch_size == effective:
         return description, None

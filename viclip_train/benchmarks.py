@@ -149,9 +149,7 @@ def join_paragraph(sentences: Sequence[str]) -> str:
     return " ".join(sentence.strip() for sentence in sentences if sentence.strip())
 
 
-def _group_pairs(
-    pairs: Sequence[tuple[str, str]], paragraph: bool = False
-) -> tuple[list[str], list[str], list[int]]:
+def _group_pairs(pairs: Sequence[tuple[str, str]], paragraph: bool = False) -> tuple[list[str], list[str], list[int]]:
     """`(videos, captions, text_to_video)` from `(video, caption)` pairs: videos in order of first appearance, the
     captions of a video kept in file order, or joined into one paragraph."""
     by_video: dict[str, list[str]] = {}

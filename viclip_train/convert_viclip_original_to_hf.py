@@ -49,6 +49,7 @@ from .model_card import (
 
 logger = logging.get_logger(__name__)
 
+
 def convert_checkpoint(
     checkpoint_path: str | Path,
     output_dir: str | Path,

@@ -68,7 +68,7 @@ def label_set_path(name: str) -> Path:
     return LABEL_SET_DIR / LABEL_SET_FILES[resolve_label_set_name(name)]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _read_label_set(name: str) -> tuple[str, ...]:
     path = label_set_path(name)
     names = tuple(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())

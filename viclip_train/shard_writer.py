@@ -161,8 +161,13 @@ def write_shard(job: dict) -> dict:
             except (OSError, ValueError) as error:
                 reason = " ".join(str(error).split())
                 failures.append(
-                    {"row": row["row"], "video": row["video"], "window": window, "error": type(error).__name__,
-                     "reason": reason}
+                    {
+                        "row": row["row"],
+                        "video": row["video"],
+                        "window": window,
+                        "error": type(error).__name__,
+                        "reason": reason,
+                    }
                 )
                 continue
             key = f"{row['row']:09d}"
@@ -221,9 +226,7 @@ def _shard_jobs(annotations: Path, samples_per_shard: int, columns: dict) -> Ite
         extra = [name for name in chunk.names if name not in used]
         for position in range(len(chunk.locations)):
             metadata = {
-                name: chunk.values[name][position]
-                for name in extra
-                if chunk.values[name][position] is not _MISSING
+                name: chunk.values[name][position] for name in extra if chunk.values[name][position] is not _MISSING
             }
             pending.append(
                 {
@@ -285,8 +288,10 @@ def write_shards(
     def account(index: int, record: dict) -> None:
         records[index] = record
         bar.update(1)
-        bar.set_postfix(samples=sum(r["samples"] for r in records.values()),
-                        failed=sum(len(r["failures"]) for r in records.values()))
+        bar.set_postfix(
+            samples=sum(r["samples"] for r in records.values()),
+            failed=sum(len(r["failures"]) for r in records.values()),
+        )
 
     with ProcessPoolExecutor(max_workers=workers) as pool:
         running = {}
@@ -337,16 +342,32 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--annotations", required=True, help="Annotation file (.json, .jsonl, .csv): the InternVid "
-                        "layout (YoutubeID, Start_timestamp, End_timestamp, Caption, ...) or video/caption columns.")
+    parser.add_argument(
+        "--annotations",
+        required=True,
+        help="Annotation file (.json, .jsonl, .csv): the InternVid "
+        "layout (YoutubeID, Start_timestamp, End_timestamp, Caption, ...) or video/caption columns.",
+    )
     parser.add_argument("--video_root", default=None, help="Folder the video paths (or YoutubeIDs) are relative to.")
     parser.add_argument("--output_dir", required=True, help="Folder of the shards, their records and manifest.json.")
-    parser.add_argument("--samples_per_shard", type=int, default=DEFAULT_SAMPLES_PER_SHARD,
-                        help="Rows per shard (failed rows leave their shard shorter).")
-    parser.add_argument("--short_side", type=int, default=DEFAULT_SHORT_SIDE,
-                        help="Short side of the re-encoded clips in pixels (never enlarged; aspect kept).")
-    parser.add_argument("--gop", type=int, default=DEFAULT_GOP,
-                        help="Frames between key frames: 1 is intra-only (fastest random access, largest files).")
+    parser.add_argument(
+        "--samples_per_shard",
+        type=int,
+        default=DEFAULT_SAMPLES_PER_SHARD,
+        help="Rows per shard (failed rows leave their shard shorter).",
+    )
+    parser.add_argument(
+        "--short_side",
+        type=int,
+        default=DEFAULT_SHORT_SIDE,
+        help="Short side of the re-encoded clips in pixels (never enlarged; aspect kept).",
+    )
+    parser.add_argument(
+        "--gop",
+        type=int,
+        default=DEFAULT_GOP,
+        help="Frames between key frames: 1 is intra-only (fastest random access, largest files).",
+    )
     parser.add_argument("--crf", type=int, default=23, help="x264 constant rate factor (quality; lower is better).")
     parser.add_argument("--preset", default="veryfast", help="x264 preset (encoding speed against size).")
     parser.add_argument("--num_workers", type=int, default=None, help="Worker processes (default: every core).")

@@ -435,8 +435,10 @@ class ShardedVideoDataset(torch.utils.data.IterableDataset):
             shard = int(np.searchsorted(self.offsets, reading_order[position], side="right")) - 1
             run = position
             shard_stop = self.offsets[shard + 1]
-            while run < len(reading_order) and reading_order[run] < shard_stop and (
-                run == position or reading_order[run] == reading_order[run - 1] + 1
+            while (
+                run < len(reading_order)
+                and reading_order[run] < shard_stop
+                and (run == position or reading_order[run] == reading_order[run - 1] + 1)
             ):
                 run += 1
             first = int(reading_order[position] - self.offsets[shard])

@@ -538,9 +538,7 @@ def streaming_dataloader(batches: StreamingBatches) -> torch.utils.data.DataLoad
     """A plain DataLoader over [`StreamingBatches`] (in the main process, batches handed on as they are), the kind of
     loader the Trainer knows how to skip the first batches of when it resumes."""
     generator = torch.Generator().manual_seed(batches.dataset.seed)  # leaves torch's global generator alone
-    return torch.utils.data.DataLoader(
-        batches, batch_size=None, collate_fn=_as_is, num_workers=0, generator=generator
-    )
+    return torch.utils.data.DataLoader(batches, batch_size=None, collate_fn=_as_is, num_workers=0, generator=generator)
 
 
 __all__ = [

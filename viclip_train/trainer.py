@@ -30,6 +30,7 @@ from .streaming import StreamingBatches, StreamingVideoDataset, agree_across_pro
 
 logger = logging.get_logger(__name__)
 
+
 def decay_parameter_names(model: torch.nn.Module) -> list[str]:
     """
     Names of the parameters that get weight decay: all but those the model exempts through its `no_weight_decay()`

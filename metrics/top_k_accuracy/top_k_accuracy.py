@@ -13,6 +13,7 @@ import datasets
 import evaluate
 import numpy as np
 
+
 _DESCRIPTION = """
 Top-k accuracy: the share of samples whose true class is among the k highest-scoring classes, in percent (0-100),
 for several k at once (top-1 and top-5 by default, as video classification results are reported).
