@@ -1,11 +1,13 @@
 """One prepared check of ViCLIP on a CUDA machine (random weights; speed does not depend on the values):
 
-- parity: bf16 weights with each attention backend (`sdpa`, and `flash_attention_2` when flash-attn imports) against
-  fp32 weights with `eager`, on the video and the text embeddings of the same inputs (cosine >= `--threshold`);
+- parity: bf16 weights with each attention backend (`eager`, the original's way; `sdpa`; `flash_attention_2` when
+  flash-attn imports) against fp32 weights with `eager`, on the video and the text embeddings of the same inputs
+  (cosine >= `--threshold`);
 - inference: videos per second and MFU of `get_video_features` at `--batch_size` (32), bf16 weights;
 - pretraining: one masked training step (`--mask_ratio` 0.9, the reference's first stage) of the dual encoder with
   bf16 autocast over fp32 weights and AdamW, videos per second and MFU;
-- the peak GPU memory of each.
+- the peak GPU memory of each, and which fused attention kernels each launched (by the names of the CUDA kernels a
+  profiled call ran: `sdpa` should reach FlashAttention or cuDNN kernels with bf16 on a recent GPU, and this says if not).
 
     python bench/gpu_check.py                          # B/16 and L/14, on CUDA
     pip install ".[flash]" && python bench/gpu_check.py  # with flash_attention_2
@@ -105,6 +107,23 @@ def median_seconds(work: Callable[[], object], device: torch.device, repeats: in
     return sorted(times)[len(times) // 2]
 
 
+def attention_kernels(work: Callable[[], object], device: torch.device) -> str:
+    """The fused attention kernels one call of `work` launches, by CUDA kernel name ("math" when none; "-" on a CPU)."""
+    if device.type != "cuda":
+        return "-"
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as profiler:
+        work()
+        synchronize(device)
+    names = [event.key.lower() for event in profiler.key_averages()]
+    families = {
+        "cuDNN": lambda name: "cudnn" in name and ("sdpa" in name or "fmha" in name or "flash" in name),
+        "flash": lambda name: "flash" in name and "cudnn" not in name,
+        "mem-efficient": lambda name: "fmha" in name and "cudnn" not in name,
+    }
+    found = [family for family, matches in families.items() if any(matches(name) for name in names)]
+    return "+".join(found) or "math"
+
+
 @contextlib.contextmanager
 def peak_memory(device: torch.device, result: dict):
     """Records the peak GPU memory allocated inside the block, in GiB, as `result["peak_gib"]` (nan on a CPU)."""
@@ -157,6 +176,7 @@ def inference_row(model: ViCLIPModel, config: ViCLIPConfig, args, device, peak: 
     videos_per_second = args.batch_size / seconds
     flops = matmul_flops(config, config.num_frames)
     return {
+        "inference_kernels": attention_kernels(work, device),
         "inference_videos_per_s": videos_per_second,
         "inference_mfu": videos_per_second * flops / (peak * 1e12),
         "inference_peak_gib": result["peak_gib"],
@@ -186,6 +206,7 @@ def training_row(config: ViCLIPConfig, attention: str, args, device, peak: float
     )
     forward_flops = matmul_flops(config, config.num_frames, kept_ratio) + text_matmul_flops(config)
     return {
+        "train_kernels": attention_kernels(work, device),
         "train_videos_per_s": videos_per_second,
         "train_mfu": videos_per_second * 3 * forward_flops / (peak * 1e12),
         "train_peak_gib": result["peak_gib"],
@@ -264,7 +285,7 @@ def main(argv: list[str] | None = None) -> None:
         else {name: ViCLIPConfig.from_preset(name) for name in args.presets}
     )
     has_flash = device.type == "cuda" and importlib.util.find_spec("flash_attn") is not None
-    backends = ["sdpa"] + (["flash_attention_2"] if has_flash and not args.no_flash else [])
+    backends = ["eager", "sdpa"] + (["flash_attention_2"] if has_flash and not args.no_flash else [])
     peak, peak_source = peak_tflops(device, args.peak_tflops)
 
     rows = []
@@ -279,9 +300,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(
         "| model | attention | min cosine to fp32 eager | inference videos/s | inference MFU | inference peak GiB "
-        "| train step videos/s | train MFU | train peak GiB |"
+        "| train step videos/s | train MFU | train peak GiB | attention kernels (inference / train) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     failed = []
     for row in rows:
         passed = row["min_cosine"] >= args.threshold
@@ -290,7 +311,8 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"| {row['model']} | {row['attention']} | {row['min_cosine']:.5f}{'' if passed else ' FAIL'} "
             f"| {row['inference_videos_per_s']:.1f} | {row['inference_mfu']:.1%} | {row['inference_peak_gib']:.2f} "
-            f"| {row['train_videos_per_s']:.1f} | {row['train_mfu']:.1%} | {row['train_peak_gib']:.2f} |"
+            f"| {row['train_videos_per_s']:.1f} | {row['train_mfu']:.1%} | {row['train_peak_gib']:.2f} "
+            f"| {row['inference_kernels']} / {row['train_kernels']} |"
         )
     if not has_flash and device.type == "cuda" and not args.no_flash:
         print("\nflash_attention_2 left out: flash-attn does not import (pip install '.[flash]').")

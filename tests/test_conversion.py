@@ -433,7 +433,7 @@ def random_original_checkpoint(path: Path) -> Path:
         elif key == "vision_model.embeddings.patch_embedding.weight":
             tensor = tensor.unsqueeze(2)
         elif key == "logit_scale":
-            tensor = 1.0 / tensor.exp()
+            tensor = 1.0 / tensor.exp().squeeze(0)  # the released `temp` is 0-d
         original[original_key(key)] = tensor.clone()
     return save_checkpoint(path, original, config={"model": {"embed_dim": 32}})
 

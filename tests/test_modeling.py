@@ -239,6 +239,12 @@ def test_logits_use_the_logit_scale_clamped_at_ln_100():
     torch.testing.assert_close(outputs.logits_per_text, outputs.logits_per_video.T)
 
 
+def test_logit_scale_gets_a_gradient_at_its_cap_as_the_reference_temperature_does():
+    model = tiny_model()  # starts at ln 100, the cap (float32 rounds it just above)
+    model(input_ids=CAPTION_IDS, pixel_values=random_videos(), return_loss=True).loss.backward()
+    assert model.logit_scale.grad.abs().item() > 0
+
+
 def test_contrastive_loss_is_the_symmetric_cross_entropy_of_the_logits():
     model = tiny_model()
     with torch.no_grad():
@@ -276,7 +282,7 @@ def test_from_clip_pretrained_reproduces_clip_image_and_text_embeddings(tmp_path
     assert model.config.vision_config.hidden_act == "gelu"  # kept from the CLIP config
     assert model.text_model.embeddings.position_embedding.num_embeddings == 32
     assert torch.count_nonzero(model.vision_model.embeddings.temporal_embedding) == 0
-    torch.testing.assert_close(model.logit_scale, clip.logit_scale)
+    torch.testing.assert_close(model.logit_scale, clip.logit_scale.reshape(1))
     images = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(

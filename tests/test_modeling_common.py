@@ -421,10 +421,6 @@ class ViCLIPModelTest(SlowEagerMatchesSdpaMixin, ModelTesterMixin, unittest.Test
     def test_retain_grad_hidden_states_attentions(self):
         pass
 
-    @unittest.skip(reason="ViCLIPModel has no single input/output embedding (as CLIPModel)")
-    def test_model_get_set_embeddings(self):
-        pass
-
     def test_initialization(self):
         """`logit_scale` starts at ln 100 (the reference's temperature 0.01); the rest as in the common test."""
         config, _ = self.model_tester.prepare_config_and_inputs_for_common()
@@ -465,9 +461,12 @@ class ViCLIPForVideoClassificationModelTest(SlowEagerMatchesSdpaMixin, ModelTest
     def test_inputs_embeds(self):
         pass
 
-    @unittest.skip(reason="The classifier has no single input/output embedding (as CLIPForImageClassification)")
     def test_model_get_set_embeddings(self):
-        pass
+        """The video tower's patch embedding is the input embedding (accelerate's FSDP2 preparation asks for it)."""
+        config, _ = self.model_tester.prepare_config_and_inputs_for_common()
+        model = ViCLIPForVideoClassification(config)
+        self.assertIs(model.get_input_embeddings(), model.vision_model.embeddings.patch_embedding)
+        self.assertIsNone(model.get_output_embeddings())
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")

@@ -733,8 +733,17 @@ class ViCLIPModel(ViCLIPPreTrainedModel):
         self.vision_model = ViCLIPVisionModel._from_config(config.vision_config)
         self.visual_projection = nn.Linear(config.vision_config.hidden_size, config.projection_dim, bias=False)
         self.text_projection = nn.Linear(config.text_config.hidden_size, config.projection_dim, bias=False)
-        self.logit_scale = nn.Parameter(torch.tensor(config.logit_scale_init_value))
+        # one element in one dimension (as SigLIP's), not a 0-d scalar: FSDP2's `fully_shard` cannot shard 0-d parameters
+        self.logit_scale = nn.Parameter(torch.tensor([config.logit_scale_init_value]))
         self.post_init()
+
+    def get_input_embeddings(self) -> nn.Module:
+        # the text tower's token table, the one embedding that `input_ids` index: accelerate's FSDP2 preparation and
+        # `resize_token_embeddings` ask for it
+        return self.text_model.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.text_model.set_input_embeddings(value)
 
     @classmethod
     def from_clip_pretrained(
@@ -807,6 +816,8 @@ class ViCLIPModel(ViCLIPPreTrainedModel):
             name = name.replace("vision_model.pre_layrnorm.", "vision_model.pre_layernorm.")
             if name == "text_model.embeddings.position_embedding.weight":
                 tensor = tensor[:max_text_positions]
+            if name == "logit_scale":
+                tensor = tensor.reshape(1)  # CLIP's is 0-d
             if ".self_attn.q_proj." in name:
                 parameter = name.rsplit(".", 1)[1]
                 prefix = name.split(".q_proj.")[0]
@@ -875,9 +886,13 @@ class ViCLIPModel(ViCLIPPreTrainedModel):
         """
         The multiplier of the cosine similarities: `exp(logit_scale)` with `logit_scale` capped at
         `config.logit_scale_max` (ln 100: the reference clamps its temperature from below at 0.01). A float32 scalar
-        whatever the weights' dtype; the gradient flows into `logit_scale` below the cap.
+        whatever the weights' dtype. The cap applies to the value only: the gradient reaches `logit_scale` at and
+        above the cap too, as in the reference, which caps its parameter in place (without gradient) before each
+        training forward; the training scripts cap the parameter after every optimizer step.
         """
-        return self.logit_scale.float().clamp(max=self.config.logit_scale_max).exp()
+        logit_scale = self.logit_scale.float()
+        excess = (logit_scale - self.config.logit_scale_max).clamp(min=0).detach()
+        return (logit_scale - excess).exp().squeeze(0)
 
     @can_return_tuple
     def forward(
@@ -1053,6 +1068,10 @@ class ViCLIPForVideoClassification(ViCLIPPreTrainedModel):
         self.visual_projection = nn.Linear(config.vision_config.hidden_size, config.projection_dim, bias=False)
         self.classifier = nn.Linear(config.projection_dim, config.num_labels)
         self.post_init()
+
+    def get_input_embeddings(self) -> nn.Module:
+        # the patch embedding, as for the video tower alone (accelerate's FSDP2 preparation asks every model for it)
+        return self.vision_model.get_input_embeddings()
 
     @can_return_tuple
     def forward(

@@ -91,8 +91,8 @@ class UnsafeCheckpointError(ConversionError):
 
 
 def _temperature_to_logit_scale(temp: torch.Tensor) -> torch.Tensor:
-    # logits = cos_sim / temp = exp(logit_scale) * cos_sim
-    return torch.log(1.0 / temp.double()).to(temp.dtype)
+    # logits = cos_sim / temp = exp(logit_scale) * cos_sim; the released `temp` is 0-d, `logit_scale` has one element
+    return torch.log(1.0 / temp.double()).to(temp.dtype).reshape(1)
 
 
 def _linear_weight_from_matrix(matrix: torch.Tensor) -> torch.Tensor:
