@@ -450,6 +450,13 @@ def run_demo(config_name: str, model_dir: Path, output_dir: Path, script: str = 
 
 
 @pytest.mark.slow
+def test_pretraining_demo_retrieves_held_out_clips_well_above_chance(pretraining_demo_model):
+    results = read_json(pretraining_demo_model / "eval_results.json")
+    assert results["eval_num_pairs"] == 72
+    assert results["eval_t2v_r1"] >= 15.0  # chance: 1.4 (72 captions); last measured 23.6
+
+
+@pytest.mark.slow
 def test_demo_fine_tunes_well_above_chance_within_ten_minutes(pretraining_demo_model, tmp_path):
     results = run_demo("demo_classification.json", pretraining_demo_model, tmp_path / "demo")
     assert results["eval_top1"] >= 40.0  # chance: 25 (4 directions)
