@@ -331,7 +331,7 @@ def largest_fitting_batch(model, optimizer, config, processor, candidates: list[
         try:
             batch = synthetic_batch(config, processor, batch_size, device)
             training_step(model, optimizer, batch, processor.video_processor, device, mask_ratio)
-        except torch.OutOfMemoryError:
+        except torch.cuda.OutOfMemoryError:  # torch.OutOfMemoryError from torch 2.5 on
             out_of_memory = True
         batch = None
         optimizer.zero_grad(set_to_none=True)
