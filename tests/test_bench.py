@@ -39,3 +39,23 @@ def test_gpu_check_smoke_runs_on_a_cpu_and_fails_on_a_parity_miss(monkeypatch, c
     table = capsys.readouterr().out
     assert "| model | attention | min cosine to fp32 eager | inference videos/s | inference MFU |" in table
     assert "| tiny | sdpa | " in table and " FAIL |" in table
+
+
+def test_gpu_shards_check_smoke_runs_on_a_cpu_without_scikit_video(monkeypatch, capsys, tmp_path):
+    """`bench/gpu_shards_check.py --tiny --device cpu --source synthetic` runs the whole script as on a machine without
+    scikit-video: textured sources written with PyAV alone, shards written by the package's writer, steps fed by two
+    DataLoader workers, then the same batch from memory; it prints the table and says which content it used."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    spec = importlib.util.spec_from_file_location("bench_gpu_shards_check_smoke", BENCH / "gpu_shards_check.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # its worker processes find its functions by module name
+    spec.loader.exec_module(module)
+    module.main(["--tiny", "--device", "cpu", "--source", "synthetic", "--work_dir", str(tmp_path)])
+    output = capsys.readouterr().out
+    assert (
+        "| model | batch | mask ratio | workers | whole steps clips/s | waiting for data | model only clips/s |"
+        in output
+    )
+    assert "| tiny | 4 | 0.9 | 2 | " in output
+    assert "content: synthetic (8 unique 1.5 s clips at 64p" in output
+    assert (tmp_path / "synthetic-8x1.5s-of-4s-64p-gop8" / "shards" / "manifest.json").is_file()
