@@ -457,12 +457,13 @@ def test_pretraining_demo_retrieves_held_out_clips_well_above_chance(pretraining
 
 
 @pytest.mark.slow
-def test_demo_fine_tunes_well_above_chance_within_ten_minutes(pretraining_demo_model, tmp_path):
+def test_demo_fine_tunes_to_at_least_three_times_chance_within_ten_minutes(pretraining_demo_model, tmp_path):
     results = run_demo("demo_classification.json", pretraining_demo_model, tmp_path / "demo")
-    assert results["eval_top1"] >= 40.0  # chance: 25 (4 directions)
+    assert results["eval_top1"] >= 3 * 100 / 6  # chance: 1 in 6 colours, on the held-out clips
 
 
 @pytest.mark.slow
-def test_zero_shot_demo_scores_the_pretraining_demo_above_chance(pretraining_demo_model, tmp_path):
+def test_zero_shot_demo_scores_the_pretraining_demo_at_least_twice_chance(pretraining_demo_model, tmp_path):
     results = run_demo("demo_zero_shot.json", pretraining_demo_model, tmp_path / "demo", script="run_zero_shot.py")
-    assert results["eval_zero_shot_top1"] > 25.0 and results["eval_zero_shot_samples"] == 72
+    assert results["eval_zero_shot_samples"] == 72
+    assert results["eval_zero_shot_top1"] >= 2 * 100 / 6  # chance: 1 in 6 colours

@@ -119,10 +119,8 @@ def test_demo_config_parses(monkeypatch, tmp_path):
     monkeypatch.setattr(sys, "argv", ["run_zero_shot.py", str(REPO_ROOT / "configs" / "demo_zero_shot.json")])
     zero_shot_args, data_args, eval_args, training_args = run_zero_shot.parse_arguments()
     run_zero_shot.check_arguments(zero_shot_args, training_args)
-    assert data_args.synthetic_corpus_dir and zero_shot_args.zero_shot_label_text == {
-        "left": "to the left",
-        "right": "to the right",
-    }
+    assert data_args.synthetic_corpus_dir and data_args.label_column == "color"
+    assert len(zero_shot_args.zero_shot_templates) == 12  # every shape and direction, the label left to the model
 
 
 # Variant spellings of Kinetics-400 classes, as users' CSVs write them, and the official name each one is.

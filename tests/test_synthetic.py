@@ -13,6 +13,7 @@ from viclip_train.synthetic import (
     COLORS,
     DIRECTIONS,
     SHAPES,
+    SyntheticCorpus,
     caption_for,
     make_synthetic_corpus,
     render_clip,
@@ -112,3 +113,21 @@ def test_a_validation_split_of_all_combinations_has_each_caption_once(tmp_path):
     corpus = make_synthetic_corpus(tmp_path, num_train=1, num_val=combinations, num_frames=4, frame_size=16)
     captions = [row["caption"] for row in json.loads(corpus.annotation_file("val", "json").read_text())]
     assert sorted(captions) == sorted(caption_for(*c) for c in itertools.product(COLORS, SHAPES, DIRECTIONS))
+
+
+@pytest.mark.parametrize(
+    "column, classes",
+    [
+        ("label", ["left", "right", "up", "down"]),
+        ("direction", ["left", "right", "up", "down"]),
+        ("color", ["red", "green", "blue", "yellow", "purple", "white"]),
+        ("shape", ["square", "circle", "triangle"]),
+    ],
+)
+def test_each_class_column_has_its_classes_in_a_fixed_order(column, classes):
+    assert SyntheticCorpus.class_names(column) == classes
+
+
+def test_a_column_without_classes_is_an_error_naming_the_class_columns():
+    with pytest.raises(ValueError, match=r"no class column 'caption'.*'color'"):
+        SyntheticCorpus.class_names("caption")

@@ -133,7 +133,7 @@ def load_splits(
         with training_args.main_process_first(desc="generating the synthetic corpus"):
             corpus = make_synthetic_corpus(data_args.synthetic_corpus_dir)
         synthetic = {**columns, "video_column": "video"}
-        class_names = corpus.label_names if label_column else None
+        class_names = corpus.class_names(label_column) if label_column else None
         splits = {"train": need_train, "val": need_eval}
         loaded = {
             split: AnnotationSplit(

@@ -3,9 +3,10 @@
 A small synthetic video-text corpus: coloured shapes moving in named directions, as real mp4 files.
 
 Each clip shows one shape of one colour crossing a dark background in one direction, captioned e.g.
-`"a red square moving to the left"`, with the direction as its classification label. Colour and shape can be read
+`"a red square moving to the left"`; its colour, shape and direction are class columns. Colour and shape can be read
 from any frame; the direction only from the order of frames, so a model must use time to tell `"left"` from
-`"right"`. The corpus is deterministic given its seed, is written once (a `manifest.json` written last marks a
+`"right"` (the demo-size model of `configs/demo.json` learns colour and shape in minutes on a CPU, not direction, so
+the classification demos classify colours). The corpus is deterministic given its seed, is written once (a `manifest.json` written last marks a
 complete corpus), and is reused by the tests, the pretraining demo and the classification demo.
 
 Layout under `root`:
@@ -162,10 +163,23 @@ class SyntheticCorpus:
             raise ValueError(f"Unknown annotation format {file_format!r}; choose one of {ANNOTATION_FORMATS}.")
         return self.root / f"{split}.{file_format}"
 
-    @property
-    def label_names(self) -> list[str]:
-        """The classification labels (the directions), in a fixed order."""
-        return list(DIRECTIONS)
+    @staticmethod
+    def class_names(label_column: str = "label") -> list[str]:
+        """
+        The classes of an annotation column, in a fixed order: `"label"` and `"direction"` (the directions),
+        `"color"` or `"shape"`.
+        """
+        classes = {
+            "label": list(DIRECTIONS),
+            "direction": list(DIRECTIONS),
+            "color": list(COLORS),
+            "shape": list(SHAPES),
+        }
+        if label_column not in classes:
+            raise ValueError(
+                f"The synthetic corpus has no class column {label_column!r}; its class columns are {sorted(classes)}."
+            )
+        return classes[label_column]
 
 
 def _parameters(corpus: SyntheticCorpus) -> dict:
