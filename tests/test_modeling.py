@@ -245,6 +245,20 @@ def test_logit_scale_gets_a_gradient_at_its_cap_as_the_reference_temperature_doe
     assert model.logit_scale.grad.abs().item() > 0
 
 
+def test_a_folder_saved_with_a_0d_logit_scale_loads_it_with_shape_1(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    model = tiny_model()
+    model.save_pretrained(tmp_path)
+    weights = load_file(tmp_path / "model.safetensors")
+    weights["logit_scale"] = torch.tensor(2.0)  # as folders were saved before FSDP2 support
+    save_file(weights, tmp_path / "model.safetensors", metadata={"format": "pt"})
+    loaded = ViCLIPModel.from_pretrained(tmp_path)
+    torch.testing.assert_close(loaded.logit_scale.data, torch.tensor([2.0]))
+    loaded.save_pretrained(tmp_path / "again")
+    assert load_file(tmp_path / "again" / "model.safetensors")["logit_scale"].shape == (1,)
+
+
 def test_contrastive_loss_is_the_symmetric_cross_entropy_of_the_logits():
     model = tiny_model()
     with torch.no_grad():

@@ -16,7 +16,7 @@ from torch import nn
 from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.conversion_mapping import register_checkpoint_conversion_mapping
-from transformers.core_model_loading import PrefixChange
+from transformers.core_model_loading import ConversionOps, PrefixChange, WeightConverter
 from transformers.masking_utils import create_causal_mask
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutput, BaseModelOutputWithPooling, ImageClassifierOutput
@@ -572,6 +572,33 @@ def _check_text_inputs(input_ids: torch.LongTensor | None, attention_mask: torch
 # name as a prefix, which loading removes (and saving restores, so the folder keeps one layout).
 register_checkpoint_conversion_mapping("ViCLIPVisionModel", [PrefixChange(prefix_to_remove="vision_model")], True)
 register_checkpoint_conversion_mapping("ViCLIPTextModel", [PrefixChange(prefix_to_remove="text_model")], True)
+
+
+class ViCLIPLogitScaleAsVector(ConversionOps):
+    """Loads a 0-d `logit_scale` (folders saved before it had shape [1]) with shape [1]; saving leaves it as it is."""
+
+    @torch.no_grad()
+    def convert(
+        self, input_dict: dict[str, Any], source_patterns: list[str], target_patterns: list[str], **kwargs
+    ) -> dict[str, torch.Tensor]:
+        tensors = next(iter(input_dict.values()))
+        tensor = tensors[0] if isinstance(tensors, list) else tensors
+        return {target_patterns[0]: tensor.reshape(1)}
+
+    @property
+    def reverse_op(self) -> ConversionOps:
+        return self
+
+
+register_checkpoint_conversion_mapping(
+    "ViCLIPModel",
+    [
+        WeightConverter(
+            source_patterns="logit_scale", target_patterns="logit_scale", operations=[ViCLIPLogitScaleAsVector()]
+        )
+    ],
+    True,
+)
 # What a full ViCLIP folder holds besides a tower: loading only that tower leaves them unused, by design.
 _VISION_FREE_KEYS = [r"^text_model\.", r"^text_projection\.", r"^logit_scale$"]
 _TEXT_FREE_KEYS = [r"^vision_model\.", r"^visual_projection\.", r"^logit_scale$"]
