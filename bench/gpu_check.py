@@ -72,6 +72,13 @@ def text_matmul_flops(config: ViCLIPConfig, tokens: int = CAPTION_TOKENS) -> flo
     return linear + attention + 2 * width * config.projection_dim
 
 
+def kept_token_ratio(config: ViCLIPConfig, mask_ratio: float) -> float:
+    """Share of a clip's patch tokens a masked training step keeps (the model drops `int(mask_ratio * tokens)`)."""
+    vision = config.vision_config
+    tokens = vision.num_frames * (vision.image_size // vision.patch_size) ** 2
+    return 1.0 - int(mask_ratio * tokens) / tokens
+
+
 def peak_tflops(device: torch.device, override: float | None) -> tuple[float, str]:
     """The device's dense bf16 peak and where the number comes from."""
     if override:
@@ -201,9 +208,7 @@ def training_row(config: ViCLIPConfig, attention: str, args, device, peak: float
     with peak_memory(device, result):
         seconds = median_seconds(work, device, args.repeats)
     videos_per_second = args.batch_size / seconds
-    kept_ratio = 1.0 - int(args.mask_ratio * config.num_frames * model.vision_model.embeddings.num_patches) / (
-        config.num_frames * model.vision_model.embeddings.num_patches
-    )
+    kept_ratio = kept_token_ratio(config, args.mask_ratio)
     forward_flops = matmul_flops(config, config.num_frames, kept_ratio) + text_matmul_flops(config)
     return {
         "train_kernels": attention_kernels(work, device),

@@ -66,7 +66,13 @@ from viclip_train.shards import ShardedVideoDataset, expand_shards
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 from bench_model import matmul_flops  # noqa: E402 (sibling benchmark scripts)
-from gpu_check import TINY_CONFIG, peak_tflops, synchronize, text_matmul_flops  # noqa: E402
+from gpu_check import (  # noqa: E402
+    TINY_CONFIG,
+    kept_token_ratio,
+    peak_tflops,
+    synchronize,
+    text_matmul_flops,
+)
 from training_steps import adamw_with_decay_groups  # noqa: E402
 
 
@@ -577,9 +583,7 @@ def main(argv: list[str] | None = None) -> None:
         model, optimizer, data["last_batch"], processor.video_processor, device, args.mask_ratio, args.steps
     )
 
-    num_patches = (config.vision_config.image_size // config.vision_config.patch_size) ** 2
-    tokens = config.vision_config.num_frames * num_patches
-    kept_ratio = 1.0 - int(args.mask_ratio * tokens) / tokens
+    kept_ratio = kept_token_ratio(config, args.mask_ratio)
     # the text tower is frozen: its forward only; the vision tower forward and backward (x3)
     flops_per_clip = 3 * matmul_flops(config, config.vision_config.num_frames, kept_ratio) + text_matmul_flops(config)
 
