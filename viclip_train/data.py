@@ -27,15 +27,12 @@ from typing import Any, NamedTuple
 import datasets
 import numpy as np
 import torch
-from transformers.utils import logging
 
 from viclip.video_processing_viclip import read_video_frames, resolve_video_backend
 
 from .annotations import ANNOTATION_COLUMNS, resolve_video_path
 from .skipping import SkippedSample
 
-
-logger = logging.get_logger(__name__)
 
 SKIPPED_KEY = "num_skipped"
 """Batch key: the number of samples the collator dropped because their video could not be read (a 0-d tensor)."""
@@ -224,7 +221,8 @@ class VideoDataset(torch.utils.data.Dataset):
     def read_item(self, row: int, rng: np.random.Generator | None) -> dict[str, Any] | SkippedSample:
         """
         The item of annotation row `row`, or a [`SkippedSample`] when its video cannot be read: the one place where a
-        bad video becomes a skip, for every dataset of this package.
+        bad video of an annotation table becomes a skip (shards and streams make theirs with the same
+        [`SkippedSample.from_error`]).
         """
         annotation = self.annotations[row]
         window = None if annotation["start"] is None else (annotation["start"], annotation["end"])
@@ -235,9 +233,7 @@ class VideoDataset(torch.utils.data.Dataset):
         except (OSError, ValueError, RuntimeError) as error:
             where = str(path) if path is not None else os.path.join(self.video_root or "", annotation["video"])
             span = f" ({window[0]}-{window[1]} s)" if window else ""
-            reason = " ".join(str(error).split())
-            logger.debug(f"Skipping annotation {row} ({where}{span}): {reason}")
-            return SkippedSample(index=row, video=where + span, reason=reason, error=type(error).__name__)
+            return SkippedSample.from_error(row, where + span, error)
         item = {"pixel_values": self.process_frames(frames, rng), INDEX_KEY: row}
         if annotation["caption"] is not None:
             item["caption"] = annotation["caption"]

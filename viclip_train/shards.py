@@ -46,7 +46,6 @@ from typing import Any
 import numpy as np
 import torch
 from braceexpand import braceexpand
-from transformers.utils import logging
 
 from viclip.video_processing_viclip import read_video_frames, resolve_video_backend
 
@@ -54,8 +53,6 @@ from .annotations import VIDEO_EXTENSIONS
 from .data import INDEX_KEY, Placeholder, transform_clip
 from .skipping import SkippedSample
 
-
-logger = logging.get_logger(__name__)
 
 SHARD_MANIFEST = "manifest.json"
 """The shard writer's record in the shard folder: per-shard sample counts (which spare a header scan) and failures."""
@@ -512,9 +509,7 @@ class ShardedVideoDataset(torch.utils.data.IterableDataset):
                 decode_size=self.decode_size,
             )
         except (OSError, ValueError, RuntimeError, KeyError, UnicodeDecodeError) as error:
-            reason = " ".join(str(error).split())
-            logger.debug(f"Skipping sample {index} ({name}): {reason}")
-            return SkippedSample(index=index, video=name, reason=reason, error=type(error).__name__)
+            return SkippedSample.from_error(index, name, error)
         pixel_values = transform_clip(
             self.video_processor, frames, train=self.augment, rng=rng, uint8_frames=self.uint8_frames
         )

@@ -18,7 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from transformers.utils import logging
 
+
+logger = logging.get_logger(__name__)
 
 SKIPPED_FILE_PATTERN = "skipped_samples.rank{rank}.jsonl"
 """Name of the per-process record of skipped samples, in the output folder."""
@@ -42,6 +45,14 @@ class SkippedSample:
     """The exception's class name (`FileNotFoundError`, `ValueError`, ...), which groups reasons in summaries."""
     replacement_failures: tuple["SkippedSample", ...] = field(default=(), compare=False)
     """Other rows tried in this one's place (training refills a failed sample from other rows) that failed too."""
+
+    @classmethod
+    def from_error(cls, index: int, video: str, error: Exception) -> "SkippedSample":
+        """The skip of sample `index` whose `video` raised `error`, as every dataset of this package makes it (the
+        message on one line, the exception's class as `error`), logged at debug level."""
+        reason = " ".join(str(error).split())
+        logger.debug(f"Skipping sample {index} ({video}): {reason}")
+        return cls(index=index, video=video, reason=reason, error=type(error).__name__)
 
     def expanded(self) -> list["SkippedSample"]:
         """This sample and the replacements that failed with it."""

@@ -333,11 +333,8 @@ class StreamingVideoDataset(torch.utils.data.IterableDataset):
                 decode_size=self.decode_size,
             )
         except (OSError, ValueError, RuntimeError, TypeError) as error:
-            reason = " ".join(str(error).split())
             key = key if key is not None else sample_key(example, None, caption, None)
-            name = name or _describe(example, None, key)
-            logger.debug(f"Skipping {name}: {reason}")
-            return SkippedSample(index=key, video=name, reason=reason, error=type(error).__name__)
+            return SkippedSample.from_error(key, name or _describe(example, None, key), error)
         pixel_values = transform_clip(
             self.video_processor, frames, train=self.augment, rng=rng, uint8_frames=self.uint8_frames
         )
