@@ -32,13 +32,25 @@ def test_gpu_check_smoke_runs_on_a_cpu_and_fails_on_a_parity_miss(monkeypatch, c
     spec = importlib.util.spec_from_file_location("bench_gpu_check_smoke", BENCH / "gpu_check.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    arguments = ["--tiny", "--device", "cpu", "--batch_size", "2", "--repeats", "1", "--num_check_videos", "2"]
+    arguments = ["--tiny", "--device", "cpu", "--train_batch_size", "2", "--inference_batch_size", "2"]
+    arguments += ["--repeats", "1", "--num_check_videos", "2", "--compile", "off"]
     with pytest.raises(SystemExit) as exit_info:
         module.main([*arguments, "--threshold", "1.01"])
     assert exit_info.value.code == 1
     table = capsys.readouterr().out
-    assert "| model | attention | min cosine to fp32 eager | inference videos/s | inference MFU |" in table
-    assert "| tiny | sdpa | " in table and " FAIL |" in table
+    assert "| model | attention | compiled | min cosine to fp32 eager | inference batch | inference videos/s |" in table
+    assert "| tiny | sdpa | no | " in table and " FAIL |" in table
+
+
+def test_frame_decoding_bench_prints_the_cpu_rows_without_a_gpu(monkeypatch, capsys):
+    """`bench/bench_frame_decoding.py --device cpu` encodes frames as JPEG and times the CPU decoders alone."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    spec = importlib.util.spec_from_file_location("bench_frame_decoding_smoke", BENCH / "bench_frame_decoding.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(["--frames", "8", "--width", "64", "--height", "48", "--device", "cpu"])
+    output = capsys.readouterr().out
+    assert "| CPU torchvision.io.decode_jpeg, 1 thread |" in output and "GPU" not in output
 
 
 def test_gpu_shards_check_smoke_runs_on_a_cpu_without_scikit_video(monkeypatch, capsys, tmp_path):
