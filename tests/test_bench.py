@@ -38,7 +38,9 @@ def test_gpu_check_smoke_runs_on_a_cpu_and_fails_on_a_parity_miss(monkeypatch, c
         module.main([*arguments, "--threshold", "1.01"])
     assert exit_info.value.code == 1
     table = capsys.readouterr().out
-    assert "| model | attention | compiled | min cosine to fp32 eager | inference batch | inference videos/s |" in table
+    assert (
+        "| model | attention | compiled | min cosine to fp32 eager | inference batch | inference videos/s |" in table
+    )
     assert "| tiny | sdpa | no | " in table and " FAIL |" in table
 
 
