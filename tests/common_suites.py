@@ -15,7 +15,10 @@ export and generation mixins are empty (ViCLIP neither exports nor generates tex
     test_modeling_common = import_common_suite("test_modeling_common")
     ModelTesterMixin = test_modeling_common.ModelTesterMixin
 
-Set `VICLIP_TRANSFORMERS_TESTS` to a folder holding an unpacked `tests/` of the same release to skip the download.
+Set `VICLIP_TRANSFORMERS_TESTS` to a folder holding an unpacked `tests/` of the same release to skip the download, and
+`VICLIP_COMMON_SUITES_CACHE` to keep the unpacked suites elsewhere than `.transformers_tests/`. Where the sdist can be
+neither found nor downloaded (offline, no package index), the test modules that need the suites are skipped with the
+reason, and every other test still runs.
 """
 
 import importlib
@@ -28,12 +31,22 @@ import tempfile
 from pathlib import Path
 from types import ModuleType
 
+import pytest
 import transformers
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "transformers_common_tests"
-CACHE_DIR = REPO_ROOT / ".transformers_tests" / transformers.__version__
+CACHE_DIR = (
+    Path(os.environ.get("VICLIP_COMMON_SUITES_CACHE", REPO_ROOT / ".transformers_tests")) / transformers.__version__
+)
+# seconds pip waits for the package index, and its retries: offline, the suites are skipped after about a minute at most
+PIP_TIMEOUT, PIP_RETRIES = 15, 1
+
+
+class CommonSuitesUnavailable(RuntimeError):
+    """The transformers sdist holding the common test suites could not be found or downloaded."""
+
 
 _STANDINS = {
     "exporters/__init__.py": "",
@@ -74,11 +87,12 @@ def _download_tests(destination: Path) -> None:
             command = [
                 sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
                 f"transformers=={transformers.__version__}", "--dest", scratch,
+                "--timeout", str(PIP_TIMEOUT), "--retries", str(PIP_RETRIES),
             ]  # fmt: skip
             result = subprocess.run(command, capture_output=True, text=True)
             archives = list(Path(scratch).glob("transformers-*.tar.gz"))
             if result.returncode != 0 or not archives:
-                raise RuntimeError(
+                raise CommonSuitesUnavailable(
                     f"Could not download the transformers {transformers.__version__} sdist, whose tests/ holds the "
                     f"common test suites: {result.stderr.strip()[-600:]}. These tests need the package index; "
                     "set VICLIP_TRANSFORMERS_TESTS to an unpacked tests/ folder of that release to work offline."
@@ -126,6 +140,12 @@ def common_suites_dir() -> Path:
 
 
 def import_common_suite(name: str) -> ModuleType:
-    """Imports `transformers_common_tests.<name>`, e.g. `"test_modeling_common"`."""
-    common_suites_dir()
+    """
+    Imports `transformers_common_tests.<name>`, e.g. `"test_modeling_common"`. Called at the top of a test module:
+    where the suites cannot be had, the whole module is skipped with the reason (the other modules still run).
+    """
+    try:
+        common_suites_dir()
+    except CommonSuitesUnavailable as error:
+        pytest.skip(f"transformers' common test suites are unavailable: {error}", allow_module_level=True)
     return importlib.import_module(f"{PACKAGE}.{name}")
