@@ -2,15 +2,15 @@
 """
 Every backend reads each class of real-world file as a player shows it (issue 20).
 
-`tests/video_files.py` builds the files (rotation metadata, B-frames in MPEG-TS and in MPEG-4 Part 2, several video
-streams, cover art, stream-copy cuts, a still picture, and the plain H.264 MP4 as the control) with index-coded frames,
-and says what a player shows of each. The first tests check those views against the `ffmpeg` and `ffprobe` commands;
-the others read every file with every installed backend through the public functions of
-`viclip.video_decoding_viclip` (a whole video, a clip window, the reference's sampling) and compare the frames with
-the view: which frames, in which order, in which orientation, from which stream.
+`tests/video_files.py` builds the files (rotation metadata, B-frames in MPEG-TS, in AVI and in MPEG-4 Part 2, several
+video streams, cover art, stream-copy cuts, a still picture, and the plain H.264 MP4 as the control) with index-coded
+frames, and says what a player shows of each. The first tests check those views against the `ffmpeg` and `ffprobe`
+commands; the others read every file with every installed backend through the public functions of
+`viclip.video_decoding_viclip` (a whole video, a clip window, the reference's sampling) and compare the frames with the
+view: which frames, in which order, in which orientation, from which stream.
 
-What the backends return today is written out in the `xfail(strict=True)` reasons below, so that fixing a case turns
-its xfail into a failure to remove (see /work/notes/decoding_matrix.md for the proposed fix).
+What the backends return today where it differs is written out in the `xfail(strict=True)` reasons below: a fix shows
+up as an unexpected pass, which fails the suite until its entry is removed.
 """
 
 import json
@@ -51,6 +51,7 @@ _EDIT_LIST = "the 5 packets the edit list hides are counted as frames"
 _NO_KEY = "the 7 packets before the first key frame, which never decode, are counted as frames"
 _NO_FRAMES_LEFT = "torchcodec raises 'Requested next frame while there are no more frames left to decode'"
 _OTHER_FRAMES = "torchcodec raises 'torchcodec returned other frames ... than those of the clip window'"
+_AVI_PTS = "it takes the AVI demuxer's packet times (decoding order) for presentation times"
 _STILL = "raises 'starts after the end ... its last frame is at 0.000 s': the frame's 2 s display is ignored"
 
 # What each backend returns today where it differs from the player: {(file, backend): reason}.
@@ -63,6 +64,8 @@ WHOLE_VIDEO_TODAY = {
     ("mpeg2_ts", "decord"): f"decord returns frames 12-39, then 39 twelve more times: {_TS_SEEK}",
     ("mpeg2_ts", "torchcodec"): f"{_NO_FRAMES_LEFT}: {_TS_SEEK}",
     ("mpeg4_avi", "torchcodec"): f"{_NO_FRAMES_LEFT} at the last frame, which has no timestamp",
+    ("h264_avi", "pyav"): f"PyAV returns the frames in decoding order (0, 3, 1, 2, 7, 5, ...): {_AVI_PTS}",
+    ("h264_avi", "torchcodec"): f"{_NO_FRAMES_LEFT} at the last frames, which have no timestamp",
     ("thumbnail_track_first", "pyav"): "PyAV reads the first listed stream: the 64x48 thumbnail, one frame (250)",
     ("cover_art_first", "pyav"): "PyAV reads the first listed stream, the cover art: one frame (250)",
     ("cover_art_first", "torchcodec"): "torchcodec's exact scan raises 'Could not seek file to pts=0'",
@@ -87,6 +90,8 @@ CLIP_WINDOW_TODAY = {
     "start; the frames before the key frame at 3.0 s are replaced by it",
     ("mpeg2_ts", "torchcodec"): f"{_OTHER_FRAMES}: {_TS_SEEK}",
     ("mpeg4_avi", "decord"): "decord returns 7 frames, 13-19, instead of 4-13: its AVI frame times are wrong",
+    ("h264_avi", "decord"): "decord raises 'starts after the end ... its last frame is at -922337217429372928.000 s'",
+    ("h264_avi", "pyav"): f"PyAV returns 7, 5, 4, 6, 9, 8, 10, 14, 12, 11 instead of 3-12: {_AVI_PTS}",
     ("thumbnail_track_first", "pyav"): "PyAV raises 'starts after the end': it times the one-frame thumbnail stream",
     ("thumbnail_track_first", "torchcodec"): "raises 'starts after the end': the window is located (with PyAV) in the "
     "thumbnail stream",
@@ -114,6 +119,9 @@ SAMPLED_TODAY = {
     ("mpeg2_ts", "torchcodec"): f"torchcodec returns frames 12, 14, 30, 34 instead of 4, 14, 24, 34: {_TS_SEEK}",
     ("mpeg4_avi", "decord"): "decord returns frames 2, 8, 16, 22 instead of 2, 8, 14, 20 (seeking with B-frames)",
     ("mpeg4_avi", "torchcodec"): "torchcodec returns frames 1, 7, 13, 21 instead of 2, 8, 14, 20",
+    ("h264_avi", "decord"): "decord returns frames 2, 8, 4, 0 instead of 2, 8, 14, 20",
+    ("h264_avi", "pyav"): f"PyAV returns frames 1, 9, 13, 20 instead of 2, 8, 14, 20: {_AVI_PTS}",
+    ("h264_avi", "torchcodec"): "torchcodec returns frames 0, 6, 12, 20 instead of 2, 8, 14, 20",
     ("mpeg4_mp4", "decord"): "decord returns frames 2, 8, 14, 22 instead of 2, 8, 14, 20 (seeking with B-frames)",
     ("thumbnail_track_first", "pyav"): "PyAV returns the 64x48 thumbnail (250) four times",
     ("cover_art_first", "pyav"): "PyAV returns the cover art (250) four times",
@@ -137,6 +145,7 @@ TRAINING_DIFFERS_FROM_EVALUATION_TODAY = {
     "h264_ts": "evaluation (decord) reads frames 14, 24, 34, 38, training (PyAV) 4, 14, 24, 34",
     "mpeg2_ts": "evaluation (decord) reads frames 16, 25, 35, 35, training (PyAV) 4, 14, 24, 34",
     "mpeg4_avi": "evaluation (decord) reads frames 2, 8, 16, 22, training (PyAV) 2, 8, 14, 20",
+    "h264_avi": "evaluation (decord) reads frames 2, 8, 4, 0, training (PyAV) 1, 9, 13, 20",
     "mpeg4_mp4": "evaluation (decord) reads frames 2, 8, 14, 22, training (PyAV) 2, 8, 14, 20",
     "thumbnail_track_first": "training reads the thumbnail track, evaluation the video track",
     "cover_art_first": "training reads the cover art, evaluation the video track",

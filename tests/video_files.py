@@ -2,12 +2,12 @@
 """
 Tiny video files of the kinds users have, built here, and what a player shows of each.
 
-Each builder writes one class of real-world file in a few milliseconds with PyAV (no `ffmpeg` command needed): a phone
-recording with a display matrix, broadcast captures with B-frames in MPEG-TS, MPEG-4 Part 2 exports with B-frames,
-files with a thumbnail track, cover art or two video tracks, stream-copy cuts and a still picture shown for two
-seconds, plus the common case (H.264 in MP4) as the control. Where a structure is written by hand rather than by a
-muxer (the track matrix of a rotated video, cover art listed before the video track), the builder edits the MP4 boxes
-that FFmpeg's muxer wrote, as a phone or a tagging tool would have written them.
+Each builder writes one class of real-world file in a few milliseconds with PyAV (no `ffmpeg` command needed): phone
+recordings with a display matrix, broadcast captures with B-frames in MPEG-TS, exports with B-frames in AVI (MPEG-4
+Part 2 and H.264) and in MP4 (MPEG-4 Part 2), files with a thumbnail track, cover art or two video tracks, stream-copy
+cuts and a still picture shown for two seconds, plus the common case (H.264 in MP4) as the control. Where a structure
+is written by hand rather than by a muxer (the track matrix of a rotated video, cover art listed before the video
+track), the builder edits the MP4 boxes that FFmpeg's muxer wrote, as a phone or a tagging tool would have written them.
 
 Every frame is index-coded so that which frame a decoder returned, and in which orientation, is decided from pixels
 alone, through lossy compression: frame `i` is a flat colour whose red and green levels encode `i` (16 levels each,
@@ -306,6 +306,15 @@ def build_mpeg4_avi(folder: Path) -> VideoFile:
     return VideoFile(path, _regular_view(list(range(24)), first_timestamp=1 / FPS), (0.5, 1.5))
 
 
+def build_h264_avi(folder: Path) -> VideoFile:
+    """A camera or screen-recorder export: H.264 with B-frames in AVI, 24 frames. AVI stores decoding times only;
+    FFmpeg's best-effort timestamps start two frames late (frame 0 is shown at 0.2 s) and the last two frames have
+    none (a player shows them one frame after the other)."""
+    path = folder / "h264.avi"
+    _write_video(path, "libx264", list(range(24)))
+    return VideoFile(path, _regular_view(list(range(24)), first_timestamp=2 / FPS), (0.5, 1.5))
+
+
 def build_mpeg4_mp4(folder: Path) -> VideoFile:
     """MPEG-4 Part 2 with B-frames in MP4, 24 frames."""
     path = folder / "mpeg4.mp4"
@@ -419,6 +428,7 @@ VIDEO_FILE_BUILDERS: dict[str, Callable[[Path], VideoFile]] = {
     "h264_ts": build_h264_ts,
     "mpeg2_ts": build_mpeg2_ts,
     "mpeg4_avi": build_mpeg4_avi,
+    "h264_avi": build_h264_avi,
     "mpeg4_mp4": build_mpeg4_mp4,
     "thumbnail_track_first": build_thumbnail_track_first,
     "cover_art_first": build_cover_art_first,
