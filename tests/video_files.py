@@ -7,7 +7,7 @@ recordings with a display matrix, broadcast captures with B-frames in MPEG-TS, e
 Part 2 and H.264) and in MP4 (MPEG-4 Part 2), files with a thumbnail track, cover art or two video tracks, stream-copy
 cuts and a still picture shown for two seconds, plus the common case (H.264 in MP4) as the control. Where a structure
 is written by hand rather than by a muxer (the track matrix of a rotated video, cover art listed before the video
-track), the builder edits the MP4 boxes that FFmpeg's muxer wrote, as a phone or a tagging tool would have written them.
+track), the builder edits the MP4 boxes that FFmpeg's muxer wrote, as a phone or a tagging tool writes them.
 
 Every frame is index-coded so that which frame a decoder returned, and in which orientation, is decided from pixels
 alone, through lossy compression: frame `i` is a flat colour whose red and green levels encode `i` (16 levels each,
@@ -43,7 +43,7 @@ CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
 
 
 def index_frame(index: int, height: int = HEIGHT, width: int = WIDTH) -> np.ndarray:
-    """The RGB frame `[height, width, 3]` uint8 that encodes `index` (0-255), its top-left quarter block marked blue."""
+    """The RGB frame `[height, width, 3]` uint8 that encodes `index` (0-255), its top-left block marked blue."""
     if not 0 <= index < 256:
         raise ValueError(f"index-coded frames encode 0 to 255, got {index}.")
     frame = np.zeros((height, width, 3), np.uint8)
