@@ -19,7 +19,7 @@ from .pipeline_viclip import KINETICS_TEMPLATES, ZeroShotVideoClassificationPipe
 from .processing_viclip import ViCLIPProcessor
 from .registration import register_auto_classes
 from .tokenization_viclip import ViCLIPTokenizer, build_viclip_tokenizer, clean_caption, normalize_training_caption
-from .video_decoding_viclip import load_video, read_video_frames, sample_frame_indices
+from .video_decoding_viclip import load_video, sample_frame_indices
 from .video_processing_viclip import ViCLIPVideoProcessor
 
 
@@ -46,6 +46,5 @@ __all__ = [
     "clean_caption",
     "load_video",
     "normalize_training_caption",
-    "read_video_frames",
     "sample_frame_indices",
 ]
