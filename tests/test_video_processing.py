@@ -244,6 +244,14 @@ def test_do_sample_frames_false_keeps_every_frame_of_arrays_and_files(tiny_proce
     assert frame_indices_of(undo_normalisation(pixel_values[0])) == list(range(6))
 
 
+def test_do_sample_frames_false_keeps_every_frame_of_a_clip_window_with_the_calls_decoder(tiny_processor, index_video):
+    outputs = tiny_processor(
+        index_video, do_sample_frames=False, clip_windows=(3.0, 4.0), video_backend="pyav", return_metadata=True
+    )
+    assert frame_indices_of(undo_normalisation(outputs["pixel_values"][0])) == list(range(30, 40))
+    assert outputs["video_metadata"][0].video_backend == "pyav"
+
+
 def test_fps_samples_that_many_frames_per_second_of_files(tiny_processor, index_video):
     outputs = tiny_processor(index_video, fps=0.5, return_metadata=True)  # 20 s at 10 fps
     metadata = outputs["video_metadata"][0]

@@ -13,6 +13,7 @@ from transformers.image_processing_utils import BatchFeature
 from transformers.image_utils import (
     IMAGENET_DEFAULT_MEAN,
     IMAGENET_DEFAULT_STD,
+    ChannelDimension,
     PILImageResampling,
     SizeDict,
     infer_channel_dimension_format,
@@ -45,8 +46,7 @@ def resample_to_interpolation(resample: Any) -> InterpolationMode:
 class ViCLIPVideoProcessorKwargs(VideosKwargs, total=False):
     r"""
     sampling (`str`): `"middle"` (reference evaluation) or `"rand"` (reference training) segment sampling.
-    clip_windows (`(float, float)` or a list of them): `(start, end)` seconds of each video file (or `None`): only
-        frames shown at `start <= t < end` are sampled.
+    clip_windows (`(float, float)` or a list of them): `(start, end)` seconds of each file: frames shown in it only.
     video_backend (`str`): `"decord"`, `"pyav"` or `"torchcodec"`; by default decord, else PyAV.
     decode_size (`(int, int)`): `(height, width)` to decode files at; unset keeps the reference's numerics.
     do_train_augmentation (`bool`): the reference training transform instead of the resize: RandomResizedCrop to
@@ -65,9 +65,8 @@ class ViCLIPVideoProcessorKwargs(VideosKwargs, total=False):
 
 class ViCLIPVideoProcessor(BaseVideoProcessor):
     r"""
-    Turns videos into the `pixel_values` of ViCLIP, `[batch, frames, 3, height, width]` float32: video files (paths,
-    bytes, binary file objects, `datasets.Video()` values), arrays `[T, H, W, C]` / `[T, C, H, W]` and lists of frames,
-    alone or in a list. Frames are uint8 or float in [0, 255] (float in [0, 1] needs `do_rescale=False`).
+    Turns videos (files, bytes, file objects, `datasets.Video()` values, arrays `[T, H, W, C]` / `[T, C, H, W]`, lists
+    of uint8 or [0, 255] frames, or a list of those) into ViCLIP's `pixel_values` `[batch, frames, 3, height, width]`.
 
     The defaults are the reference evaluation transform: 8 frames at the middle of equal segments, resized to 224x224
     bicubic with antialiasing on uint8 values, divided by 255, normalised with the ImageNet mean and std;
@@ -95,9 +94,8 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
     _call_only_kwargs = ("clip_windows", "rng", "video_metadata", "device", "return_tensors")
 
     def __init__(self, **kwargs: Unpack[ViCLIPVideoProcessorKwargs]):
-        for name in self._call_only_kwargs:
-            if kwargs.get(name) is not None:
-                raise ValueError(f"`{name}` is an argument of each call of {type(self).__name__}, not a setting.")
+        if misplaced := [name for name in self._call_only_kwargs if kwargs.get(name) is not None]:
+            raise ValueError(f"{misplaced}: arguments of each call of {type(self).__name__}, not settings.")
         if kwargs.get("do_convert_rgb") is False:
             raise ValueError("ViCLIP needs RGB frames: keep do_convert_rgb=True (grayscale and RGBA are converted).")
         settings = {name: value for name, value in kwargs.items() if name in self.valid_kwargs.__annotations__}
@@ -112,14 +110,18 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
         return {name: value for name, value in super().to_dict().items() if name not in self._call_only_kwargs}
 
     def _merge_and_standardize_kwargs(self, **kwargs) -> dict:
-        """Unset or None arguments take this processor's settings; `fps` or `num_frames` given alone replaces both."""
+        """Unset or None arguments take this processor's settings; `fps` or `num_frames` given alone replaces both.
+        `do_sample_frames=False` becomes a sampler that keeps every frame, which the decode step gets with the call."""
         given = {name: value for name, value in kwargs.items() if value is not None}
         replaced = {"fps": None, "num_frames": None} if ("fps" in given) != ("num_frames" in given) else {}
-        return super()._merge_and_standardize_kwargs(**{**replaced, **given})
+        merged = super()._merge_and_standardize_kwargs(**{**replaced, **given})
+        return {**merged, "every_frame": not merged["do_sample_frames"], "do_sample_frames": True}
 
     def sample_frames(self, metadata: VideoMetadata, num_frames=None, fps=None, sampling=None, rng=None, **kwargs):
         """The reference's segment sampling ([`sample_frame_indices`]) of `num_frames` frames of a video described by
-        `metadata`, or of `fps` frames per second (which needs `metadata.fps`)."""
+        `metadata`, or of `fps` frames per second (which needs `metadata.fps`); every frame with `every_frame=True`."""
+        if kwargs.get("every_frame"):
+            return np.arange(metadata.total_num_frames)
         if num_frames is not None and fps is not None:
             raise ValueError("`num_frames` and `fps` are mutually exclusive arguments, please use only one!")
         if num_frames is None and fps is None:
@@ -138,30 +140,29 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
         backend, decode_size = (call.get(name, getattr(self, name)) for name in ("video_backend", "decode_size"))
         given = [None] * len(videos) if video_metadata is None else make_batched_metadata(videos, video_metadata)
         sample_indices_fn = sample_indices_fn or (lambda metadata, **kwargs: np.arange(metadata.total_num_frames))
-        sampled, sampled_metadata = [], []
+        sampled = []
         for position, (video, window, metadata) in enumerate(zip(videos, windows, given, strict=True)):
             if is_video_source(video):
                 decoding = {"backend": backend, "clip_window": window, "decode_size": decode_size}
                 video, metadata = load_video(video, sample_indices_fn, **decoding)
                 video = torch.from_numpy(video).permute(0, 3, 1, 2)  # channels first, whatever the arrays are
             else:
-                metadata, count = metadata or VideoMetadata(total_num_frames=len(video)), len(video)
-                if metadata.total_num_frames != count:
-                    raise ValueError(
-                        f"video_metadata[{position}] says {metadata.total_num_frames} frames, not {count}."
-                    )
+                metadata = metadata or VideoMetadata(total_num_frames=len(video))
+                if (declared := metadata.total_num_frames) != len(video):
+                    raise ValueError(f"video_metadata[{position}] says {declared} frames, not {len(video)}.")
                 indices = np.asarray(sample_indices_fn(metadata=metadata), dtype=np.int64)
                 metadata.frames_indices = indices.tolist()
                 video = video[torch.from_numpy(indices) if torch.is_tensor(video) else indices]
-            sampled.append(video)
-            sampled_metadata.append(metadata)
-        return sampled, sampled_metadata
+            sampled.append((video, metadata))
+        return [video for video, _ in sampled], [metadata for _, metadata in sampled]
 
     def _prepare_input_videos(self, videos, do_convert_rgb=None, input_data_format=None, device=None):
-        """The base class's, video by video: a batch may mix layouts (found from each shape: 1, 3 or 4 channels)."""
+        """The base class's, video by video (a batch may mix layouts: 1, 3 or 4 channels), channels-last as a view."""
         prepared = []
         for video in videos:
             layout = input_data_format or infer_channel_dimension_format(video, num_channels=(1, 3, 4))
+            if ChannelDimension(layout) == ChannelDimension.LAST:
+                video, layout = torch.as_tensor(video).permute(0, 3, 1, 2), ChannelDimension.FIRST
             prepared += super()._prepare_input_videos([video], do_convert_rgb, layout, device)
         return prepared
 
@@ -197,8 +198,9 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
             interpolation = resample_to_interpolation(kwargs["resample"])
             videos = [_random_resized_crop_and_flip(v, output_size, interpolation, rng, do_train_flip) for v in videos]
             kwargs.update(do_resize=False, do_center_crop=False)
-        batch = super()._preprocess(videos, return_tensors=return_tensors, **kwargs)
-        return BatchFeature({"pixel_values": batch["pixel_values_videos"]}, tensor_type=return_tensors)
+        videos = super()._preprocess(videos, return_tensors=None, **kwargs)["pixel_values_videos"]
+        pixel_values = videos[0][None] if len(videos) == 1 else torch.stack(videos)  # one clip: a view, not a copy
+        return BatchFeature({"pixel_values": pixel_values}, tensor_type=return_tensors)
 
 
 def _batch_of_videos(videos: Any) -> list[Any]:
@@ -239,7 +241,7 @@ def _random_resized_crop_and_flip(frames, size: SizeDict, interpolation, rng: np
     """torchvision's RandomResizedCrop, as the reference's (one box for all frames), drawn from `rng`, to `size`; then,
     if `flip`, a horizontal flip with probability 0.5."""
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(rng.integers(2**62)))
+        torch.default_generator.manual_seed(int(rng.integers(2**62)))
         box = RandomResizedCrop.get_params(frames, scale=TRAIN_CROP_SCALE, ratio=TRAIN_CROP_RATIO)
     # torchvision's v2 kernel resizes uint8 natively, several times faster than the float path the evaluation resize
     # keeps for reference parity; the two differ by rounding only (at most 2/255, 0.15/255 on average)
