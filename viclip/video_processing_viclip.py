@@ -124,8 +124,7 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
             return np.arange(metadata.total_num_frames)
         if num_frames is not None and fps is not None:
             raise ValueError("`num_frames` and `fps` are mutually exclusive arguments, please use only one!")
-        if num_frames is None and fps is None:
-            num_frames, fps = self.num_frames, self.fps
+        num_frames, fps = (self.num_frames, self.fps) if num_frames is None and fps is None else (num_frames, fps)
         if num_frames is None:
             if not metadata.fps:
                 raise ValueError(f"Sampling {fps} frames per second needs the frame rate: give `video_metadata`.")
@@ -231,9 +230,8 @@ def _clip_window_per_video(clip_windows: Any, videos: list[Any]) -> list[tuple[f
     windows = [clip_windows and tuple(clip_windows)] * len(videos) if single else list(clip_windows)
     if len(windows) != len(videos):
         raise ValueError(f"clip_windows has {len(windows)} entries for {len(videos)} videos; give one per video.")
-    for position, (video, window) in enumerate(zip(videos, windows, strict=True)):
-        if window is not None and not is_video_source(video):
-            raise ValueError(f"clip_windows[{position}] is set but videos[{position}] is not a video file.")
+    if misplaced := [i for i, (v, w) in enumerate(zip(videos, windows, strict=True)) if w and not is_video_source(v)]:
+        raise ValueError(f"clip_windows{misplaced} are set for videos that are not video files (arrays, frames).")
     return windows
 
 
