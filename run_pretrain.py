@@ -26,6 +26,7 @@ from transformers import HfArgumentParser, TrainingArguments
 from viclip import ViCLIPModel
 from viclip_train import arguments
 from viclip_train.arguments import describe_global_batch, parse_arguments_with_json
+from viclip_train.convert import viclip_from_clip
 from viclip_train.data import VideoDataCollator, VideoDataset
 from viclip_train.model_card import (
     build_model_card,
@@ -220,7 +221,7 @@ def load_model(model_args: ModelArguments) -> ViCLIPModel:
         clip_options = {
             name: overrides.pop(name) for name in ("hidden_act", "max_text_positions") if name in overrides
         }
-        model = ViCLIPModel.from_clip_pretrained(
+        model = viclip_from_clip(
             model_args.clip_model_name_or_path,
             num_frames=model_args.num_frames,
             **clip_options,

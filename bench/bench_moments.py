@@ -27,7 +27,6 @@ import numpy as np
 import torch
 
 from viclip import ViCLIPConfig, ViCLIPModel, ViCLIPProcessor
-from viclip.video_decoding_viclip import video_duration
 from viclip_train.moments import (
     VideoEmbedder,
     VideoWindow,
@@ -36,6 +35,7 @@ from viclip_train.moments import (
     sliding_windows,
 )
 from viclip_train.synthetic import COLORS, DIRECTIONS, SHAPES, render_clip, write_video
+from viclip_train.video_reading import video_duration
 
 
 WINDOW_SECONDS, STRIDE_SECONDS, FPS, CLIP_FRAMES = 8.0, 4.0, 8, 16

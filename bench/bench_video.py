@@ -9,11 +9,13 @@ Rows:
 - reference eval / train: decord (one thread) `get_batch` of full-resolution frames, then torchvision's `Resize`
   (eval) or `RandomResizedCrop` + `RandomHorizontalFlip` (train), `/255`, `Normalize` — written here with torchvision.
 - ViCLIP eval: `ViCLIPVideoProcessor()(path)`, the default, whose output must equal the reference eval row's (checked).
-- ViCLIP train: `do_train_augmentation=True, sampling="rand"`, decoding straight to `--decode-size` (and, for
-  comparison, at full resolution).
+- ViCLIP train: how the training library reads a clip: `viclip_train.video_reading.read_video_frames` with
+  `sampling="rand"`, decoding straight to `--decode-size` (and, for comparison, at full resolution), then the
+  processor's `do_train_augmentation=True`.
   Both for every decoder installed here: decord, PyAV and torchcodec (an optional extra, see the README).
-- "every frame decoded": the PyAV rows again with its frame planner turned off (`PYAV_SKIPPING_CODECS` emptied: it
-  decodes every frame up to the last sampled one), to show what skipping the frames no sampled frame needs brings.
+- "every frame decoded": the PyAV training row again with the training reader's frame planner turned off
+  (`PYAV_SKIPPING_CODECS` emptied: it decodes every frame up to the last sampled one), to show what skipping the frames
+  no sampled frame needs brings. (The processor's own PyAV decoder, in the eval rows, has no planner.)
 
 Each cell is the median over `--repeats` timed runs after one warm-up, as clips per second; the rows take turns run by
 run, so that a change in the machine's load hits them alike (`--clock cpu` times this process's CPU instead, which
@@ -39,12 +41,9 @@ import torch  # noqa: E402
 from torchvision import transforms  # noqa: E402
 from torchvision.transforms import InterpolationMode  # noqa: E402
 
-from viclip import (  # noqa: E402
-    ViCLIPVideoProcessor,
-    sample_frame_indices,
-    video_decoding_viclip,  # noqa: E402
-)
+from viclip import ViCLIPVideoProcessor, sample_frame_indices  # noqa: E402
 from viclip.video_decoding_viclip import available_video_backends  # noqa: E402
+from viclip_train import video_reading  # noqa: E402
 
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -101,14 +100,9 @@ def viclip_rows(decode_size: tuple[int, int]) -> dict[str, Row]:
 
     def training_row(backend: str, size: tuple[int, int] | None) -> Row:
         def run(path: str, seed: int) -> torch.Tensor:
-            return processor(
-                path,
-                video_backend=backend,
-                do_train_augmentation=True,
-                sampling="rand",
-                decode_size=size,
-                rng=np.random.default_rng(seed),
-            )["pixel_values"]
+            rng = np.random.default_rng(seed)
+            frames = video_reading.read_video_frames(path, sampling="rand", backend=backend, rng=rng, decode_size=size)
+            return processor(frames, do_sample_frames=False, do_train_augmentation=True, rng=rng)["pixel_values"]
 
         return run
 
@@ -124,8 +118,8 @@ def viclip_rows(decode_size: tuple[int, int]) -> dict[str, Row]:
     for backend in available_video_backends():
         rows[f"ViCLIP train ({backend}, full-res decode)"] = training_row(backend, None)
     if "pyav" in available_video_backends():
-        for name in ("ViCLIP eval (pyav)", f"ViCLIP train (pyav, decode {decode_size[0]}x{decode_size[1]})"):
-            rows[name[:-1] + ", every frame decoded)"] = without_frame_skipping(rows[name])
+        name = f"ViCLIP train (pyav, decode {decode_size[0]}x{decode_size[1]})"
+        rows[name[:-1] + ", every frame decoded)"] = without_frame_skipping(rows[name])
     return rows
 
 
@@ -133,12 +127,12 @@ def without_frame_skipping(run: Row) -> Row:
     """`run` with PyAV decoding every frame up to the last sampled one (no codec on the frame-skipping list)."""
 
     def run_decoding_every_frame(path: str, seed: int) -> torch.Tensor:
-        skipping_codecs = video_decoding_viclip.PYAV_SKIPPING_CODECS
-        video_decoding_viclip.PYAV_SKIPPING_CODECS = ()
+        skipping_codecs = video_reading.PYAV_SKIPPING_CODECS
+        video_reading.PYAV_SKIPPING_CODECS = ()
         try:
             return run(path, seed)
         finally:
-            video_decoding_viclip.PYAV_SKIPPING_CODECS = skipping_codecs
+            video_reading.PYAV_SKIPPING_CODECS = skipping_codecs
 
     return run_decoding_every_frame
 

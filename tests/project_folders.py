@@ -28,7 +28,7 @@ COMMON_RUN_ARGS = [
 
 @dataclass(frozen=True)
 class ProjectFolders:
-    converted: Path  # convert_viclip_original_to_hf output: a ViCLIPModel
+    converted: Path  # the converter's output: a ViCLIPModel
     pretrained: Path  # run_pretrain.py output continued from `converted`: a ViCLIPModel
     classifier: Path  # run_classification.py output fine-tuned from `pretrained`: a ViCLIPForVideoClassification
     video: Path  # a 12-frame 32x32 H.264 file
@@ -51,7 +51,7 @@ def _run_main(module_name: str, args: list[str]) -> None:
 
 @functools.cache
 def _build(root: Path) -> ProjectFolders:
-    from viclip_train.convert_viclip_original_to_hf import convert_checkpoint
+    from viclip_train.convert.convert_viclip_original_to_hf import convert_checkpoint
     from viclip_train.synthetic import DIRECTIONS, make_synthetic_corpus
 
     converted = root / "converted"

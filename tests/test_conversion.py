@@ -1,7 +1,8 @@
-"""Conversion of released ViCLIP checkpoints: numerical parity with the original code, size inference, safe loading,
-clear errors, publishing to the Hub (with `HfApi` replaced, never reaching the network), and loading OpenGVLab's own
-layouts directly with `from_pretrained` (local folders laid out like the Hub repositories). The converted folder's model
-card is tested in tests/test_model_cards.py."""
+"""Conversion (viclip_train/convert/): released ViCLIP checkpoints with numerical parity with the original code, size
+inference, safe loading, clear errors, publishing to the Hub (with `HfApi` replaced, never reaching the network);
+loading OpenGVLab's own layouts directly with `from_pretrained` after `import viclip` (local folders laid out like the
+Hub repositories); and the initialisation from CLIP. The converted folder's model card is tested in
+tests/test_model_cards.py."""
 
 import json
 import math
@@ -13,18 +14,21 @@ import torch
 from huggingface_hub import ModelCard
 from safetensors.torch import load_file
 
-import viclip_train.convert_viclip_original_to_hf as converter
 from viclip import (
     ViCLIPConfig,
+    ViCLIPForVideoClassification,
     ViCLIPModel,
     ViCLIPProcessor,
     ViCLIPTextModelWithProjection,
     ViCLIPVisionModel,
 )
-from viclip_train.convert_viclip_original_to_hf import (
+from viclip_train.convert import convert_viclip_original_to_hf as converter
+from viclip_train.convert import original_layouts, viclip_from_clip
+from viclip_train.convert.convert_viclip_original_to_hf import convert_checkpoint
+from viclip_train.convert.original_weights import (
     ConversionError,
+    UnknownHeadsError,
     UnsafeCheckpointError,
-    convert_checkpoint,
     convert_state_dict,
     infer_config,
     load_original_state_dict,
@@ -127,10 +131,11 @@ def test_released_size_is_inferred_from_shapes(preset, vision, text):
 def test_key_table_maps_every_released_tensor_one_to_one(preset, num_tensors):
     state_dict = original_state_dict_on_meta(preset)
     assert len(state_dict) == num_tensors  # the released files hold 303 (B/16) and 447 (L/14) tensors
-    converted, unknown = convert_state_dict(state_dict)
+    converted, origins = convert_state_dict(state_dict)
     with torch.device("meta"):
         expected = ViCLIPModel(ViCLIPConfig.from_preset(preset)).state_dict()
-    assert unknown == []
+    assert sorted(origins.values()) == sorted(state_dict)
+    assert all(original_key(key) == origin for key, origin in origins.items())
     assert {key: tuple(t.shape) for key, t in converted.items()} == {
         key: tuple(t.shape) for key, t in expected.items()
     }
@@ -151,9 +156,14 @@ def test_other_sizes_are_built_from_shapes_with_given_heads():
     assert config.projection_dim == TINY_SIZES["embed_dim"]
 
 
-def test_heads_that_cannot_be_inferred_ask_for_the_flag():
-    with pytest.raises(ConversionError, match="--text_heads"):
+def test_heads_that_cannot_be_inferred_are_an_error_naming_the_width():
+    with pytest.raises(UnknownHeadsError, match=r"text_config\.hidden_size 32 is not a multiple of 64"):
         infer_config(load_original_state_dict(TINY_CHECKPOINT))  # text width 32 is not a multiple of 64
+
+
+def test_command_line_asks_for_the_heads_flags_when_they_cannot_be_inferred(tmp_path):
+    with pytest.raises(SystemExit, match="Pass --vision_heads and --text_heads"):
+        converter.main(["--checkpoint", str(TINY_CHECKPOINT), "--output_dir", str(tmp_path / "out")])
 
 
 class _RunsShellOnLoad:
@@ -309,17 +319,15 @@ def test_full_size_b16_checkpoint_converts_end_to_end(tmp_path):
 # Refused checkpoints
 
 
-@pytest.mark.parametrize(
-    ("given", "missing"), [("--vision_heads", "--text_heads"), ("--text_heads", "--vision_heads")]
-)
+@pytest.mark.parametrize(("given", "missing"), [("vision_heads", "text_heads"), ("text_heads", "vision_heads")])
 def test_heads_of_only_one_tower_are_refused_for_a_size_that_is_not_released(given, missing):
-    heads = {"vision_heads": 4} if given == "--vision_heads" else {"text_heads": 4}
+    heads = {given: 4}
     with pytest.raises(ConversionError, match=f"{given} was given but {missing} was not"):
         infer_config(load_original_state_dict(TINY_CHECKPOINT), **heads)
 
 
 def test_command_line_refuses_heads_of_only_one_tower(tmp_path):
-    with pytest.raises(SystemExit, match="--vision_heads was given but --text_heads was not"):
+    with pytest.raises(SystemExit, match="vision_heads was given but text_heads was not"):
         converter.main(
             ["--checkpoint", str(TINY_CHECKPOINT), "--output_dir", str(tmp_path / "out"), "--vision_heads", "4"]
         )
@@ -466,10 +474,34 @@ def test_opengvlab_layouts_load_in_half_precision_and_into_the_towers(tmp_path, 
     torch.testing.assert_close(text.text_projection.weight, full.text_projection.weight)
 
 
-def test_opengvlab_layouts_of_another_size_without_heads_ask_for_a_config(tmp_path):
+def test_opengvlab_layouts_of_another_size_without_heads_ask_for_a_config_not_a_converter_flag(tmp_path):
     folder = original_release_folder(tmp_path / "release")
-    with pytest.raises(ConversionError, match="pass `config=ViCLIPConfig"):
+    with pytest.raises(ConversionError, match="pass `config=ViCLIPConfig") as error:
         ViCLIPModel.from_pretrained(folder)
+    assert "--" not in str(error.value)
+
+
+def test_loading_a_converted_folder_runs_no_original_layout_code(converted_dir, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("original-layout code ran while loading a converted folder")
+
+    for name in ("find_original_checkpoint", "model_from_original_layout", "processor_from_original_layout"):
+        monkeypatch.setattr(original_layouts, name, refuse)
+    from transformers import AutoModel, AutoProcessor
+
+    for model_class in (ViCLIPModel, ViCLIPVisionModel, ViCLIPTextModelWithProjection, ViCLIPForVideoClassification):
+        model_class.from_pretrained(converted_dir)
+    assert isinstance(AutoModel.from_pretrained(converted_dir), ViCLIPModel)
+    ViCLIPProcessor.from_pretrained(converted_dir)
+    AutoProcessor.from_pretrained(converted_dir)
+
+
+def test_a_model_loaded_from_an_opengvlab_layout_saves_a_converted_folder(tmp_path, converted_dir):
+    config = ViCLIPConfig.from_pretrained(converted_dir)
+    model = ViCLIPModel.from_pretrained(remote_code_port_folder(tmp_path / "port"), config=config)
+    model.save_pretrained(tmp_path / "saved")
+    assert set(load_file(tmp_path / "saved" / "model.safetensors")) == set(model.state_dict())
+    assert_same_outputs(ViCLIPModel.from_pretrained(tmp_path / "saved").eval(), model.eval())
 
 
 def test_remote_code_port_whose_size_contradicts_its_shapes_is_refused(tmp_path, converted_dir):
@@ -505,3 +537,51 @@ def test_processor_of_an_opengvlab_layout_is_the_reference_processor(tmp_path, c
     assert processor.tokenizer.model_max_length == reference.tokenizer.model_max_length == 32
     captions = ["a man is playing the guitar on a stage", "Two dogs run across a snowy FIELD &amp; bark!!"]
     assert processor(text=captions)["input_ids"].tolist() == reference(text=captions)["input_ids"].tolist()
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Initialisation from CLIP
+
+
+def test_clip_initialisation_reproduces_clip_image_and_text_embeddings(tmp_path):
+    from transformers import CLIPConfig, CLIPModel
+
+    clip_config = CLIPConfig(
+        projection_dim=16,
+        text_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4},
+        vision_config={
+            "image_size": 32,
+            "patch_size": 8,
+            "hidden_size": 48,
+            "intermediate_size": 96,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "hidden_act": "gelu",
+        },
+    )
+    torch.manual_seed(0)
+    CLIPModel(clip_config).save_pretrained(tmp_path)
+    clip = CLIPModel.from_pretrained(tmp_path).eval()
+    model = viclip_from_clip(str(tmp_path), num_frames=8).eval()
+
+    assert model.config.num_frames == 8
+    assert model.config.vision_config.hidden_act == "gelu"  # kept from the CLIP config
+    assert model.text_model.embeddings.position_embedding.num_embeddings == 32
+    assert torch.count_nonzero(model.vision_model.embeddings.temporal_embedding) == 0
+    torch.testing.assert_close(model.logit_scale, clip.logit_scale.reshape(1))
+    caption_ids = torch.tensor([[49406, 320, 1929, 49407, 0, 0], [49406, 550, 49407, 0, 0, 0]])
+    caption_mask = (caption_ids != 0).long()
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            model.get_video_features(pixel_values=images.unsqueeze(1)).pooler_output,
+            clip.get_image_features(pixel_values=images).pooler_output,
+            rtol=0,
+            atol=1e-5,
+        )
+        torch.testing.assert_close(
+            model.get_text_features(input_ids=caption_ids, attention_mask=caption_mask).pooler_output,
+            clip.get_text_features(input_ids=caption_ids, attention_mask=caption_mask).pooler_output,
+            rtol=0,
+            atol=1e-5,
+        )

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from viclip.video_processing_viclip import available_video_backends
+from viclip.video_decoding_viclip import available_video_backends
 from viclip_train.annotations import load_annotations, parse_timestamp
 from viclip_train.data import (
     SKIPPED_KEY,

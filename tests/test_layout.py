@@ -1,6 +1,8 @@
 """The two layers of the project: `viclip/` holds exactly the files that ship with a saved model as Hub remote code,
 and they import nothing but each other, the standard library, torch, transformers and the declared dependencies;
-`viclip_train/` builds on it and never the other way round."""
+`viclip_train/` builds on it and never the other way round, with one exception: the hook `import viclip` installs in
+`from_pretrained` (registration.py, never shipped) imports `viclip_train.convert` when it is asked to read one of
+OpenGVLab's layouts."""
 
 import ast
 import configparser
@@ -20,6 +22,8 @@ TRAINING_PACKAGE = REPO_ROOT / "viclip_train"
 # Package glue that registers the classes on import; never part of a saved folder.
 NOT_REMOTE_CODE = {"__init__.py", "registration.py"}
 REMOTE_CODE_FILES = {path.name for path in MODEL_PACKAGE.glob("*.py")} - NOT_REMOTE_CODE
+# The one import of the training package from the model package: (file, module), inside a function.
+OPENGVLAB_LAYOUT_HOOK = ("registration.py", "viclip_train.convert")
 # Import names of distributions whose import name differs from the distribution name.
 IMPORT_NAMES = {"pillow": "PIL", "av": "av", "huggingface_hub": "huggingface_hub", "torchcodec": "torchcodec"}
 
@@ -38,10 +42,12 @@ def declared_dependencies() -> set[str]:
     return names
 
 
-def imported_modules(path: Path) -> list[tuple[int, str]]:
-    """`(level, module)` of every import in the file (level > 0 for relative imports), at any depth."""
+def imported_modules(path: Path, module_level_only: bool = False) -> list[tuple[int, str]]:
+    """`(level, module)` of every import in the file (level > 0 for relative imports), at any depth, or only at the
+    module level."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
     found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in tree.body if module_level_only else ast.walk(tree):
         if isinstance(node, ast.Import):
             found += [(0, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -68,14 +74,24 @@ def test_a_saved_model_and_processor_folder_holds_exactly_the_remote_code_files(
     assert {path.name for path in tmp_path.glob("*.py")} == REMOTE_CODE_FILES
 
 
-def test_the_model_package_never_imports_the_training_package():
+def test_the_model_package_never_imports_the_training_package_but_in_the_opengvlab_layout_hook():
     for path in sorted(MODEL_PACKAGE.glob("*.py")):
         for _, module in imported_modules(path):
-            assert not module.startswith("viclip_train"), f"{path.name} imports {module}"
+            if module.startswith("viclip_train"):
+                assert (path.name, module) == OPENGVLAB_LAYOUT_HOOK, f"{path.name} imports {module}"
+        for _, module in imported_modules(path, module_level_only=True):
+            assert not module.startswith("viclip_train"), f"{path.name} imports {module} at module level"
+
+
+def test_the_remote_code_holds_no_conversion_of_opengvlab_layouts():
+    for name in sorted(REMOTE_CODE_FILES):
+        source = (MODEL_PACKAGE / name).read_text(encoding="utf-8")
+        for original_name in ("vision_encoder.", "text_encoder.", "EasyDict", ".pth", "from_clip_pretrained"):
+            assert original_name not in source, f"{name} mentions {original_name}"
 
 
 def test_the_training_package_imports_the_model_package_by_its_public_modules():
-    for path in sorted(TRAINING_PACKAGE.glob("*.py")):
+    for path in sorted(TRAINING_PACKAGE.rglob("*.py")):
         for level, module in imported_modules(path):
             if level == 0 and module.startswith("viclip."):
                 submodule = module.split(".")[1]

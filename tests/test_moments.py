@@ -22,7 +22,6 @@ import torch
 
 from tests.processing_helpers import frame_indices_of, write_index_video
 from viclip import ViCLIPVideoProcessor
-from viclip.video_decoding_viclip import video_duration
 from viclip_train import index_videos as index_videos_command
 from viclip_train import moments_demo
 from viclip_train import search_moments as search_moments_command
@@ -45,6 +44,7 @@ from viclip_train.moments import (
     sliding_windows,
 )
 from viclip_train.synthetic import COLORS, SHAPES, caption_for, render_clip, write_video
+from viclip_train.video_reading import video_duration
 
 
 BACKENDS = [backend for backend, module in (("decord", "decord"), ("pyav", "av")) if importlib.util.find_spec(module)]

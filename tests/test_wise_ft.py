@@ -9,6 +9,7 @@ import torch
 from transformers import CLIPConfig, CLIPModel
 
 from viclip import ViCLIPModel, ViCLIPProcessor
+from viclip_train.convert import viclip_from_clip
 from viclip_train.wise_ft import DEFAULT_EXCLUDED, clip_initialisation, main, wise_ft_state_dict
 
 from .processing_helpers import tiny_processor
@@ -29,12 +30,12 @@ def tiny_clip_config(**vision_overrides) -> CLIPConfig:
 
 @pytest.fixture(scope="module")
 def clip_and_viclip(tmp_path_factory) -> tuple[Path, Path]:
-    """A saved tiny CLIP and a ViCLIP "pretrained" from it: built by `from_clip_pretrained`, then every tensor moved
+    """A saved tiny CLIP and a ViCLIP "pretrained" from it: built by `viclip_from_clip`, then every tensor moved
     (as training would), the temporal table included. The ViCLIP folder has its processor."""
     root = tmp_path_factory.mktemp("wise_ft")
     torch.manual_seed(0)
     CLIPModel(tiny_clip_config()).save_pretrained(root / "clip")
-    viclip = ViCLIPModel.from_clip_pretrained(root / "clip", num_frames=4, hidden_act="quick_gelu")
+    viclip = viclip_from_clip(root / "clip", num_frames=4, hidden_act="quick_gelu")
     with torch.no_grad():
         for parameter in viclip.parameters():
             parameter.add_(torch.randn_like(parameter) * 0.1)
@@ -55,7 +56,7 @@ def test_every_shared_tensor_is_the_exact_mixture_and_the_temporal_table_keeps_t
         ]
     )  # fmt: skip
     viclip = ViCLIPModel.from_pretrained(viclip_folder).state_dict()
-    clip_init = ViCLIPModel.from_clip_pretrained(clip_folder, num_frames=4, hidden_act="quick_gelu").state_dict()
+    clip_init = viclip_from_clip(clip_folder, num_frames=4, hidden_act="quick_gelu").state_dict()
     mixed = ViCLIPModel.from_pretrained(tmp_path / "mixed").state_dict()
     assert set(mixed) == set(viclip)
     for name, tensor in mixed.items():

@@ -1,7 +1,8 @@
 # Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
 """ViCLIP, the video-text CLIP trained on InternVid, as a native `transformers` model.
 
-Importing this package registers the ViCLIP classes with the transformers Auto classes and pipelines.
+Importing this package registers the ViCLIP classes with the transformers Auto classes and pipelines, and lets
+`from_pretrained` read the layouts OpenGVLab published (see `registration.py`).
 """
 
 from .configuration_viclip import VICLIP_PRESETS, ViCLIPConfig, ViCLIPTextConfig, ViCLIPVisionConfig
@@ -14,19 +15,17 @@ from .modeling_viclip import (
     ViCLIPVisionModel,
     ViCLIPVisionModelWithProjection,
 )
-from .original_checkpoint import ConversionError, UnsafeCheckpointError
 from .pipeline_viclip import KINETICS_TEMPLATES, ZeroShotVideoClassificationPipeline
 from .processing_viclip import ViCLIPProcessor
 from .registration import register_auto_classes
 from .tokenization_viclip import ViCLIPTokenizer, build_viclip_tokenizer, clean_caption, normalize_training_caption
-from .video_decoding_viclip import load_video, read_video_frames, sample_frame_indices
+from .video_decoding_viclip import load_video, sample_frame_indices
 from .video_processing_viclip import ViCLIPVideoProcessor
 
 
 register_auto_classes()
 
 __all__ = [
-    "ConversionError",
     "KINETICS_TEMPLATES",
     "VICLIP_PRESETS",
     "ViCLIPConfig",
@@ -42,12 +41,10 @@ __all__ = [
     "ViCLIPVideoProcessor",
     "ViCLIPVisionModel",
     "ViCLIPVisionModelWithProjection",
-    "UnsafeCheckpointError",
     "ZeroShotVideoClassificationPipeline",
     "build_viclip_tokenizer",
     "clean_caption",
     "load_video",
     "normalize_training_caption",
-    "read_video_frames",
     "sample_frame_indices",
 ]

@@ -6,7 +6,6 @@ This file imports only torch, transformers and its sibling files, so that `save_
 """
 
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +27,6 @@ from transformers.utils.output_capturing import capture_outputs
 
 from .configuration_viclip import ViCLIPConfig, ViCLIPTextConfig, ViCLIPVisionConfig
 from .losses import viclip_contrastive_loss
-from .original_checkpoint import check_against_model, load_original_checkpoint
 
 
 logger = logging.get_logger(__name__)
@@ -223,17 +221,13 @@ class ViCLIPVisionEmbeddings(nn.Module):
         self, pixel_values: torch.Tensor, mask_ratio: float = 0.0, interpolate_pos_encoding: bool = False
     ) -> tuple[torch.Tensor, torch.LongTensor | None]:
         batch_size, num_frames, num_channels, height, width = pixel_values.shape
-        if not interpolate_pos_encoding and num_frames not in (1, self.num_frames):
+        if not interpolate_pos_encoding and (
+            num_frames not in (1, self.num_frames) or height != self.image_size or width != self.image_size
+        ):
             raise ValueError(
-                f"pixel_values has {num_frames} frames but this model was trained on {self.num_frames} (or 1 for "
-                f"images): expected shape [batch, {self.num_frames}, {num_channels}, {height}, {width}]. Pass "
-                "`interpolate_pos_encoding=True` to resample the temporal position table to another frame count."
-            )
-        if not interpolate_pos_encoding and (height != self.image_size or width != self.image_size):
-            raise ValueError(
-                f"pixel_values frames are {height}x{width} but this model was trained on "
-                f"{self.image_size}x{self.image_size}. Resize the frames (the video processor does), or pass "
-                "`interpolate_pos_encoding=True` to resample the spatial position table."
+                f"pixel_values holds {num_frames} frames of {height}x{width}, but this model was trained on "
+                f"{self.num_frames} (or 1 for images) of {self.image_size}x{self.image_size}: resize the frames (the "
+                "video processor does), or pass `interpolate_pos_encoding=True` to resample the position tables."
             )
 
         frames = pixel_values.reshape(batch_size * num_frames, num_channels, height, width)
@@ -457,115 +451,17 @@ class ViCLIPPreTrainedModel(PreTrainedModel):
                     exempt.add(name)
         return exempt
 
-    @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike | None, *model_args, **kwargs):
-        """
-        Loads a ViCLIP model like any transformers model, and also from the layouts OpenGVLab published (a local
-        folder, a Hub repository, or a `.pth` file):
 
-        - the original release (`OpenGVLab/ViCLIP`): a `.pth` holding the state dict and a pickled config, and no
-          `config.json`;
-        - OpenGVLab's remote-code ports (`OpenGVLab/ViCLIP-L-14-hf`, `OpenGVLab/ViCLIP-B-16-hf`): a
-          `model.safetensors` with the original key names and a `config.json` holding only `auto_map`, `size` and
-          `tokenizer_path`.
-
-        Those are converted on load, as `python -m viclip_train.convert_viclip_original_to_hf` converts them: the
-        `.pth` is unpickled safely (tensors and containers only), the size is read from the tensor shapes, every
-        weight must be filled exactly, and NaN or infinite weights are refused. A checkpoint of another size whose
-        attention heads are not `width // 64` needs `config=ViCLIPConfig(...)` (shapes cannot reveal heads). Every
-        other argument works as in [`~PreTrainedModel.from_pretrained`] (`dtype`, `attn_implementation`,
-        `device_map`, ...). Towers and the classifier load their part of such a checkpoint too.
-
-        Example:
-
-        ```python
-        >>> model = ViCLIPModel.from_pretrained("OpenGVLab/ViCLIP-B-16-hf", dtype=torch.bfloat16)  # doctest: +SKIP
-        ```
-        """
-        hub_kwargs = {name: kwargs[name] for name in _HUB_KWARGS if name in kwargs}
-        given_config = kwargs.get("config")
-        original = load_original_checkpoint(
-            pretrained_model_name_or_path,
-            config=given_config if isinstance(given_config, ViCLIPConfig) else None,
-            **hub_kwargs,
-        )
-        if original is None:
-            return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
-        with torch.device("meta"):
-            expected = ViCLIPModel(original.config).state_dict()
-        check_against_model(original.path, original.state_dict, original.unknown_keys, expected, original.title)
-        config = original.config
-        if not isinstance(config, cls.config_class):  # a tower: its part of the full configuration
-            config = getattr(config, cls.config_class.base_config_key)
-        kwargs = {name: value for name, value in kwargs.items() if name not in (*_HUB_KWARGS, "config")}
-        return super().from_pretrained(None, *model_args, config=config, state_dict=original.state_dict, **kwargs)
-
-    def save_pretrained(self, save_directory, *args, **kwargs):
-        """
-        `PreTrainedModel.save_pretrained`; a saved [`ViCLIPModel`] folder also serves the
-        `zero-shot-video-classification` pipeline as remote code: `config.json` names it in `custom_pipelines` and
-        its file, `pipeline_viclip.py`, is copied with the other remote-code files (it is one of this file's relative
-        imports). Other classes name no custom pipeline, even when their config was loaded from a dual encoder's.
-        """
-        from .pipeline_viclip import ZERO_SHOT_TASK, zero_shot_custom_pipelines
-
-        if isinstance(self.config, ViCLIPConfig):
-            pipelines = self.config.__dict__.pop("custom_pipelines", {})
-            pipelines = {task: info for task, info in pipelines.items() if task != ZERO_SHOT_TASK}
-            if isinstance(self, ViCLIPModel) and self._auto_class is not None:  # the remote-code files are saved
-                pipelines.update(zero_shot_custom_pipelines())
-            if pipelines:
-                self.config.custom_pipelines = pipelines
-        super().save_pretrained(save_directory, *args, **kwargs)
-
-
-# `from_pretrained` arguments that say where and how to fetch files.
-_HUB_KWARGS = ("cache_dir", "force_download", "proxies", "token", "revision", "local_files_only", "subfolder")
-
-
-def _as_video_batch(pixel_values: torch.Tensor | None, num_channels: int) -> torch.Tensor:
-    """Checks `pixel_values` and returns it as `[batch, frames, channels, height, width]` (4-D input: T = 1)."""
-    if pixel_values is None:
-        raise ValueError("pixel_values is required: a [batch, frames, 3, height, width] tensor of normalised frames.")
-    if pixel_values.ndim == 4:
-        pixel_values = pixel_values.unsqueeze(1)  # a batch of images is a batch of one-frame videos
-    if pixel_values.ndim != 5:
+def _as_video_batch(pixel_values: torch.Tensor | None) -> torch.Tensor:
+    """`pixel_values` as `[batch, frames, channels, height, width]` (a 4-D batch of images: one frame each)."""
+    if pixel_values is None or pixel_values.ndim not in (4, 5) or not pixel_values.is_floating_point():
+        described = "None" if pixel_values is None else f"{pixel_values.dtype} of shape {list(pixel_values.shape)}"
         raise ValueError(
-            f"pixel_values must have shape [batch, frames, {num_channels}, height, width] (or [batch, {num_channels}, "
-            f"height, width] for images), got {list(pixel_values.shape)}."
+            f"pixel_values must be normalised float frames of shape [batch, frames, 3, height, width] (or [batch, 3, "
+            f"height, width] for images), got {described}: the video processor gives them, e.g. "
+            "`ViCLIPVideoProcessor.from_pretrained(folder)(videos)['pixel_values']`."
         )
-    if pixel_values.shape[2] != num_channels:
-        raise ValueError(
-            f"pixel_values must have {num_channels} channels at dimension 2, shape [batch, frames, {num_channels}, "
-            f"height, width], got {list(pixel_values.shape)}. Channels-last frames need "
-            "`.permute(0, 1, 4, 2, 3)`; the video processor returns the right layout."
-        )
-    if not pixel_values.is_floating_point():
-        raise ValueError(
-            f"pixel_values has dtype {pixel_values.dtype}, but the model takes normalised float frames: raw "
-            "(unnormalised) frames must go through the video processor first, e.g. "
-            "`ViCLIPVideoProcessor.from_pretrained(folder)(videos, return_tensors='pt')['pixel_values']`."
-        )
-    return pixel_values
-
-
-def _check_mask_ratio(mask_ratio: float) -> None:
-    if not 0.0 <= mask_ratio < 1.0:
-        raise ValueError(
-            f"mask_ratio must be in [0, 1) (the share of patch tokens dropped; 0 keeps all), got {mask_ratio}."
-        )
-
-
-def _check_text_inputs(input_ids: torch.LongTensor | None, attention_mask: torch.Tensor | None) -> None:
-    if input_ids is None:
-        raise ValueError("input_ids is required: token ids from the ViCLIP tokenizer, shape [batch, tokens].")
-    if input_ids.ndim != 2:
-        raise ValueError(f"input_ids must have shape [batch, tokens], got {list(input_ids.shape)}.")
-    if attention_mask is not None and attention_mask.shape != input_ids.shape:
-        raise ValueError(
-            f"attention_mask has shape {list(attention_mask.shape)} but input_ids has shape {list(input_ids.shape)}: "
-            "they must be the same (one row per caption, one column per token), as the tokenizer returns them."
-        )
+    return pixel_values if pixel_values.ndim == 5 else pixel_values.unsqueeze(1)
 
 
 # A tower loads from a full ViCLIP folder as CLIP's towers load from a CLIP folder: its keys there carry the tower's
@@ -582,8 +478,7 @@ class ViCLIPLogitScaleAsVector(ConversionOps):
         self, input_dict: dict[str, Any], source_patterns: list[str], target_patterns: list[str], **kwargs
     ) -> dict[str, torch.Tensor]:
         tensors = next(iter(input_dict.values()))
-        tensor = tensors[0] if isinstance(tensors, list) else tensors
-        return {target_patterns[0]: tensor.reshape(1)}
+        return {target_patterns[0]: (tensors[0] if isinstance(tensors, list) else tensors).reshape(1)}
 
     @property
     def reverse_op(self) -> ConversionOps:
@@ -658,10 +553,11 @@ class ViCLIPVisionModel(ViCLIPPreTrainedModel):
 
         A batch of 0 videos gives outputs with a batch dimension of 0.
         """
-        pixel_values = _as_video_batch(pixel_values, self.config.num_channels)
+        pixel_values = _as_video_batch(pixel_values)
         if mask_ratio is None:
             mask_ratio = self.config.mask_ratio if self.training else 0.0
-        _check_mask_ratio(mask_ratio)
+        elif not 0.0 <= mask_ratio < 1.0:  # the config checks its own value
+            raise ValueError(f"mask_ratio must be in [0, 1) (the share of patch tokens dropped), got {mask_ratio}.")
         hidden_states, kept_token_indices = self.embeddings(
             pixel_values, mask_ratio=mask_ratio, interpolate_pos_encoding=interpolate_pos_encoding
         )
@@ -715,7 +611,11 @@ class ViCLIPTextModel(ViCLIPPreTrainedModel):
 
         A batch of 0 captions gives outputs with a batch dimension of 0.
         """
-        _check_text_inputs(input_ids, attention_mask)
+        if attention_mask is not None and attention_mask.shape != input_ids.shape:
+            raise ValueError(
+                f"attention_mask has shape {list(attention_mask.shape)} but input_ids has shape "
+                f"{list(input_ids.shape)}: give one mask row per caption, as the tokenizer does."
+            )
         hidden_states = self.embeddings(input_ids)
         attention_mask = create_causal_mask(
             config=self.config, inputs_embeds=hidden_states, attention_mask=attention_mask, cache=None
@@ -771,99 +671,6 @@ class ViCLIPModel(ViCLIPPreTrainedModel):
 
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.text_model.set_input_embeddings(value)
-
-    @classmethod
-    def from_clip_pretrained(
-        cls,
-        pretrained_model_name_or_path: str,
-        num_frames: int = 8,
-        max_text_positions: int = 32,
-        hidden_act: str | None = None,
-        **config_kwargs,
-    ) -> "ViCLIPModel":
-        """
-        Initialises ViCLIP from a transformers `CLIPModel` (a local folder or a Hub id), as the reference initialises
-        pretraining: the patch embedding becomes a per-frame patchify (a time axis of 1), the temporal position table
-        starts at zero, the text position table is cut to its first `max_text_positions` rows, and the logit scale is
-        carried over. The activation is kept from the CLIP config unless `hidden_act` overrides it (the released
-        checkpoints use `"quick_gelu"`).
-
-        Args:
-            pretrained_model_name_or_path (`str`): a `CLIPModel` folder or Hub id.
-            num_frames (`int`, defaults to 8): frames per clip of the new temporal position table.
-            max_text_positions (`int`, defaults to 32): text context length.
-            hidden_act (`str`, *optional*): activation of both towers; defaults to CLIP's.
-            config_kwargs: further top-level [`ViCLIPConfig`] fields; `vision_config={...}` / `text_config={...}`
-                override tower fields (for example `vision_config={"drop_path_rate": 0.1, "mask_ratio": 0.9}`).
-        """
-        from transformers import CLIPModel
-
-        clip = CLIPModel.from_pretrained(pretrained_model_name_or_path)
-        clip_text, clip_vision = clip.config.text_config, clip.config.vision_config
-        if max_text_positions > clip_text.max_position_embeddings:
-            raise ValueError(
-                f"max_text_positions={max_text_positions} exceeds the {clip_text.max_position_embeddings} text "
-                f"positions of {pretrained_model_name_or_path}."
-            )
-        shared_fields = (
-            "hidden_size",
-            "intermediate_size",
-            "num_hidden_layers",
-            "num_attention_heads",
-            "layer_norm_eps",
-        )
-        text_config = {name: getattr(clip_text, name) for name in shared_fields}
-        text_config.update(
-            vocab_size=clip_text.vocab_size,
-            max_position_embeddings=max_text_positions,
-            hidden_act=hidden_act or clip_text.hidden_act,
-            **config_kwargs.pop("text_config", {}),
-        )
-        vision_config = {name: getattr(clip_vision, name) for name in shared_fields}
-        vision_config.update(
-            image_size=clip_vision.image_size,
-            patch_size=clip_vision.patch_size,
-            num_channels=clip_vision.num_channels,
-            num_frames=num_frames,
-            hidden_act=hidden_act or clip_vision.hidden_act,
-            **config_kwargs.pop("vision_config", {}),
-        )
-        config = ViCLIPConfig(
-            text_config=text_config,
-            vision_config=vision_config,
-            projection_dim=clip.config.projection_dim,
-            logit_scale_init_value=clip.logit_scale.item(),
-            **config_kwargs,
-        )
-        model = cls(config)
-
-        clip_state_dict = clip.state_dict()
-        state_dict = {}
-        for name, tensor in clip_state_dict.items():
-            name = name.replace("vision_model.pre_layrnorm.", "vision_model.pre_layernorm.")
-            if name == "text_model.embeddings.position_embedding.weight":
-                tensor = tensor[:max_text_positions]
-            if name == "logit_scale":
-                tensor = tensor.reshape(1)  # CLIP's is 0-d
-            if ".self_attn.q_proj." in name:
-                parameter = name.rsplit(".", 1)[1]
-                prefix = name.split(".q_proj.")[0]
-                state_dict[f"{prefix}.qkv.{parameter}"] = torch.cat(
-                    [clip_state_dict[f"{prefix}.{proj}_proj.{parameter}"] for proj in ("q", "k", "v")]
-                )
-            elif ".self_attn.k_proj." in name or ".self_attn.v_proj." in name:
-                continue
-            else:
-                state_dict[name] = tensor
-        missing, unexpected = model.load_state_dict(state_dict, strict=False)
-        if unexpected or set(missing) != {"vision_model.embeddings.temporal_embedding"}:
-            raise ValueError(
-                f"Could not map {pretrained_model_name_or_path} onto ViCLIP: missing {sorted(missing)}, "
-                f"unexpected {sorted(unexpected)}."
-            )
-        with torch.no_grad():
-            model.vision_model.embeddings.temporal_embedding.zero_()
-        return model
 
     @can_return_tuple
     def get_video_features(
@@ -1087,7 +894,7 @@ class ViCLIPForVideoClassification(ViCLIPPreTrainedModel):
     main_input_name = "pixel_values"
     input_modalities = ("video",)
     # a ViCLIPModel checkpoint also holds the text tower, which classification does not use
-    _keys_to_ignore_on_load_unexpected = [r"^text_model\.", r"^text_projection\.", r"^logit_scale$"]
+    _keys_to_ignore_on_load_unexpected = _VISION_FREE_KEYS
 
     def __init__(self, config: ViCLIPConfig):
         super().__init__(config)
@@ -1124,8 +931,7 @@ class ViCLIPForVideoClassification(ViCLIPPreTrainedModel):
         if labels is not None:
             if labels.shape[0] != logits.shape[0] or logits.shape[0] == 0:
                 raise ValueError(
-                    f"labels holds {labels.shape[0]} class ids for {logits.shape[0]} videos: the loss needs one id per "
-                    "video, and at least one video."
+                    f"labels holds {labels.shape[0]} class ids for {logits.shape[0]} videos: the loss needs one per video."
                 )
             loss = self.loss_function(labels, logits, self.config)
         return ImageClassifierOutput(

@@ -18,9 +18,8 @@ from typing import Any
 
 import torch
 from transformers.pipelines.base import Pipeline
-
-from .video_processing_viclip import is_array as _is_array
-from .video_processing_viclip import is_frame_list as _is_frame_list
+from transformers.utils.generic import is_tensor as _is_array
+from transformers.video_utils import is_valid_video as _is_frame_list
 
 
 ZERO_SHOT_TASK = "zero-shot-video-classification"

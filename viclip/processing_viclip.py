@@ -4,7 +4,6 @@
 This file ships as Hub remote code together with `video_processing_viclip.py` and `tokenization_viclip.py`.
 """
 
-from types import SimpleNamespace
 from typing import Any
 
 from transformers import CLIPTokenizer
@@ -12,7 +11,6 @@ from transformers.image_processing_utils import BatchFeature
 from transformers.processing_utils import ProcessingKwargs, ProcessorMixin, TextKwargs, Unpack
 from transformers.utils import logging
 
-from .original_checkpoint import original_checkpoint_sizes
 from .tokenization_viclip import ViCLIPTokenizer
 from .video_processing_viclip import ViCLIPVideoProcessor, ViCLIPVideoProcessorKwargs
 
@@ -73,20 +71,6 @@ class ViCLIPProcessor(ProcessorMixin):
             logger.info("Turning the %s of this processor into a ViCLIPTokenizer.", type(tokenizer).__name__)
             tokenizer = ViCLIPTokenizer.from_clip_tokenizer(tokenizer)
         super().__init__(video_processor, tokenizer, **kwargs)
-
-    @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs) -> "ViCLIPProcessor":
-        """
-        Loads a saved processor; a folder or Hub repository in one of OpenGVLab's layouts (the original `.pth`
-        release, or their remote-code ports), which holds no processor files, gives the reference processor of its
-        model: [`from_model_config`] with the frame count, frame size and text context read from its tensor shapes.
-        """
-        hub_kwargs = {k: kwargs[k] for k in ("cache_dir", "revision", "token", "local_files_only") if k in kwargs}
-        sizes = original_checkpoint_sizes(pretrained_model_name_or_path, **hub_kwargs)
-        if sizes is not None:
-            towers = {tower: SimpleNamespace(**sizes[tower]) for tower in ("vision_config", "text_config")}
-            return cls.from_model_config(SimpleNamespace(**towers))
-        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
 
     @classmethod
     def from_model_config(cls, config: Any) -> "ViCLIPProcessor":

@@ -1,5 +1,22 @@
 # Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
-"""Registers the ViCLIP classes with the transformers Auto classes, so `Auto*.from_pretrained` finds them."""
+"""
+What `import viclip` sets up in transformers (this file never ships with a saved model):
+
+- the ViCLIP classes in the Auto classes, so that `Auto*.from_pretrained` finds them, and the
+  `zero-shot-video-classification` pipeline;
+- saving: a saved [`ViCLIPModel`] folder names that pipeline in its `config.json` and carries its file, so that
+  `pipeline(..., trust_remote_code=True)` runs it without this package;
+- loading: `from_pretrained` of the models and of [`ViCLIPProcessor`] also reads the layouts OpenGVLab published (the
+  original `.pth` release and the `-hf` remote-code ports). The conversion lives in the training package
+  (`viclip_train/convert/original_layouts.py`), imported only when a location holds no transformers `config.json`.
+"""
+
+import functools
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from transformers import (
     AutoConfig,
@@ -10,19 +27,32 @@ from transformers import (
     AutoTokenizer,
     AutoVideoProcessor,
 )
+from transformers.dynamic_module_utils import custom_object_save
 from transformers.pipelines import PIPELINE_REGISTRY
+from transformers.utils import CONFIG_NAME, cached_file
 
 from .configuration_viclip import ViCLIPConfig, ViCLIPTextConfig, ViCLIPVisionConfig
-from .modeling_viclip import ViCLIPForVideoClassification, ViCLIPModel, ViCLIPTextModel, ViCLIPVisionModel
-from .pipeline_viclip import ZeroShotVideoClassificationPipeline
+from .modeling_viclip import (
+    ViCLIPForVideoClassification,
+    ViCLIPModel,
+    ViCLIPPreTrainedModel,
+    ViCLIPTextModel,
+    ViCLIPVisionModel,
+)
+from .pipeline_viclip import ZERO_SHOT_TASK, ZeroShotVideoClassificationPipeline, zero_shot_custom_pipelines
 from .processing_viclip import ViCLIPProcessor
 from .tokenization_viclip import ViCLIPTokenizer
 from .video_processing_viclip import ViCLIPVideoProcessor
 
 
+# `from_pretrained` arguments that say where and how to fetch files.
+HUB_KWARGS = ("cache_dir", "force_download", "proxies", "token", "revision", "local_files_only", "subfolder")
+
+
 def register_auto_classes() -> None:
     """
-    Registers configs, models, processors and pipelines; safe to call more than once.
+    Registers configs, models, processors and pipelines, and installs the saving and loading hooks; safe to call more
+    than once.
 
     The models go where transformers registers CLIP's: the dual encoder and both towers with `AutoModel`, the text
     tower with `AutoModelForTextEncoding`, the classifier with `AutoModelForVideoClassification`. transformers has no
@@ -43,6 +73,11 @@ def register_auto_classes() -> None:
     AutoModelForVideoClassification.register(ViCLIPConfig, ViCLIPForVideoClassification, exist_ok=True)
     ViCLIPForVideoClassification.register_for_auto_class("AutoModelForVideoClassification")
     register_processing_classes()
+    if "save_pretrained" not in vars(ViCLIPPreTrainedModel):
+        ViCLIPPreTrainedModel.save_pretrained = _saving_the_zero_shot_pipeline(ViCLIPPreTrainedModel.save_pretrained)
+    for cls, loader in ((ViCLIPPreTrainedModel, "model"), (ViCLIPProcessor, "processor")):
+        if "from_pretrained" not in vars(cls):
+            cls.from_pretrained = classmethod(_also_reading_opengvlab_layouts(cls.from_pretrained.__func__, loader))
 
 
 def register_processing_classes() -> None:
@@ -54,8 +89,91 @@ def register_processing_classes() -> None:
     ViCLIPTokenizer.register_for_auto_class("AutoTokenizer")
     ViCLIPVideoProcessor.register_for_auto_class("AutoVideoProcessor")
     ViCLIPProcessor.register_for_auto_class("AutoProcessor")
-    task = "zero-shot-video-classification"
-    if PIPELINE_REGISTRY.supported_tasks.get(task, {}).get("impl") is not ZeroShotVideoClassificationPipeline:
+    if (
+        PIPELINE_REGISTRY.supported_tasks.get(ZERO_SHOT_TASK, {}).get("impl")
+        is not ZeroShotVideoClassificationPipeline
+    ):
         PIPELINE_REGISTRY.register_pipeline(
-            task, pipeline_class=ZeroShotVideoClassificationPipeline, pt_model=AutoModel, type="multimodal"
+            ZERO_SHOT_TASK, pipeline_class=ZeroShotVideoClassificationPipeline, pt_model=AutoModel, type="multimodal"
         )
+
+
+def _saving_the_zero_shot_pipeline(save_pretrained: Callable) -> Callable:
+    """`save_pretrained` of the ViCLIP models, which also ship the zero-shot pipeline with a dual encoder."""
+
+    @functools.wraps(save_pretrained)
+    def save_pretrained_with_pipeline(
+        model: ViCLIPPreTrainedModel, save_directory: str | os.PathLike, *args, **kwargs
+    ):
+        """
+        `PreTrainedModel.save_pretrained`; a [`ViCLIPModel`] saved with its remote code also serves the
+        `zero-shot-video-classification` pipeline as remote code: `config.json` names it in `custom_pipelines` and its
+        file, `pipeline_viclip.py`, is saved beside the model files. Other classes name no such pipeline, even when
+        their config was loaded from a dual encoder's.
+        """
+        ships_pipeline = isinstance(model, ViCLIPModel) and model.is_remote_code()
+        if isinstance(model.config, ViCLIPConfig):
+            pipelines = model.config.__dict__.pop("custom_pipelines", {})
+            pipelines = {task: info for task, info in pipelines.items() if task != ZERO_SHOT_TASK}
+            if ships_pipeline:
+                pipelines.update(zero_shot_custom_pipelines())
+            if pipelines:
+                model.config.custom_pipelines = pipelines
+        push_to_hub = kwargs.get("push_to_hub", False) and kwargs.get("is_main_process", True)
+        saved = save_pretrained(model, save_directory, *args, **kwargs)
+        if ships_pipeline and kwargs.get("is_main_process", True):
+            copied = custom_object_save(ZeroShotVideoClassificationPipeline, save_directory)
+            if push_to_hub:  # the upload above only sent the files `save_pretrained` wrote
+                from huggingface_hub import upload_file
+
+                repo_id = kwargs.get("repo_id", Path(save_directory).name)
+                for path in copied:
+                    upload_file(
+                        path_or_fileobj=path, path_in_repo=path.name, repo_id=repo_id, token=kwargs.get("token")
+                    )
+        return saved
+
+    return save_pretrained_with_pipeline
+
+
+def may_hold_an_opengvlab_layout(path_or_repo_id: Any, kwargs: dict) -> bool:
+    """
+    Whether `from_pretrained(path_or_repo_id, **kwargs)` may be pointed at one of OpenGVLab's layouts rather than a
+    transformers folder: a `.pth` file, or a folder or Hub repository whose `config.json` is missing or names no
+    `model_type`. Only that `config.json` is read.
+    """
+    if path_or_repo_id is None or kwargs.get("gguf_file") is not None:
+        return False
+    if os.path.isfile(path_or_repo_id):
+        return os.fspath(path_or_repo_id).endswith(".pth")
+    config_file = cached_file(
+        path_or_repo_id,
+        CONFIG_NAME,
+        _raise_exceptions_for_missing_entries=False,
+        _raise_exceptions_for_connection_errors=False,
+        **{name: kwargs[name] for name in HUB_KWARGS if name in kwargs},
+    )
+    if config_file is None:
+        return True
+    try:
+        with open(config_file, encoding="utf-8") as file:
+            return "model_type" not in json.load(file)
+    except (OSError, ValueError, TypeError):
+        return False  # transformers reports an unreadable config.json itself
+
+
+def _also_reading_opengvlab_layouts(from_pretrained: Callable, loader: str) -> Callable:
+    """`from_pretrained` that hands OpenGVLab's layouts to `viclip_train.convert` (the one upward import, lazy)."""
+
+    @functools.wraps(from_pretrained)
+    def from_pretrained_or_opengvlab_layout(cls: type, pretrained_model_name_or_path: Any, *args, **kwargs):
+        if may_hold_an_opengvlab_layout(pretrained_model_name_or_path, kwargs):
+            from viclip_train.convert import original_layouts
+
+            load = getattr(original_layouts, f"{loader}_from_original_layout")
+            loaded = load(cls, pretrained_model_name_or_path, *args, **kwargs)
+            if loaded is not None:
+                return loaded
+        return from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs)
+
+    return from_pretrained_or_opengvlab_layout

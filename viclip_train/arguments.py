@@ -19,7 +19,7 @@ import torch
 from transformers import HfArgumentParser, TrainingArguments
 from transformers.utils import logging
 
-from viclip.video_processing_viclip import resolve_video_backend
+from viclip.video_decoding_viclip import resolve_video_backend
 
 from .annotations import ANNOTATION_FILE_SUFFIXES
 

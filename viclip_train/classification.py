@@ -21,18 +21,14 @@ from viclip.configuration_viclip import ViCLIPConfig
 from viclip.modeling_viclip import ViCLIPModel
 from viclip.pipeline_viclip import embed_label_prompts
 from viclip.processing_viclip import ViCLIPProcessor
-from viclip.video_decoding_viclip import count_video_frames
-from viclip.video_processing_viclip import (
-    ViCLIPVideoProcessor,
-    read_video_frames,
-    resample_to_interpolation,
-    sample_frame_indices,
-)
+from viclip.video_decoding_viclip import sample_frame_indices
+from viclip.video_processing_viclip import ViCLIPVideoProcessor, resample_to_interpolation
 
 from .annotations import AnnotationSplit
 from .data import INDEX_KEY, SKIPPED_SAMPLES_KEY, VideoDataset
 from .distributed import first_occurrences, gather_rows
 from .skipping import SkippedSampleLog
+from .video_reading import count_video_frames, read_video_frames
 
 
 logger = logging.get_logger(__name__)

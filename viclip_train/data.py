@@ -28,10 +28,11 @@ import datasets
 import numpy as np
 import torch
 
-from viclip.video_processing_viclip import read_video_frames, resolve_video_backend
+from viclip.video_decoding_viclip import resolve_video_backend
 
 from .annotations import ANNOTATION_COLUMNS, resolve_video_path
 from .skipping import SkippedSample
+from .video_reading import read_video_frames
 
 
 SKIPPED_KEY = "num_skipped"

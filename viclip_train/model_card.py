@@ -27,7 +27,7 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from viclip.configuration_viclip import ViCLIPConfig
-from viclip.original_checkpoint import SIZE_TITLES
+from viclip_train.convert.original_weights import SIZE_TITLES
 
 
 INTERNVID_PAPER_URL = "https://arxiv.org/abs/2307.06942"
@@ -449,7 +449,7 @@ def build_converted_model_card(
         f"ViCLIP, the video-text CLIP of *InternVid* ([paper]({INTERNVID_PAPER_URL})), as a native `transformers` "
         f"model. This folder was converted from the original checkpoint `{Path(checkpoint_path).name}` "
         f"(released by OpenGVLab, see [{RELEASED_WEIGHTS_REPO_ID}](https://huggingface.co/{RELEASED_WEIGHTS_REPO_ID}))"
-        " with `python -m viclip_train.convert_viclip_original_to_hf`, whose output is tested against the original "
+        " with `python -m viclip_train.convert`, whose output is tested against the original "
         "code's embeddings (equal within 1e-5 in fp32).\n\n"
         f"- Video tower: a ViT whose patches of all frames attend to each other; {vision.num_hidden_layers} layers, "
         f"width {vision.hidden_size}, {vision.num_attention_heads} heads, patch {vision.patch_size}, "

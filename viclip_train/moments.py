@@ -50,9 +50,10 @@ from datasets.arrow_writer import ArrowWriter
 from tqdm.auto import tqdm
 from transformers.utils import logging
 
-from viclip.video_decoding_viclip import resolve_video_backend, video_duration
+from viclip.video_decoding_viclip import resolve_video_backend
 
 from .annotations import VIDEO_EXTENSIONS
+from .video_reading import video_duration
 
 
 logger = logging.get_logger(__name__)

@@ -47,11 +47,12 @@ import numpy as np
 import torch
 from braceexpand import braceexpand
 
-from viclip.video_processing_viclip import read_video_frames, resolve_video_backend
+from viclip.video_decoding_viclip import resolve_video_backend
 
 from .annotations import VIDEO_EXTENSIONS
 from .data import INDEX_KEY, Placeholder, transform_clip
 from .skipping import SkippedSample
+from .video_reading import read_video_frames
 
 
 SHARD_MANIFEST = "manifest.json"

@@ -52,12 +52,13 @@ import xxhash
 from datasets.distributed import split_dataset_by_node
 from transformers.utils import logging
 
-from viclip.video_processing_viclip import read_video_frames, resolve_video_backend
+from viclip.video_decoding_viclip import resolve_video_backend
 
 from .annotations import INTERNVID_COLUMNS, parse_timestamp, resolve_video_path
 from .data import INDEX_KEY, transform_clip
 from .shards import DEFAULT_SHUFFLE_BUFFER
 from .skipping import SkippedSample
+from .video_reading import read_video_frames
 
 
 logger = logging.get_logger(__name__)

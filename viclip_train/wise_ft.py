@@ -6,7 +6,7 @@ zero-shot evaluation configs offer it (`wiseft = dict(coef=0.5, keys_to_exclude=
     python -m viclip_train.wise_ft --viclip_model_name_or_path VICLIP_DIR --clip_model_name_or_path CLIP_DIR \
         --output_dir viclip-wiseft05 [--coef 0.5]
 
-The model "built from the CLIP initialisation" is `ViCLIPModel.from_clip_pretrained(CLIP_DIR)` with the ViCLIP
+The model "built from the CLIP initialisation" is `viclip_from_clip(CLIP_DIR)` with the ViCLIP
 folder's frame count, text context and activation: the CLIP towers with a per-frame patch embedding, a zero temporal
 table, text positions cut to 32 and CLIP's logit scale. Every tensor the two models share (same name and shape)
 becomes `coef * viclip + (1 - coef) * clip_init`, computed in float32 and stored in the ViCLIP tensor's dtype; a tensor
@@ -31,6 +31,7 @@ from transformers import HfArgumentParser
 
 from viclip import ViCLIPConfig, ViCLIPModel
 from viclip_train.arguments import parse_arguments_with_json
+from viclip_train.convert import viclip_from_clip
 from viclip_train.model_card import (
     build_model_card,
     card_license,
@@ -147,13 +148,13 @@ def wise_ft_state_dict(
 def clip_initialisation(viclip_config: ViCLIPConfig, clip_model_name_or_path: str) -> ViCLIPModel:
     """
     The ViCLIP model freshly built from a transformers CLIP folder the way pretraining starts
-    ([`ViCLIPModel.from_clip_pretrained`]), with `viclip_config`'s frame count, text context and activation.
+    ([`~viclip_train.convert.viclip_from_clip`]), with `viclip_config`'s frame count, text context and activation.
 
     Raises:
         `ValueError`: when the CLIP model's sizes differ from the ViCLIP model's (it cannot be its initialisation).
     """
     vision, text = viclip_config.vision_config, viclip_config.text_config
-    model = ViCLIPModel.from_clip_pretrained(
+    model = viclip_from_clip(
         clip_model_name_or_path,
         num_frames=vision.num_frames,
         max_text_positions=text.max_position_embeddings,
@@ -194,7 +195,7 @@ class WiseFTArguments:
     clip_model_name_or_path: str = field(
         metadata={
             "help": "The transformers CLIPModel folder or Hub id its pretraining was initialised from; the model "
-            "built from it (ViCLIPModel.from_clip_pretrained) is the other side of the mixture."
+            "built from it (viclip_from_clip) is the other side of the mixture."
         }
     )
     output_dir: str = field(metadata={"help": "Where the new ViCLIP folder is written."})
@@ -242,7 +243,7 @@ def wise_ft_model_card(args: WiseFTArguments, exclude: Sequence[str], report: Wi
     method = (
         f"Every tensor shared by the two models became `{args.coef:g} * ViCLIP + {1 - args.coef:g} * CLIP "
         "initialisation` (float32 arithmetic), where the CLIP initialisation is "
-        f"`ViCLIPModel.from_clip_pretrained(...)` of {display_name(args.clip_model_name_or_path)} with the ViCLIP "
+        f"`viclip_from_clip(...)` of {display_name(args.clip_model_name_or_path)} with the ViCLIP "
         f"model's frame count and activation. Kept from the ViCLIP model: {excluded} and any tensor the other side "
         f"lacks. {report.summary()}."
     )

@@ -2,14 +2,14 @@
 """Converts a released ViCLIP checkpoint (OpenGVLab/InternVideo `.pth`) into a complete transformers folder.
 
 ```bash
-python -m viclip_train.convert_viclip_original_to_hf --checkpoint ViClip-InternVid-10M-FLT.pth --output_dir viclip-l14
+python -m viclip_train.convert --checkpoint ViClip-InternVid-10M-FLT.pth --output_dir viclip-l14
 ```
 
 The folder gets the weights (`model.safetensors`) and `config.json` of a [`ViCLIPModel`], the processor and
 tokenizer files, and a model card (`README.md`); `--push_to_hub REPO_ID` uploads it.
 
-The reading, checking and renaming live in the model package (`viclip/original_checkpoint.py`), which
-`ViCLIPModel.from_pretrained` also uses to load the released layouts directly. The checkpoint is unpickled with
+The reading, checking and renaming live in `original_weights.py`, which `from_pretrained` also uses (after
+`import viclip`) to load the released layouts directly. The checkpoint is unpickled with
 `torch.load(weights_only=True)`: only tensors and plain containers are accepted, plus the one class the released files
 pickle besides them, `utils.easydict.EasyDict` (their training config), which is read as a plain `dict`. Anything else
 is refused before it can run. NaN or infinite weights and a temperature `temp` <= 0 are refused too.
@@ -22,28 +22,26 @@ from transformers.initialization import no_init_weights
 from transformers.utils import logging
 
 from viclip.modeling_viclip import ViCLIPModel
-from viclip.original_checkpoint import (
-    SIZE_TITLES,
-    SIZES,
-    ConversionError,
-    UnsafeCheckpointError,
-    check_against_model,
-    check_values,
-    convert_state_dict,
-    infer_config,
-    load_original_state_dict,
-    original_key,
-    rename_key,
-)
 from viclip.processing_viclip import ViCLIPProcessor
 
-from .hub import HubAccessError, check_hub_write_access, publish_folder
-from .model_card import (
+from ..hub import HubAccessError, check_hub_write_access, publish_folder
+from ..model_card import (
     TRAINING_DATA,
     build_converted_model_card,
     guess_training_data,
     save_model_card,
     usage_model_id,
+)
+from .original_weights import (
+    SIZE_TITLES,
+    SIZES,
+    ConversionError,
+    UnknownHeadsError,
+    check_against_model,
+    check_values,
+    convert_state_dict,
+    infer_config,
+    load_original_state_dict,
 )
 
 
@@ -86,9 +84,9 @@ def convert_checkpoint(
 
     with no_init_weights():  # every weight is overwritten below
         model = ViCLIPModel(config)
-    converted, unknown = convert_state_dict(state_dict)
+    converted, origins = convert_state_dict(state_dict)
     expected = model.state_dict()
-    check_against_model(checkpoint_path, converted, unknown, expected, SIZE_TITLES.get(preset, "ViCLIP"))
+    check_against_model(checkpoint_path, converted, origins, expected, SIZE_TITLES.get(preset, "ViCLIP"))
     model.load_state_dict(converted, strict=True)
     model.eval()
     logger.info(f"Converted {len(converted)} tensors ({model.num_parameters() / 1e6:.2f}M parameters)")
@@ -119,7 +117,7 @@ def convert_checkpoint(
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m viclip_train.convert_viclip_original_to_hf",
+        prog="python -m viclip_train.convert",
         description="Convert a released ViCLIP checkpoint (.pth) into a transformers folder with weights, config, "
         "processor, tokenizer and model card.",
     )
@@ -169,25 +167,13 @@ def main(argv: list[str] | None = None) -> None:
             text_heads=args.text_heads,
             training_data=args.training_data,
         )
+    except UnknownHeadsError as error:
+        raise SystemExit(f"error: {error} Pass --vision_heads and --text_heads.") from error
     except (ConversionError, FileNotFoundError, HubAccessError) as error:  # the message says it all
         raise SystemExit(f"error: {error}") from error
 
 
-# The reading and renaming functions are the model package's; they are re-exported here for the converter's users.
-__all__ = [
-    "ConversionError",
-    "UnsafeCheckpointError",
-    "build_converted_model_card",
-    "convert_checkpoint",
-    "convert_state_dict",
-    "guess_training_data",
-    "infer_config",
-    "load_original_state_dict",
-    "main",
-    "original_key",
-    "parse_args",
-    "rename_key",
-]
+__all__ = ["convert_checkpoint", "main", "parse_args"]
 
 
 if __name__ == "__main__":
