@@ -46,7 +46,8 @@ from transformers import HfArgumentParser, TrainingArguments
 from viclip import ViCLIPForVideoClassification
 from viclip_train import arguments
 from viclip_train.arguments import EvaluationArguments, evaluation_views, parse_arguments_with_json
-from viclip_train.classification import (
+from viclip_train.data.annotation_dataset import VideoDataCollator, VideoDataset
+from viclip_train.eval.classification import (
     EvaluationVideoDataset,
     check_labels,
     class_names_of,
@@ -56,7 +57,6 @@ from viclip_train.classification import (
     resolve_class_names,
     warn_classes_without_examples,
 )
-from viclip_train.data import VideoDataCollator, VideoDataset
 from viclip_train.model_card import (
     CLASSIFIER_PIPELINE_TAG,
     build_model_card,
@@ -163,7 +163,7 @@ def classification_model_card(
     start_text = display_name(start) if start else f"random weights (`{model_args.config_name}`)"
     if data_args.synthetic_corpus_dir:
         data, eval_name = (
-            "the synthetic moving-shapes corpus of `viclip_train.synthetic` (classes: directions)",
+            "the synthetic moving-shapes corpus of `viclip_train.data.synthetic` (classes: directions)",
             "synthetic-directions",
         )
     else:

@@ -26,7 +26,11 @@ from transformers import HfArgumentParser, TrainingArguments
 from viclip import ViCLIPModel
 from viclip_train import arguments
 from viclip_train.arguments import describe_global_batch, parse_arguments_with_json
-from viclip_train.data import VideoDataCollator, VideoDataset
+from viclip_train.data.annotation_dataset import VideoDataCollator, VideoDataset
+from viclip_train.data.shards import DEFAULT_SHUFFLE_BUFFER, ShardedVideoDataset
+from viclip_train.data.streaming import StreamingVideoDataset
+from viclip_train.data.synthetic import make_synthetic_corpus, write_corpus_shards
+from viclip_train.eval.retrieval import evaluate_retrieval
 from viclip_train.model_card import (
     build_model_card,
     display_name,
@@ -38,8 +42,6 @@ from viclip_train.model_card import (
     trained_weights_license,
     usage_model_id,
 )
-from viclip_train.retrieval import evaluate_retrieval
-from viclip_train.shards import DEFAULT_SHUFFLE_BUFFER, ShardedVideoDataset
 from viclip_train.steps import (
     evaluate_and_save,
     load_config,
@@ -50,8 +52,6 @@ from viclip_train.steps import (
     publish_output,
     train_and_save,
 )
-from viclip_train.streaming import StreamingVideoDataset
-from viclip_train.synthetic import make_synthetic_corpus, write_corpus_shards
 from viclip_train.trainer import ClampLogitScaleCallback, ViCLIPTrainer, end_distributed_run, load_processor
 
 
@@ -136,7 +136,7 @@ class DataArguments(arguments.DataArguments):
         default=None,
         metadata={
             "help": "Instead of --train_file: WebDataset tar shards (one .mp4 plus .txt and/or .json with a caption "
-            "per sample, as python -m viclip_train.shard_writer or video2dataset write them): files, folders, globs "
+            "per sample, as python -m viclip_train.data.shard_writer or video2dataset write them): files, folders, globs "
             "or brace patterns such as shards/{00000..00999}.tar. Split across processes and workers without "
             "duplicates, shuffled per epoch, decoded from memory; resuming passes over the consumed batches unread."
         },
@@ -257,7 +257,7 @@ def pretraining_model_card(
     start_text = display_name(start) if start else f"random weights (`{model_args.config_name}`)"
     source = data_args.dataset_name or data_args.train_file or (data_args.train_shards or [None])[0]
     if data_args.synthetic_corpus_dir or not source:
-        data = "the synthetic moving-shapes corpus of `viclip_train.synthetic`"
+        data = "the synthetic moving-shapes corpus of `viclip_train.data.synthetic`"
     else:
         data = display_name(source)
     eval_results = None

@@ -10,7 +10,7 @@ Zero-shot text-video retrieval of a ViCLIP model on a public benchmark, by the r
 
 The annotation file is read in its public format (MSR-VTT 1k-A and full, MSVD, DiDeMo, ActivityNet Captions, LSMDC,
 or the CLIP4Clip / UMT JSON; detected from its content, `--annotation_format` to insist; see
-`viclip_train.benchmarks`). Every video (8 frames at the middle of equal segments, resized to the model's input) and
+`viclip_train.eval.benchmarks`). Every video (8 frames at the middle of equal segments, resized to the model's input) and
 every caption (cleaned and normalised as the reference's evaluation does, cut to 32 tokens) is embedded once, videos
 decoded by DataLoader workers, in bf16 autocast on GPUs that support it. Embeddings are saved under
 `<output_dir>/embeddings` as safetensors files keyed by the model and the set, and reused by the next run.
@@ -39,7 +39,8 @@ from transformers import HfArgumentParser
 
 from viclip import ViCLIPConfig, ViCLIPModel
 from viclip_train.arguments import parse_arguments_with_json
-from viclip_train.benchmarks import (
+from viclip_train.data.annotation_dataset import VideoDataset
+from viclip_train.eval.benchmarks import (
     BENCHMARK_FORMATS,
     PUBLISHED_ZERO_SHOT_R1,
     EmbeddingCache,
@@ -53,7 +54,7 @@ from viclip_train.benchmarks import (
     model_fingerprint,
     resolve_benchmark_videos,
 )
-from viclip_train.data import VideoDataset
+from viclip_train.eval.retrieval import RECALL_AT, benchmark_retrieval_metrics
 from viclip_train.model_card import (
     build_model_card,
     card_license,
@@ -65,7 +66,6 @@ from viclip_train.model_card import (
     save_model_card,
     usage_model_id,
 )
-from viclip_train.retrieval import RECALL_AT, benchmark_retrieval_metrics
 from viclip_train.trainer import load_processor
 
 

@@ -44,15 +44,15 @@ from viclip_train.arguments import (
     parse_arguments_with_json,
     parse_json_object,
 )
-from viclip_train.classification import (
+from viclip_train.data.annotation_dataset import VideoDataCollator
+from viclip_train.eval.classification import (
     EvaluationVideoDataset,
     check_labels,
     evaluate_classification,
     resolve_class_names,
     zero_shot_scorer,
 )
-from viclip_train.data import VideoDataCollator
-from viclip_train.label_sets import (
+from viclip_train.eval.label_sets import (
     canonicalize_labels,
     load_label_set,
     reference_prompt_text,

@@ -25,9 +25,9 @@ from tests.conftest import tiny_config_kwargs
 from tests.processing_helpers import tiny_processor
 from viclip import ViCLIPConfig, ViCLIPModel
 from viclip.losses import viclip_contrastive_loss
-from viclip_train.data import VideoDataCollator
-from viclip_train.retrieval import evaluate_retrieval
-from viclip_train.skipping import SkippedSample, TooManySkippedVideosError
+from viclip_train.data.annotation_dataset import VideoDataCollator
+from viclip_train.data.skipping import SkippedSample, TooManySkippedVideosError
+from viclip_train.eval.retrieval import evaluate_retrieval
 from viclip_train.trainer import ViCLIPTrainer
 
 

@@ -11,8 +11,7 @@ import pytest
 import torch
 
 from viclip.video_processing_viclip import available_video_backends
-from viclip_train.annotations import load_annotations, parse_timestamp
-from viclip_train.data import (
+from viclip_train.data.annotation_dataset import (
     SKIPPED_KEY,
     SKIPPED_SAMPLES_KEY,
     EpochSampler,
@@ -20,8 +19,9 @@ from viclip_train.data import (
     VideoDataCollator,
     VideoDataset,
 )
-from viclip_train.skipping import SkippedSample, SkippedSampleLog, TooManySkippedVideosError
-from viclip_train.synthetic import make_synthetic_corpus, write_video
+from viclip_train.data.annotations import load_annotations, parse_timestamp
+from viclip_train.data.skipping import SkippedSample, SkippedSampleLog, TooManySkippedVideosError
+from viclip_train.data.synthetic import make_synthetic_corpus, write_video
 
 
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406])

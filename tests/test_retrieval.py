@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from viclip_train.distributed import first_occurrences, gather_rows
-from viclip_train.retrieval import evaluate_retrieval, retrieval_metrics
+from viclip_train.eval.retrieval import evaluate_retrieval, retrieval_metrics
 
 
 def _one_hot_embeds(rows: list[int], dim: int = 8) -> torch.Tensor:

@@ -13,14 +13,14 @@ import torch
 from transformers import HfArgumentParser, TrainingArguments
 
 import run_pretrain
-import viclip_train.shards as shards_module
+import viclip_train.data.shards as shards_module
 from viclip_train.arguments import describe_global_batch, parse_arguments_with_json
-from viclip_train.data import Placeholder, VideoDataCollator
-from viclip_train.shard_writer import main as shard_writer_main
-from viclip_train.shard_writer import write_shards
-from viclip_train.shards import ShardedVideoDataset, expand_shards, plan_slot, shuffle_buffer_order
-from viclip_train.skipping import SkippedSample
-from viclip_train.synthetic import make_synthetic_corpus, write_corpus_shards
+from viclip_train.data.annotation_dataset import Placeholder, VideoDataCollator
+from viclip_train.data.shard_writer import main as shard_writer_main
+from viclip_train.data.shard_writer import write_shards
+from viclip_train.data.shards import ShardedVideoDataset, expand_shards, plan_slot, shuffle_buffer_order
+from viclip_train.data.skipping import SkippedSample
+from viclip_train.data.synthetic import make_synthetic_corpus, write_corpus_shards
 
 from .conftest import tiny_config_kwargs
 from .processing_helpers import frame_indices_of, tiny_processor, write_index_video

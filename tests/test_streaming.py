@@ -21,13 +21,13 @@ import torch
 from transformers import HfArgumentParser, TrainingArguments
 
 import run_pretrain
-import viclip_train.streaming as streaming_module
+import viclip_train.data.streaming as streaming_module
 from viclip_train.arguments import parse_arguments_with_json
-from viclip_train.data import VideoDataCollator
-from viclip_train.skipping import SkippedSample
+from viclip_train.data.annotation_dataset import VideoDataCollator
+from viclip_train.data.skipping import SkippedSample
+from viclip_train.data.streaming import StreamingBatches, StreamingVideoDataset, load_streaming_split
+from viclip_train.data.synthetic import make_synthetic_corpus
 from viclip_train.steps import load_streaming_splits
-from viclip_train.streaming import StreamingBatches, StreamingVideoDataset, load_streaming_split
-from viclip_train.synthetic import make_synthetic_corpus
 
 from .processing_helpers import tiny_processor
 from .test_run_pretrain import Killed, assert_same_weights, kill_at_step_begin, run_in_process, tiny_run_config

@@ -9,7 +9,7 @@ import torch
 from transformers import CLIPConfig, CLIPModel
 
 from viclip import ViCLIPModel, ViCLIPProcessor
-from viclip_train.wise_ft import DEFAULT_EXCLUDED, clip_initialisation, main, wise_ft_state_dict
+from viclip_train.eval.wise_ft import DEFAULT_EXCLUDED, clip_initialisation, main, wise_ft_state_dict
 
 from .processing_helpers import tiny_processor
 

@@ -21,7 +21,7 @@ from transformers.utils import logging
 
 from viclip.video_processing_viclip import resolve_video_backend
 
-from .annotations import ANNOTATION_FILE_SUFFIXES
+from .data.annotations import ANNOTATION_FILE_SUFFIXES
 
 
 logger = logging.get_logger(__name__)

@@ -16,13 +16,13 @@ from transformers import TrainingArguments, set_seed
 
 from viclip import ViCLIPConfig, ViCLIPTextConfig, ViCLIPVisionConfig
 
-from .annotation_cache import load_cached_annotations
-from .annotations import AnnotationSplit, load_annotations, load_class_folder, load_dataset_source
 from .arguments import DataArguments, ModelArguments
 from .checkpoints import resolve_resume_checkpoint
+from .data.annotation_cache import load_cached_annotations
+from .data.annotations import AnnotationSplit, load_annotations, load_class_folder, load_dataset_source
+from .data.streaming import load_streaming_split
+from .data.synthetic import make_synthetic_corpus
 from .hub import check_hub_write_access, publish_folder
-from .streaming import load_streaming_split
-from .synthetic import make_synthetic_corpus
 from .trainer import ViCLIPTrainer
 
 

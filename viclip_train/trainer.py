@@ -22,10 +22,17 @@ from transformers.utils import logging
 from viclip.processing_viclip import ViCLIPProcessor
 
 from .checkpoints import CHECKPOINT_PATTERN, STAGING_PREFIX, checkpoint_problems, publish_checkpoint, set_aside
-from .data import INDEX_KEY, SKIPPED_KEY, SKIPPED_SAMPLES_KEY, EpochSampler, VideoDataset, normalize_pixel_values
-from .shards import ShardedVideoDataset
-from .skipping import SkippedSampleLog
-from .streaming import StreamingBatches, StreamingVideoDataset, agree_across_processes, streaming_dataloader
+from .data.annotation_dataset import (
+    INDEX_KEY,
+    SKIPPED_KEY,
+    SKIPPED_SAMPLES_KEY,
+    EpochSampler,
+    VideoDataset,
+    normalize_pixel_values,
+)
+from .data.shards import ShardedVideoDataset
+from .data.skipping import SkippedSampleLog
+from .data.streaming import StreamingBatches, StreamingVideoDataset, agree_across_processes, streaming_dataloader
 
 
 logger = logging.get_logger(__name__)

@@ -52,7 +52,7 @@ from transformers.utils import logging
 
 from viclip.video_decoding_viclip import resolve_video_backend, video_duration
 
-from .annotations import VIDEO_EXTENSIONS
+from ..data.annotations import VIDEO_EXTENSIONS
 
 
 logger = logging.get_logger(__name__)
@@ -478,7 +478,7 @@ def load_window_table(index_dir: str | os.PathLike) -> datasets.Dataset:
     if not (index_dir / INDEX_CONFIG_NAME).is_file():
         raise FileNotFoundError(
             f"{index_dir} is not a moment index (no {INDEX_CONFIG_NAME}); build one with "
-            "`python -m viclip_train.index_videos --video_dir VIDEOS --output_dir INDEX ...`."
+            "`python -m viclip_train.moments.index_videos --video_dir VIDEOS --output_dir INDEX ...`."
         )
     shards = _shard_paths(index_dir)
     if not shards:
@@ -964,7 +964,7 @@ def search_moments(
     Finds the moments of the indexed videos that best match text queries.
 
     ```python
-    >>> from viclip_train.moments import search_moments
+    >>> from viclip_train.moments.search import search_moments
     >>> search_moments("outputs/moment-index", "a red square moving to the left", top_k=3)  # doctest: +SKIP
     [Moment(video='long_00.mp4', start=12.0, end=14.0, score=0.41), ...]
     ```

@@ -3,7 +3,7 @@
 Training and evaluation from WebDataset-style tar shards: pre-cut clips read sequentially, decoded from memory.
 
 A shard is a tar file of samples; a sample is the run of consecutive members that share a key (the member name up
-to the first dot of its file name), as video2dataset and [`viclip_train.shard_writer`] write them:
+to the first dot of its file name), as video2dataset and [`viclip_train.data.shard_writer`] write them:
 `000123.mp4` (or any of [`VIDEO_EXTENSIONS`]) + `000123.json` (metadata, `caption` among it) and/or `000123.txt`
 (the caption). Shards are local files, given as paths, folders, globs or brace patterns (`shards/{00000..00999}.tar`).
 
@@ -49,8 +49,8 @@ from braceexpand import braceexpand
 
 from viclip.video_processing_viclip import read_video_frames, resolve_video_backend
 
+from .annotation_dataset import INDEX_KEY, Placeholder, transform_clip
 from .annotations import VIDEO_EXTENSIONS
-from .data import INDEX_KEY, Placeholder, transform_clip
 from .skipping import SkippedSample
 
 

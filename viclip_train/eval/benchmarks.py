@@ -41,9 +41,9 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 from transformers.utils import logging
 
-from .annotations import VIDEO_EXTENSIONS, resolve_video_path
-from .data import VideoDataset
-from .skipping import SkippedSample
+from ..data.annotation_dataset import VideoDataset
+from ..data.annotations import VIDEO_EXTENSIONS, resolve_video_path
+from ..data.skipping import SkippedSample
 
 
 logger = logging.get_logger(__name__)

@@ -29,16 +29,16 @@ from viclip.video_processing_viclip import (
     sample_frame_indices,
 )
 
-from .annotations import AnnotationSplit
-from .data import INDEX_KEY, SKIPPED_SAMPLES_KEY, VideoDataset
-from .distributed import first_occurrences, gather_rows
-from .skipping import SkippedSampleLog
+from ..data.annotation_dataset import INDEX_KEY, SKIPPED_SAMPLES_KEY, VideoDataset
+from ..data.annotations import AnnotationSplit
+from ..data.skipping import SkippedSampleLog
+from ..distributed import first_occurrences, gather_rows
 
 
 logger = logging.get_logger(__name__)
 
 TOP_K = (1, 5)
-TOP_K_METRIC_PATH = str(Path(__file__).resolve().parents[1] / "metrics" / "top_k_accuracy")
+TOP_K_METRIC_PATH = str(Path(__file__).resolve().parents[2] / "metrics" / "top_k_accuracy")
 """The `evaluate` module computing top-k accuracy. An absolute path: `evaluate.load` reads a local folder offline,
 while a relative path that does not resolve from the current directory would be looked up on the Hub."""
 PREDICTIONS_FILE = "eval_predictions.jsonl"

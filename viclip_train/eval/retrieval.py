@@ -28,9 +28,9 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from .data import INDEX_KEY, SKIPPED_SAMPLES_KEY
-from .distributed import first_occurrences, gather_rows
-from .skipping import SkippedSampleLog
+from ..data.annotation_dataset import INDEX_KEY, SKIPPED_SAMPLES_KEY
+from ..data.skipping import SkippedSampleLog
+from ..distributed import first_occurrences, gather_rows
 
 
 RECALL_AT = (1, 5, 10)

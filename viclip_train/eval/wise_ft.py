@@ -3,7 +3,7 @@ r"""
 WiSE-FT weight-space ensembling of a ViCLIP model with the model its pretraining started from, as the reference's
 zero-shot evaluation configs offer it (`wiseft = dict(coef=0.5, keys_to_exclude=[temporal table])`):
 
-    python -m viclip_train.wise_ft --viclip_model_name_or_path VICLIP_DIR --clip_model_name_or_path CLIP_DIR \
+    python -m viclip_train.eval.wise_ft --viclip_model_name_or_path VICLIP_DIR --clip_model_name_or_path CLIP_DIR \
         --output_dir viclip-wiseft05 [--coef 0.5]
 
 The model "built from the CLIP initialisation" is `ViCLIPModel.from_clip_pretrained(CLIP_DIR)` with the ViCLIP
@@ -254,7 +254,7 @@ def wise_ft_model_card(args: WiseFTArguments, exclude: Sequence[str], report: Wi
             f"A WiSE-FT weight-space ensemble (coefficient {args.coef:g}) of the ViCLIP model "
             f"{display_name(args.viclip_model_name_or_path)} with the model built from its CLIP initialisation "
             f"{display_name(args.clip_model_name_or_path)}, as the InternVid reference's zero-shot evaluation option "
-            "`wiseft` does. Written by `python -m viclip_train.wise_ft`."
+            "`wiseft` does. Written by `python -m viclip_train.eval.wise_ft`."
         ),
         usage=dual_encoder_usage(model_id),
         classification=dual_encoder_classification_section(model_id),

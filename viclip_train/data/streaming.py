@@ -54,8 +54,8 @@ from transformers.utils import logging
 
 from viclip.video_processing_viclip import read_video_frames, resolve_video_backend
 
+from .annotation_dataset import INDEX_KEY, transform_clip
 from .annotations import INTERNVID_COLUMNS, parse_timestamp, resolve_video_path
-from .data import INDEX_KEY, transform_clip
 from .shards import DEFAULT_SHUFFLE_BUFFER
 from .skipping import SkippedSample
 
