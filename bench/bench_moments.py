@@ -29,13 +29,8 @@ import torch
 from viclip import ViCLIPConfig, ViCLIPModel, ViCLIPProcessor
 from viclip.video_decoding_viclip import video_duration
 from viclip_train.data.synthetic import COLORS, DIRECTIONS, SHAPES, render_clip, write_video
-from viclip_train.moments.search import (
-    VideoEmbedder,
-    VideoWindow,
-    VideoWindowDataset,
-    index_videos,
-    sliding_windows,
-)
+from viclip_train.moments.index import index_videos
+from viclip_train.moments.windows import VideoEmbedder, VideoWindow, VideoWindowDataset, sliding_windows
 
 
 WINDOW_SECONDS, STRIDE_SECONDS, FPS, CLIP_FRAMES = 8.0, 4.0, 8, 16

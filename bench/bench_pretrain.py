@@ -18,8 +18,9 @@ import torch
 from training_steps import adamw_with_decay_groups, time_training_steps
 
 from viclip import ViCLIPConfig, ViCLIPModel, ViCLIPProcessor
-from viclip_train.data.annotation_dataset import VideoDataCollator, VideoDataset
+from viclip_train.data.annotation_dataset import VideoDataset
 from viclip_train.data.annotations import load_annotations
+from viclip_train.data.collator import VideoDataCollator
 from viclip_train.data.synthetic import make_synthetic_corpus
 
 

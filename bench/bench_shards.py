@@ -80,8 +80,9 @@ def main() -> None:
     load = os.getloadavg()
 
     from viclip import ViCLIPVideoProcessor
-    from viclip_train.data.annotation_dataset import VideoDataCollator, VideoDataset
+    from viclip_train.data.annotation_dataset import VideoDataset
     from viclip_train.data.annotations import load_annotations
+    from viclip_train.data.collator import VideoDataCollator
     from viclip_train.data.shard_writer import EncodeOptions, write_shards
     from viclip_train.data.shards import ShardedVideoDataset
 

@@ -58,7 +58,8 @@ import torch
 from PIL import Image
 
 from viclip import ViCLIPConfig, ViCLIPModel, ViCLIPProcessor
-from viclip_train.data.annotation_dataset import VideoDataCollator, normalize_pixel_values
+from viclip_train.data.clips import normalize_pixel_values
+from viclip_train.data.collator import VideoDataCollator
 from viclip_train.data.shard_writer import EncodeOptions, write_shards
 from viclip_train.data.shards import ShardedVideoDataset, expand_shards
 

@@ -16,7 +16,7 @@ import torch
 from transformers import TrainerCallback
 
 import run_pretrain
-from viclip_train.data.annotation_dataset import INDEX_KEY
+from viclip_train.data.collator import INDEX_KEY
 from viclip_train.trainer import ViCLIPTrainer
 
 

@@ -11,15 +11,9 @@ import pytest
 import torch
 
 from viclip.video_processing_viclip import available_video_backends
-from viclip_train.data.annotation_dataset import (
-    SKIPPED_KEY,
-    SKIPPED_SAMPLES_KEY,
-    EpochSampler,
-    SampleKey,
-    VideoDataCollator,
-    VideoDataset,
-)
+from viclip_train.data.annotation_dataset import EpochSampler, SampleKey, VideoDataset
 from viclip_train.data.annotations import load_annotations, parse_timestamp
+from viclip_train.data.collator import SKIPPED_KEY, SKIPPED_SAMPLES_KEY, VideoDataCollator
 from viclip_train.data.skipping import SkippedSample, SkippedSampleLog, TooManySkippedVideosError
 from viclip_train.data.synthetic import make_synthetic_corpus, write_video
 

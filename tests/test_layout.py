@@ -1,6 +1,7 @@
 """The two layers of the project: `viclip/` holds exactly the files that ship with a saved model as Hub remote code,
 and they import nothing but each other, the standard library, torch, transformers and the declared dependencies;
-`viclip_train/` builds on it and never the other way round."""
+`viclip_train/` builds on it and never the other way round, and inside it the data sources sit below what evaluates,
+searches and trains."""
 
 import ast
 import configparser
@@ -74,9 +75,34 @@ def test_the_model_package_never_imports_the_training_package():
             assert not module.startswith("viclip_train"), f"{path.name} imports {module}"
 
 
+def training_modules() -> list[Path]:
+    """Every module of the training package, its sub-packages included."""
+    return sorted(TRAINING_PACKAGE.rglob("*.py"))
+
+
+def absolute_imports(path: Path) -> list[str]:
+    """The modules `path` imports, relative imports resolved against its package."""
+    package = path.relative_to(REPO_ROOT).with_suffix("").parts[:-1]
+    modules = []
+    for level, module in imported_modules(path):
+        if level == 0:
+            modules.append(module)
+        else:
+            base = package[: len(package) - level + 1]
+            modules.append(".".join([*base, *([module] if module else [])]))
+    return modules
+
+
 def test_the_training_package_imports_the_model_package_by_its_public_modules():
-    for path in sorted(TRAINING_PACKAGE.glob("*.py")):
-        for level, module in imported_modules(path):
-            if level == 0 and module.startswith("viclip."):
+    for path in training_modules():
+        for module in absolute_imports(path):
+            if module.startswith("viclip."):
                 submodule = module.split(".")[1]
-                assert f"{submodule}.py" in REMOTE_CODE_FILES | NOT_REMOTE_CODE, f"{path.name} imports {module}"
+                assert f"{submodule}.py" in REMOTE_CODE_FILES | NOT_REMOTE_CODE, f"{path} imports {module}"
+
+
+def test_the_data_sub_package_imports_nothing_that_evaluates_searches_or_trains():
+    above = ("viclip_train.eval", "viclip_train.moments", "viclip_train.trainer")
+    for path in sorted((TRAINING_PACKAGE / "data").rglob("*.py")):
+        for module in absolute_imports(path):
+            assert not module.startswith(above), f"{path.relative_to(REPO_ROOT)} imports {module}"

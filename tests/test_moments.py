@@ -27,24 +27,23 @@ from viclip_train.data.synthetic import COLORS, SHAPES, caption_for, render_clip
 from viclip_train.moments import demo as moments_demo
 from viclip_train.moments import index_videos as index_videos_command
 from viclip_train.moments import search_moments as search_moments_command
-from viclip_train.moments.search import (
+from viclip_train.moments.index import (
     INDEX_CONFIG_NAME,
     SHARDS_DIR,
     SKIPPED_VIDEOS_NAME,
+    index_videos,
+    load_window_table,
+)
+from viclip_train.moments.search import (
     Moment,
     MomentIndex,
     TextEmbedder,
-    VideoEmbedder,
-    embed_video_windows,
     faiss_is_available,
-    index_videos,
-    list_videos,
     load_viclip,
-    load_window_table,
     merge_overlapping_moments,
     search_moments,
-    sliding_windows,
 )
+from viclip_train.moments.windows import VideoEmbedder, embed_video_windows, list_videos, sliding_windows
 
 
 BACKENDS = [backend for backend, module in (("decord", "decord"), ("pyav", "av")) if importlib.util.find_spec(module)]

@@ -326,7 +326,7 @@ def test_run_retrieval_writes_results_card_and_reuses_embeddings(
     def fail(*args, **kwargs):
         raise AssertionError("embeddings were recomputed")
 
-    monkeypatch.setattr("run_retrieval.embed_videos", fail)
+    monkeypatch.setattr("run_retrieval.embed_video_dataset", fail)
     monkeypatch.setattr("run_retrieval.embed_captions", fail)
     again = _run_retrieval(monkeypatch, *_common_arguments(tiny_viclip_folder, grey_clips, output_dir))
     assert {name: again[name] for name in results if name.startswith("eval_")} == {

@@ -22,17 +22,16 @@ from run_classification import DataArguments, EvaluationArguments, ModelArgument
 from tests.conftest import tiny_config_kwargs
 from tests.processing_helpers import frame_indices_of, tiny_processor, write_index_video
 from viclip import ViCLIPConfig, ViCLIPForVideoClassification
-from viclip_train.data.annotation_dataset import VideoDataCollator
-from viclip_train.data.annotations import AnnotationSplit, load_annotations, load_class_folder
+from viclip_train.data.annotations import load_annotations
+from viclip_train.data.collator import VideoDataCollator
+from viclip_train.data.evaluation_views import EvaluationVideoDataset, spatial_crops, temporal_view_frames
+from viclip_train.data.sources import AnnotationSplit, load_class_folder
 from viclip_train.data.synthetic import DIRECTIONS, make_synthetic_corpus
 from viclip_train.eval.classification import (
     MAX_CLASSES_FROM_INTEGER_LABELS,
-    EvaluationVideoDataset,
     load_top_k_metric,
     predict,
     resolve_class_names,
-    spatial_crops,
-    temporal_view_frames,
     warn_classes_without_examples,
 )
 from viclip_train.trainer import ViCLIPTrainer

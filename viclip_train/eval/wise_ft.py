@@ -18,7 +18,6 @@ The output folder is complete: weights, config, the ViCLIP folder's processor, t
 naming the coefficient and both sources. `--help` lists every flag.
 """
 
-import argparse
 import fnmatch
 import logging
 import os
@@ -30,7 +29,8 @@ from huggingface_hub import ModelCard
 from transformers import HfArgumentParser
 
 from viclip import ViCLIPConfig, ViCLIPModel
-from viclip_train.arguments import parse_arguments_with_json
+from viclip_train.arguments import CommandHelpFormatter, parse_arguments_with_json
+from viclip_train.loading import load_processor
 from viclip_train.model_card import (
     build_model_card,
     card_license,
@@ -41,7 +41,6 @@ from viclip_train.model_card import (
     save_model_card,
     usage_model_id,
 )
-from viclip_train.trainer import load_processor
 
 
 logger = logging.getLogger(__name__)
@@ -267,12 +266,8 @@ def wise_ft_model_card(args: WiseFTArguments, exclude: Sequence[str], report: Wi
     )
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """`--help` keeps the layout of the module docstring and shows every flag's default."""
-
-
 def main(argv: list[str] | None = None) -> None:
-    parser = HfArgumentParser(WiseFTArguments, description=__doc__, formatter_class=_HelpFormatter)
+    parser = HfArgumentParser(WiseFTArguments, description=__doc__, formatter_class=CommandHelpFormatter)
     (args,) = parse_arguments_with_json(parser, argv)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     _check_coef(args.coef)

@@ -26,18 +26,11 @@ from pathlib import Path
 import numpy as np
 from transformers import HfArgumentParser
 
+from viclip_train.arguments import CommandHelpFormatter
 from viclip_train.data.synthetic import COLORS, DIRECTIONS, SHAPES, caption_for, render_clip, write_video
-from viclip_train.moments.search import (
-    CommandHelpFormatter,
-    Moment,
-    MomentIndex,
-    TextEmbedder,
-    VideoEmbedder,
-    index_videos,
-    load_viclip,
-    search_moments,
-    sliding_windows,
-)
+from viclip_train.moments.index import index_videos
+from viclip_train.moments.search import Moment, MomentIndex, TextEmbedder, load_viclip, search_moments
+from viclip_train.moments.windows import VideoEmbedder, sliding_windows
 
 
 VIDEO_NAME = "long_video.mp4"

@@ -1,7 +1,7 @@
 # Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
 r"""
-Searches a moment index (built by `python -m viclip_train.moments.index_videos`) with text: prints the best moments (video,
-start, end, score) of each query.
+Searches a moment index (built by `python -m viclip_train.moments.index_videos`) with text: prints the best moments
+(video, start, end, score) of each query.
 
     python -m viclip_train.moments.search_moments --index_dir index/ --query "a dog catching a frisbee"
     python -m viclip_train.moments.search_moments --index_dir index/ --query "a red square moving up" "a blue circle" \
@@ -22,14 +22,8 @@ from dataclasses import dataclass, field
 
 from transformers import HfArgumentParser
 
-from viclip_train.moments.search import (
-    CommandHelpFormatter,
-    Moment,
-    MomentIndex,
-    TextEmbedder,
-    load_viclip,
-    search_moments,
-)
+from viclip_train.arguments import CommandHelpFormatter
+from viclip_train.moments.search import Moment, MomentIndex, TextEmbedder, load_viclip, search_moments
 
 
 OUTPUT_FORMATS = ("table", "jsonl")
