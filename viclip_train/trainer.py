@@ -7,7 +7,7 @@ in this order: set the run up ([`prepare_run`]), train and save ([`train_and_sav
 publish ([`publish_output`]).
 """
 
-import logging as python_logging
+import logging
 import math
 import os
 import time
@@ -21,7 +21,6 @@ from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 from transformers.integrations import TensorBoardCallback
 from transformers.integrations.integration_utils import default_logdir
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, has_length, rotate_checkpoints, speed_metrics
-from transformers.utils import logging
 
 from .checkpoints import (
     CHECKPOINT_PATTERN,
@@ -38,7 +37,7 @@ from .distributed import sum_across_processes
 from .hub import check_hub_write_access, publish_folder
 
 
-logger = logging.get_logger(__name__)
+logger = transformers.utils.logging.get_logger(__name__)
 
 
 def decay_parameter_names(model: torch.nn.Module) -> list[str]:
@@ -376,11 +375,11 @@ def prepare_run(training_args: TrainingArguments) -> bool:
         `bool`: whether to publish the output folder at the end. The Trainer's own pushing (every checkpoint) is
         turned off: the scripts publish the finished folder once, with its card ([`publish_output`]).
     """
-    python_logging.basicConfig(
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S", level=python_logging.INFO
+    logging.basicConfig(
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S", level=logging.INFO
     )
     log_level = training_args.get_process_log_level()
-    python_logging.getLogger("__main__").setLevel(log_level)
+    logging.getLogger("__main__").setLevel(log_level)
     transformers.utils.logging.set_verbosity(log_level)
     datasets.utils.logging.set_verbosity(log_level)
     set_seed(training_args.seed)
