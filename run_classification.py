@@ -38,7 +38,7 @@ fine-tuning command resumes from the newest complete checkpoint in `--output_dir
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from huggingface_hub import ModelCard
 from transformers import HfArgumentParser, TrainingArguments
@@ -46,8 +46,11 @@ from transformers import HfArgumentParser, TrainingArguments
 from viclip import ViCLIPForVideoClassification
 from viclip_train import arguments
 from viclip_train.arguments import EvaluationArguments, evaluation_views, parse_arguments_with_json
-from viclip_train.classification import (
-    EvaluationVideoDataset,
+from viclip_train.data.collator import VideoDataCollator
+from viclip_train.data.evaluation_views import EvaluationVideoDataset
+from viclip_train.data.sources import DatasetSettings, build_datasets, load_splits
+from viclip_train.distributed import end_distributed_run
+from viclip_train.eval.classification import (
     check_labels,
     class_names_of,
     evaluate_classification,
@@ -56,7 +59,7 @@ from viclip_train.classification import (
     resolve_class_names,
     warn_classes_without_examples,
 )
-from viclip_train.data import VideoDataCollator, VideoDataset
+from viclip_train.loading import load_config, load_processor
 from viclip_train.model_card import (
     CLASSIFIER_PIPELINE_TAG,
     build_model_card,
@@ -69,8 +72,7 @@ from viclip_train.model_card import (
     usage_model_id,
     video_classifier_usage,
 )
-from viclip_train.steps import evaluate_and_save, load_config, load_splits, prepare_run, publish_output, train_and_save
-from viclip_train.trainer import ViCLIPTrainer, end_distributed_run, load_processor
+from viclip_train.trainer import ViCLIPTrainer, evaluate_and_save, prepare_run, publish_output, train_and_save
 
 
 logger = logging.getLogger(__name__)
@@ -163,7 +165,7 @@ def classification_model_card(
     start_text = display_name(start) if start else f"random weights (`{model_args.config_name}`)"
     if data_args.synthetic_corpus_dir:
         data, eval_name = (
-            "the synthetic moving-shapes corpus of `viclip_train.synthetic` (classes: directions)",
+            "the synthetic moving-shapes corpus of `viclip_train.data.synthetic` (classes: directions)",
             "synthetic-directions",
         )
     else:
@@ -246,23 +248,14 @@ def main() -> None:
 
     processor = load_processor(model_args.model_name_or_path, model.config)
     processor.video_processor.do_train_flip = data_args.horizontal_flip  # saved with the processor
-    common = {
-        "video_processor": processor.video_processor,
-        "label2id": {name: index for index, name in enumerate(class_names)},
-        "video_backend": data_args.video_backend,
-    }
-    train_dataset = eval_dataset = None
-    if train is not None:
-        train_dataset = VideoDataset(
-            train.annotations,
-            video_root=train.video_root,
-            train=True,
-            decode_size=(data_args.decode_size, data_args.decode_size) if data_args.decode_size else None,
-            seed=training_args.seed,
-            **common,
-        )
-    if validation is not None:  # one view per video for evaluations during training (--eval_strategy)
-        eval_dataset = EvaluationVideoDataset(validation.annotations, video_root=validation.video_root, **common)
+    settings = DatasetSettings.from_arguments(
+        processor.video_processor,
+        data_args,
+        training_args,
+        label2id={name: index for index, name in enumerate(class_names)},
+        eval_views=(1, 1),  # one view per video for evaluations during training (--eval_strategy)
+    )
+    train_dataset, eval_dataset = build_datasets(train, validation, settings)
 
     def classification(trainer: ViCLIPTrainer, dataset: EvaluationVideoDataset) -> dict[str, float]:
         def score(pixel_values):
@@ -286,8 +279,8 @@ def main() -> None:
     metrics = {}
     if training_args.do_eval:
         logger.info(f"Evaluating on {validation.source}: {evaluation_views(eval_args)}.")
-        views = {"num_clips": eval_args.eval_num_clips, "num_crops": eval_args.eval_num_crops}
-        dataset = EvaluationVideoDataset(validation.annotations, video_root=validation.video_root, **views, **common)
+        views = (eval_args.eval_num_clips, eval_args.eval_num_crops)
+        dataset = validation.dataset(replace(settings, eval_views=views), train=False)
         metrics = evaluate_and_save(trainer, dataset)
 
     if training_args.do_train and trainer.is_world_process_zero():

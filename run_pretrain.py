@@ -25,9 +25,15 @@ from transformers import HfArgumentParser, TrainingArguments
 
 from viclip import ViCLIPModel
 from viclip_train import arguments
-from viclip_train.arguments import describe_global_batch, parse_arguments_with_json
+from viclip_train.arguments import check_positive, describe_global_batch, parse_arguments_with_json
 from viclip_train.convert import viclip_from_clip
-from viclip_train.data import VideoDataCollator, VideoDataset
+from viclip_train.data.clips import ClipDataset
+from viclip_train.data.collator import VideoDataCollator
+from viclip_train.data.shards import DEFAULT_SHUFFLE_BUFFER
+from viclip_train.data.sources import DatasetSettings, build_datasets, load_splits
+from viclip_train.distributed import end_distributed_run
+from viclip_train.eval.retrieval import evaluate_retrieval
+from viclip_train.loading import load_config, load_processor, merge_config_overrides
 from viclip_train.model_card import (
     build_model_card,
     display_name,
@@ -39,21 +45,14 @@ from viclip_train.model_card import (
     trained_weights_license,
     usage_model_id,
 )
-from viclip_train.retrieval import evaluate_retrieval
-from viclip_train.shards import DEFAULT_SHUFFLE_BUFFER, ShardedVideoDataset
-from viclip_train.steps import (
+from viclip_train.trainer import (
+    ClampLogitScaleCallback,
+    ViCLIPTrainer,
     evaluate_and_save,
-    load_config,
-    load_splits,
-    load_streaming_splits,
-    merge_config_overrides,
     prepare_run,
     publish_output,
     train_and_save,
 )
-from viclip_train.streaming import StreamingVideoDataset
-from viclip_train.synthetic import make_synthetic_corpus, write_corpus_shards
-from viclip_train.trainer import ClampLogitScaleCallback, ViCLIPTrainer, end_distributed_run, load_processor
 
 
 logger = logging.getLogger(__name__)
@@ -98,8 +97,7 @@ class ModelArguments(arguments.ModelArguments):
         super().__post_init__()
         if not 0.0 <= self.mask_ratio < 1.0:
             raise ValueError(f"--mask_ratio is the share of patch tokens dropped: in [0, 1), got {self.mask_ratio}.")
-        if self.num_frames < 1:
-            raise ValueError(f"--num_frames must be at least 1, got {self.num_frames}.")
+        check_positive(self.num_frames, "num_frames")
         if not (self.model_name_or_path or self.clip_model_name_or_path or self.config_name):
             raise ValueError(
                 "Say where the model starts: --model_name_or_path (a ViCLIP folder), --clip_model_name_or_path (a "
@@ -137,8 +135,8 @@ class DataArguments(arguments.DataArguments):
         default=None,
         metadata={
             "help": "Instead of --train_file: WebDataset tar shards (one .mp4 plus .txt and/or .json with a caption "
-            "per sample, as python -m viclip_train.shard_writer or video2dataset write them): files, folders, globs "
-            "or brace patterns such as shards/{00000..00999}.tar. Split across processes and workers without "
+            "per sample, as python -m viclip_train.data.shard_writer or video2dataset write them): files, folders, "
+            "globs or brace patterns such as shards/{00000..00999}.tar. Split across processes and workers without "
             "duplicates, shuffled per epoch, decoded from memory; resuming passes over the consumed batches unread."
         },
     )
@@ -208,8 +206,7 @@ class DataArguments(arguments.DataArguments):
         super().__post_init__()
         if self.shuffle_buffer < 0:
             raise ValueError(f"--shuffle_buffer is a number of samples, at least 0; got {self.shuffle_buffer}.")
-        if self.recipe_global_batch_size is not None and self.recipe_global_batch_size < 1:
-            raise ValueError(f"--recipe_global_batch_size must be at least 1, got {self.recipe_global_batch_size}.")
+        check_positive(self.recipe_global_batch_size, "recipe_global_batch_size")
 
 
 def load_model(model_args: ModelArguments) -> ViCLIPModel:
@@ -258,7 +255,7 @@ def pretraining_model_card(
     start_text = display_name(start) if start else f"random weights (`{model_args.config_name}`)"
     source = data_args.dataset_name or data_args.train_file or (data_args.train_shards or [None])[0]
     if data_args.synthetic_corpus_dir or not source:
-        data = "the synthetic moving-shapes corpus of `viclip_train.synthetic`"
+        data = "the synthetic moving-shapes corpus of `viclip_train.data.synthetic`"
     else:
         data = display_name(source)
     eval_results = None
@@ -303,101 +300,33 @@ def main() -> None:
 
     model = load_model(model_args)
     processor = load_processor(model_args.model_name_or_path, model.config)
-    if data_args.synthetic_shards and data_args.synthetic_corpus_dir:
-        with training_args.main_process_first(desc="writing the synthetic corpus as shards"):
-            corpus = make_synthetic_corpus(data_args.synthetic_corpus_dir)
-            folders = write_corpus_shards(corpus)
-        data_args.train_shards, data_args.validation_shards = [str(folders["train"])], [str(folders["val"])]
     description, warning = describe_global_batch(training_args, data_args.recipe_global_batch_size)
     logger.info(description)
     if warning and training_args.do_train:
         logger.warning(warning)
-    need_train = training_args.do_train and not data_args.train_shards
-    need_eval = training_args.do_eval and not data_args.validation_shards
-    train = validation = train_stream = validation_stream = None
-    if data_args.streaming:
-        train_stream, validation_stream = load_streaming_splits(data_args, need_train=need_train, need_eval=need_eval)
-    else:
-        train, validation = load_splits(
-            data_args,
-            training_args,
-            caption_column=data_args.caption_column,
-            label_column=None,
-            need_train=need_train,
-            need_eval=need_eval,
-        )
-    datasets_kwargs = {"video_processor": processor.video_processor, "video_backend": data_args.video_backend}
-    decode_size = (data_args.decode_size, data_args.decode_size) if data_args.decode_size else None
-    shard_kwargs = {
-        "num_workers": training_args.dataloader_num_workers,
-        "world_size": training_args.world_size,
-        "rank": training_args.process_index,
-        "seed": training_args.seed,
-        **datasets_kwargs,
-    }
-    stream_kwargs = {
-        "video_root": data_args.video_root,
-        "video_column": data_args.video_column,
-        "caption_column": data_args.caption_column,
-        "world_size": training_args.world_size,
-        "rank": training_args.process_index,
-        "seed": training_args.seed,
-        **datasets_kwargs,
-    }
-    stream_name = data_args.dataset_name or "--data_files"
-    train_dataset = eval_dataset = None
-    if train_stream is not None:
-        train_dataset = StreamingVideoDataset(
-            train_stream,
-            train=True,
-            augment=data_args.train_augmentation,
-            shuffle_buffer=data_args.shuffle_buffer,
-            decode_size=decode_size,
-            uint8_frames=data_args.uint8_batches,
-            source=f"{stream_name} [{data_args.train_split}]",
-            **stream_kwargs,
-        )
-    elif training_args.do_train and data_args.train_shards:
-        train_dataset = ShardedVideoDataset(
-            data_args.train_shards,
-            batch_size=training_args.per_device_train_batch_size,
-            train=True,
-            augment=data_args.train_augmentation,
-            shuffle_buffer=data_args.shuffle_buffer,
-            decode_size=decode_size,
-            uint8_frames=data_args.uint8_batches,
-            **shard_kwargs,
-        )
-    elif train is not None:
-        train_dataset = VideoDataset(
-            train.annotations,
-            video_root=train.video_root,
-            train=data_args.train_augmentation,
-            decode_size=decode_size,
-            seed=training_args.seed,
-            uint8_frames=data_args.uint8_batches,
-            **datasets_kwargs,
-        )
-    if validation_stream is not None:
-        eval_dataset = StreamingVideoDataset(
-            validation_stream, source=f"{stream_name} [{data_args.validation_split}]", **stream_kwargs
-        )
-    elif training_args.do_eval and data_args.validation_shards:
-        eval_dataset = ShardedVideoDataset(
-            data_args.validation_shards, batch_size=training_args.per_device_eval_batch_size, **shard_kwargs
-        )
-    elif validation is not None:
-        eval_dataset = VideoDataset(validation.annotations, video_root=validation.video_root, **datasets_kwargs)
+    train_split, eval_split = load_splits(
+        data_args,
+        training_args,
+        caption_column=data_args.caption_column,
+        label_column=None,
+        need_train=training_args.do_train,
+        need_eval=training_args.do_eval,
+    )
+    settings = DatasetSettings.from_arguments(
+        processor.video_processor,
+        data_args,
+        training_args,
+        augment=data_args.train_augmentation,
+        uint8_frames=data_args.uint8_batches,
+        shuffle_buffer=data_args.shuffle_buffer,
+    )
+    train_dataset, eval_dataset = build_datasets(train_split, eval_split, settings)
     if training_args.ddp_find_unused_parameters is None:
         training_args.ddp_find_unused_parameters = False  # every trainable parameter takes part in each step
 
-    def retrieval(
-        trainer: ViCLIPTrainer, dataset: VideoDataset | ShardedVideoDataset | StreamingVideoDataset
-    ) -> dict[str, float]:
+    def retrieval(trainer: ViCLIPTrainer, dataset: ClipDataset) -> dict[str, float]:
         loader = trainer.get_eval_dataloader(dataset)
-        return evaluate_retrieval(
-            trainer.model, loader, gather=trainer.accelerator.gather, skipped_log=trainer.new_skipped_log()
-        )
+        return evaluate_retrieval(trainer.model, loader, across_processes=True, skipped_log=trainer.new_skipped_log())
 
     trainer = ViCLIPTrainer(
         model=model,

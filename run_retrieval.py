@@ -10,8 +10,8 @@ Zero-shot text-video retrieval of a ViCLIP model on a public benchmark, by the r
 
 The annotation file is read in its public format (MSR-VTT 1k-A and full, MSVD, DiDeMo, ActivityNet Captions, LSMDC,
 or the CLIP4Clip / UMT JSON; detected from its content, `--annotation_format` to insist; see
-`viclip_train.benchmarks`). Every video (8 frames at the middle of equal segments, resized to the model's input) and
-every caption (cleaned and normalised as the reference's evaluation does, cut to 32 tokens) is embedded once, videos
+`viclip_train.eval.benchmarks`). Every video (8 frames at the middle of equal segments, resized to the model's input)
+and every caption (cleaned and normalised as the reference's evaluation does, cut to 32 tokens) is embedded once, videos
 decoded by DataLoader workers, in bf16 autocast on GPUs that support it. Embeddings are saved under
 `<output_dir>/embeddings` as safetensors files keyed by the model and the set, and reused by the next run.
 
@@ -25,7 +25,6 @@ Arguments come from the command line, or from a JSON file given as the first arg
 override; `--help` lists them all.
 """
 
-import argparse
 import json
 import logging
 import os
@@ -38,22 +37,26 @@ from huggingface_hub import EvalResult, ModelCard
 from transformers import HfArgumentParser
 
 from viclip import ViCLIPConfig, ViCLIPModel
-from viclip_train.arguments import parse_arguments_with_json
-from viclip_train.benchmarks import (
+from viclip_train.arguments import CommandHelpFormatter, check_positive, parse_arguments_with_json
+from viclip_train.data.annotation_dataset import VideoDataset
+from viclip_train.eval.benchmarks import (
     BENCHMARK_FORMATS,
     PUBLISHED_ZERO_SHOT_R1,
-    EmbeddingCache,
     RetrievalBenchmark,
+    load_benchmark,
+    resolve_benchmark_videos,
+)
+from viclip_train.eval.embeddings import (
+    EmbeddingCache,
     benchmark_video_table,
     count_truncated_captions,
     embed_captions,
-    embed_videos,
+    embed_video_dataset,
     file_signature,
-    load_benchmark,
     model_fingerprint,
-    resolve_benchmark_videos,
 )
-from viclip_train.data import VideoDataset
+from viclip_train.eval.retrieval import RECALL_AT, benchmark_retrieval_metrics
+from viclip_train.loading import load_processor
 from viclip_train.model_card import (
     build_model_card,
     card_license,
@@ -65,8 +68,6 @@ from viclip_train.model_card import (
     save_model_card,
     usage_model_id,
 )
-from viclip_train.retrieval import RECALL_AT, benchmark_retrieval_metrics
-from viclip_train.trainer import load_processor
 
 
 logger = logging.getLogger(__name__)
@@ -198,19 +199,13 @@ class EvaluationArguments:
     progress: bool = field(default=True, metadata={"help": "Show progress bars."})
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """`--help` keeps the layout of the module docstring and shows every flag's default."""
-
-
 def check_arguments(data_args: DataArguments, eval_args: EvaluationArguments) -> None:
     """Refuses values that cannot work, before anything is loaded."""
-    for name in ("batch_size", "text_batch_size"):
-        if getattr(eval_args, name) < 1:
-            raise ValueError(f"--{name} must be at least 1, got {getattr(eval_args, name)}.")
+    check_positive(eval_args.batch_size, "batch_size")
+    check_positive(eval_args.text_batch_size, "text_batch_size")
+    check_positive(data_args.max_videos, "max_videos")
     if eval_args.num_workers < 0:
         raise ValueError(f"--num_workers must be 0 or more, got {eval_args.num_workers}.")
-    if data_args.max_videos is not None and data_args.max_videos < 1:
-        raise ValueError(f"--max_videos must be at least 1, got {data_args.max_videos}.")
     if data_args.video_root is not None and not os.path.isdir(data_args.video_root):
         raise FileNotFoundError(f"--video_root {data_args.video_root} is not a folder.")
 
@@ -342,7 +337,7 @@ def results_table(metrics: dict[str, float], benchmark_format: str, dual_softmax
 
 def main() -> None:
     parser = HfArgumentParser(
-        (ModelArguments, DataArguments, EvaluationArguments), description=__doc__, formatter_class=_HelpFormatter
+        (ModelArguments, DataArguments, EvaluationArguments), description=__doc__, formatter_class=CommandHelpFormatter
     )
     model_args, data_args, eval_args = parse_arguments_with_json(parser)
     logging.basicConfig(
@@ -428,7 +423,7 @@ def main() -> None:
             num_frames=num_frames,
             video_backend=data_args.video_backend,
         )
-        video_embeds, _ = embed_videos(
+        video_embeds, _ = embed_video_dataset(
             model,
             dataset,
             batch_size=eval_args.batch_size,

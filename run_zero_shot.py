@@ -44,22 +44,24 @@ from viclip_train.arguments import (
     parse_arguments_with_json,
     parse_json_object,
 )
-from viclip_train.classification import (
-    EvaluationVideoDataset,
+from viclip_train.data.collator import VideoDataCollator
+from viclip_train.data.evaluation_views import EvaluationVideoDataset
+from viclip_train.data.sources import DatasetSettings, build_datasets, load_splits
+from viclip_train.distributed import end_distributed_run
+from viclip_train.eval.classification import (
     check_labels,
     evaluate_classification,
     resolve_class_names,
     zero_shot_scorer,
 )
-from viclip_train.data import VideoDataCollator
-from viclip_train.label_sets import (
+from viclip_train.eval.label_sets import (
     canonicalize_labels,
     load_label_set,
     reference_prompt_text,
     resolve_label_set_name,
 )
-from viclip_train.steps import load_splits, prepare_run
-from viclip_train.trainer import ViCLIPTrainer, end_distributed_run, load_processor
+from viclip_train.loading import load_processor
+from viclip_train.trainer import ViCLIPTrainer, prepare_run
 
 
 logger = logging.getLogger(__name__)
@@ -189,15 +191,14 @@ def main() -> None:
 
     model = ViCLIPModel.from_pretrained(path, attn_implementation=zero_shot_args.attn_implementation)
     processor = load_processor(path, config)
-    dataset = EvaluationVideoDataset(
-        validation.annotations,
+    settings = DatasetSettings.from_arguments(
         processor.video_processor,
-        num_clips=eval_args.eval_num_clips,
-        num_crops=eval_args.eval_num_crops,
-        video_root=validation.video_root,
+        data_args,
+        training_args,
         label2id={name: index for index, name in enumerate(class_names)},
-        video_backend=data_args.video_backend,
+        eval_views=(eval_args.eval_num_clips, eval_args.eval_num_crops),
     )
+    _, dataset = build_datasets(None, validation, settings)
 
     def zero_shot(trainer: ViCLIPTrainer, dataset: EvaluationVideoDataset) -> dict[str, float]:
         score = zero_shot_scorer(trainer.model, processor, prompts, templates)

@@ -63,7 +63,7 @@ def write_files(work_dir: Path, rows: int, file_format: str) -> Path:
 def write_videos(work_dir: Path) -> Path:
     import numpy as np
 
-    from viclip_train.synthetic import render_clip, write_video
+    from viclip_train.data.synthetic import render_clip, write_video
 
     folder = work_dir / "videos"
     folder.mkdir(parents=True, exist_ok=True)

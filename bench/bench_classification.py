@@ -23,10 +23,12 @@ from training_steps import adamw_with_decay_groups, time_training_steps
 
 from viclip import ViCLIPConfig, ViCLIPForVideoClassification, ViCLIPModel, ViCLIPProcessor
 from viclip.pipeline_viclip import KINETICS_TEMPLATES
-from viclip_train.annotations import load_annotations
-from viclip_train.classification import EvaluationVideoDataset, zero_shot_scorer
-from viclip_train.data import VideoDataCollator, VideoDataset
-from viclip_train.synthetic import make_synthetic_corpus
+from viclip_train.data.annotation_dataset import VideoDataset
+from viclip_train.data.annotations import load_annotations
+from viclip_train.data.collator import VideoDataCollator
+from viclip_train.data.evaluation_views import EvaluationVideoDataset
+from viclip_train.data.synthetic import make_synthetic_corpus
+from viclip_train.eval.classification import zero_shot_scorer
 
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -27,15 +27,10 @@ import numpy as np
 import torch
 
 from viclip import ViCLIPConfig, ViCLIPModel, ViCLIPProcessor
-from viclip_train.moments import (
-    VideoEmbedder,
-    VideoWindow,
-    VideoWindowDataset,
-    index_videos,
-    sliding_windows,
-)
-from viclip_train.synthetic import COLORS, DIRECTIONS, SHAPES, render_clip, write_video
-from viclip_train.video_reading import video_duration
+from viclip_train.data.synthetic import COLORS, DIRECTIONS, SHAPES, render_clip, write_video
+from viclip_train.data.video_reading import video_duration
+from viclip_train.moments.index import index_videos
+from viclip_train.moments.windows import VideoEmbedder, VideoWindow, VideoWindowDataset, sliding_windows
 
 
 WINDOW_SECONDS, STRIDE_SECONDS, FPS, CLIP_FRAMES = 8.0, 4.0, 8, 16

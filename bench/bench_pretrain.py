@@ -18,9 +18,10 @@ import torch
 from training_steps import adamw_with_decay_groups, time_training_steps
 
 from viclip import ViCLIPConfig, ViCLIPModel, ViCLIPProcessor
-from viclip_train.annotations import load_annotations
-from viclip_train.data import VideoDataCollator, VideoDataset
-from viclip_train.synthetic import make_synthetic_corpus
+from viclip_train.data.annotation_dataset import VideoDataset
+from viclip_train.data.annotations import load_annotations
+from viclip_train.data.collator import VideoDataCollator
+from viclip_train.data.synthetic import make_synthetic_corpus
 
 
 ROOT = Path(__file__).resolve().parents[1]

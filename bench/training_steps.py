@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 
 import torch
 
-from viclip_train.data import NON_MODEL_KEYS
+from viclip_train.data.collator import NON_MODEL_KEYS
 from viclip_train.trainer import decay_parameter_names
 
 

@@ -25,9 +25,9 @@ from tests.conftest import tiny_config_kwargs
 from tests.processing_helpers import tiny_processor
 from viclip import ViCLIPConfig, ViCLIPModel
 from viclip.losses import viclip_contrastive_loss
-from viclip_train.data import VideoDataCollator
-from viclip_train.retrieval import evaluate_retrieval
-from viclip_train.skipping import SkippedSample, TooManySkippedVideosError
+from viclip_train.data.collator import VideoDataCollator
+from viclip_train.data.skipping import SkippedSample, TooManySkippedVideosError
+from viclip_train.eval.retrieval import evaluate_retrieval
 from viclip_train.trainer import ViCLIPTrainer
 
 
@@ -89,16 +89,6 @@ def retrieval_batches() -> list[list[dict[str, torch.Tensor]]]:
         return {"pixel_values": videos[rows], "input_ids": input_ids[rows], "attention_mask": torch.ones(len(rows))}
 
     return [[batch([0, 1, 2, 3]), batch([4])], [batch([5, 6]), batch([7, 8, 9])]]
-
-
-def gather_equal_rows(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Concatenates each tensor over ranks; like `all_gather`, it needs the same shape on every rank."""
-    gathered = {}
-    for name, tensor in tensors.items():
-        parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
-        dist.all_gather(parts, tensor.contiguous())
-        gathered[name] = torch.cat(parts)
-    return gathered
 
 
 # name -> (rows that cannot be read, max_failed_fraction). Batches of one, in row order: rank 0 reads the even rows,
@@ -170,7 +160,7 @@ def main(out_dir: Path) -> None:
         if rank == 0:
             grads = {name: p.grad.clone() for name, p in model.named_parameters()}
             torch.save({"loss": mean_loss, "grads": grads}, out_dir / f"{case}.pt")
-    metrics = evaluate_retrieval(EmbeddingTowers(), retrieval_batches()[rank], gather=gather_equal_rows)
+    metrics = evaluate_retrieval(EmbeddingTowers(), retrieval_batches()[rank], across_processes=True)
     if rank == 0:
         torch.save(metrics, out_dir / "retrieval.pt")
     for case in TRAINER_CASES:

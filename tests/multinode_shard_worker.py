@@ -15,7 +15,7 @@ import sys
 import torch
 
 import run_pretrain
-from viclip_train.data import INDEX_KEY
+from viclip_train.data.collator import INDEX_KEY
 from viclip_train.trainer import ViCLIPTrainer
 
 

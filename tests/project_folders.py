@@ -52,7 +52,7 @@ def _run_main(module_name: str, args: list[str]) -> None:
 @functools.cache
 def _build(root: Path) -> ProjectFolders:
     from viclip_train.convert.convert_viclip_original_to_hf import convert_checkpoint
-    from viclip_train.synthetic import DIRECTIONS, make_synthetic_corpus
+    from viclip_train.data.synthetic import DIRECTIONS, make_synthetic_corpus
 
     converted = root / "converted"
     convert_checkpoint(

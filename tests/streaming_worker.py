@@ -16,7 +16,7 @@ import torch
 from transformers import TrainerCallback
 
 import run_pretrain
-from viclip_train.data import INDEX_KEY
+from viclip_train.data.collator import INDEX_KEY
 from viclip_train.trainer import ViCLIPTrainer
 
 
@@ -28,7 +28,7 @@ trainer_init = ViCLIPTrainer.__init__
 
 
 def recording_training_step(self, model, inputs, num_items_in_batch=None):
-    records.append((self._train_stream.epoch, inputs[INDEX_KEY].tolist()))
+    records.append((self.train_dataset.data_epoch(0), inputs[INDEX_KEY].tolist()))  # the stream's epoch
     return training_step(self, model, inputs, num_items_in_batch)
 
 

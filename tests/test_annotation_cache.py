@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
-import viclip_train.annotation_cache as annotation_cache
-from viclip_train.annotation_cache import annotation_cache_path, load_cached_annotations
-from viclip_train.annotations import load_annotations
+import viclip_train.data.annotation_cache as annotation_cache
+from viclip_train.data.annotation_cache import annotation_cache_path, load_cached_annotations
+from viclip_train.data.annotations import load_annotations
 
 
 INTERNVID_HEADER = "YoutubeID,Start_timestamp,End_timestamp,Caption,Aesthetic_Score,UMT_Score\n"

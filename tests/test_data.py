@@ -11,17 +11,11 @@ import pytest
 import torch
 
 from viclip.video_decoding_viclip import available_video_backends
-from viclip_train.annotations import load_annotations, parse_timestamp
-from viclip_train.data import (
-    SKIPPED_KEY,
-    SKIPPED_SAMPLES_KEY,
-    EpochSampler,
-    SampleKey,
-    VideoDataCollator,
-    VideoDataset,
-)
-from viclip_train.skipping import SkippedSample, SkippedSampleLog, TooManySkippedVideosError
-from viclip_train.synthetic import make_synthetic_corpus, write_video
+from viclip_train.data.annotation_dataset import EpochSampler, SampleKey, VideoDataset
+from viclip_train.data.annotations import load_annotations, parse_timestamp
+from viclip_train.data.collator import SKIPPED_KEY, SKIPPED_SAMPLES_KEY, VideoDataCollator
+from viclip_train.data.skipping import SkippedSample, SkippedSampleLog, TooManySkippedVideosError
+from viclip_train.data.synthetic import make_synthetic_corpus, write_video
 
 
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406])

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from tests.conftest import tiny_config_kwargs
 from viclip import ViCLIPConfig, ViCLIPModel
 from viclip.losses import gather_features, viclip_contrastive_loss
-from viclip_train.retrieval import evaluate_retrieval
+from viclip_train.eval.retrieval import evaluate_retrieval
 
 
 TESTS_DIR = Path(__file__).parent

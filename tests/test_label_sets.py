@@ -8,8 +8,8 @@ import pytest
 
 from viclip.pipeline_viclip import KINETICS_TEMPLATES
 from viclip.tokenization_viclip import normalize_training_caption
-from viclip_train.annotations import load_annotations
-from viclip_train.label_sets import (
+from viclip_train.data.annotations import load_annotations
+from viclip_train.eval.label_sets import (
     canonicalize_labels,
     label_match_key,
     label_set_names,
@@ -53,7 +53,7 @@ def test_an_unknown_label_set_lists_the_shipped_ones():
 def test_label_set_files_ship_as_package_data():
     setup = configparser.ConfigParser()
     setup.read(Path(__file__).parents[1] / "setup.cfg")
-    assert "label_sets/*.txt" in setup["options.package_data"]["viclip_train"]
+    assert "label_sets/*.txt" in setup["options.package_data"]["viclip_train.eval"]
     for name in label_set_names():
         assert label_set_path(name).parent.name == "label_sets" and label_set_path(name).is_file()
 

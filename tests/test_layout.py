@@ -2,7 +2,7 @@
 and they import nothing but each other, the standard library, torch, transformers and the declared dependencies;
 `viclip_train/` builds on it and never the other way round, with one exception: the hook `import viclip` installs in
 `from_pretrained` (registration.py, never shipped) imports `viclip_train.convert` when it is asked to read one of
-OpenGVLab's layouts."""
+OpenGVLab's layouts. Inside `viclip_train/`, the data sources sit below what evaluates, searches and trains."""
 
 import ast
 import configparser
@@ -90,9 +90,34 @@ def test_the_remote_code_holds_no_conversion_of_opengvlab_layouts():
             assert original_name not in source, f"{name} mentions {original_name}"
 
 
+def training_modules() -> list[Path]:
+    """Every module of the training package, its sub-packages included."""
+    return sorted(TRAINING_PACKAGE.rglob("*.py"))
+
+
+def absolute_imports(path: Path) -> list[str]:
+    """The modules `path` imports, relative imports resolved against its package."""
+    package = path.relative_to(REPO_ROOT).with_suffix("").parts[:-1]
+    modules = []
+    for level, module in imported_modules(path):
+        if level == 0:
+            modules.append(module)
+        else:
+            base = package[: len(package) - level + 1]
+            modules.append(".".join([*base, *([module] if module else [])]))
+    return modules
+
+
 def test_the_training_package_imports_the_model_package_by_its_public_modules():
-    for path in sorted(TRAINING_PACKAGE.rglob("*.py")):
-        for level, module in imported_modules(path):
-            if level == 0 and module.startswith("viclip."):
+    for path in training_modules():
+        for module in absolute_imports(path):
+            if module.startswith("viclip."):
                 submodule = module.split(".")[1]
-                assert f"{submodule}.py" in REMOTE_CODE_FILES | NOT_REMOTE_CODE, f"{path.name} imports {module}"
+                assert f"{submodule}.py" in REMOTE_CODE_FILES | NOT_REMOTE_CODE, f"{path} imports {module}"
+
+
+def test_the_data_sub_package_imports_nothing_that_evaluates_searches_or_trains():
+    above = ("viclip_train.eval", "viclip_train.moments", "viclip_train.trainer")
+    for path in sorted((TRAINING_PACKAGE / "data").rglob("*.py")):
+        for module in absolute_imports(path):
+            assert not module.startswith(above), f"{path.relative_to(REPO_ROOT)} imports {module}"

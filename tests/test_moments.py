@@ -22,29 +22,28 @@ import torch
 
 from tests.processing_helpers import frame_indices_of, write_index_video
 from viclip import ViCLIPVideoProcessor
-from viclip_train import index_videos as index_videos_command
-from viclip_train import moments_demo
-from viclip_train import search_moments as search_moments_command
-from viclip_train.moments import (
+from viclip_train.data.synthetic import COLORS, SHAPES, caption_for, render_clip, write_video
+from viclip_train.data.video_reading import video_duration
+from viclip_train.moments import demo as moments_demo
+from viclip_train.moments import index_videos as index_videos_command
+from viclip_train.moments import search_moments as search_moments_command
+from viclip_train.moments.index import (
     INDEX_CONFIG_NAME,
     SHARDS_DIR,
     SKIPPED_VIDEOS_NAME,
+    index_videos,
+    load_window_table,
+)
+from viclip_train.moments.search import (
     Moment,
     MomentIndex,
     TextEmbedder,
-    VideoEmbedder,
-    embed_video_windows,
     faiss_is_available,
-    index_videos,
-    list_videos,
     load_viclip,
-    load_window_table,
     merge_overlapping_moments,
     search_moments,
-    sliding_windows,
 )
-from viclip_train.synthetic import COLORS, SHAPES, caption_for, render_clip, write_video
-from viclip_train.video_reading import video_duration
+from viclip_train.moments.windows import VideoEmbedder, embed_video_windows, list_videos, sliding_windows
 
 
 BACKENDS = [backend for backend, module in (("decord", "decord"), ("pyav", "av")) if importlib.util.find_spec(module)]
@@ -344,7 +343,7 @@ def test_approximate_faiss_index_returns_moments_of_the_index_best_first():
 
 
 def test_exact_search_scores_the_index_in_chunks_like_one_matrix(monkeypatch):
-    from viclip_train import moments
+    from viclip_train.moments import search as moments
 
     table = _random_window_table()
     queries = torch.randn(3, 12, generator=torch.Generator().manual_seed(3))
@@ -517,7 +516,7 @@ def test_embedding_function_returning_the_wrong_shape_raises(video_folder, tmp_p
 
 
 def test_loading_a_folder_that_is_not_an_index_says_how_to_build_one(tmp_path):
-    with pytest.raises(FileNotFoundError, match="viclip_train.index_videos"):
+    with pytest.raises(FileNotFoundError, match="viclip_train.moments.index_videos"):
         MomentIndex.load(tmp_path)
 
 

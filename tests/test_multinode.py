@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from viclip import ViCLIPConfig, ViCLIPModel
-from viclip_train.synthetic import make_synthetic_corpus, write_corpus_shards
+from viclip_train.data.synthetic import make_synthetic_corpus, write_corpus_shards
 
 from .conftest import tiny_config_kwargs
 

@@ -33,7 +33,7 @@ from viclip.video_decoding_viclip import (
     resolve_video_backend,
     sample_frame_indices,
 )
-from viclip_train.video_reading import read_video_frames
+from viclip_train.data.video_reading import read_video_frames
 
 
 INSTALLED_BACKENDS = available_video_backends()

@@ -21,7 +21,7 @@ README = ROOT / "README.md"
 MODEL_PLACEHOLDER = '"path/to/converted-viclip"'
 VIDEO_PLACEHOLDER = '"video.mp4"'
 LONG_VIDEO_PLACEHOLDER = '"long.mp4"'
-INDEX_PLACEHOLDER = '"moment-index"'  # a moment-search index folder (`python -m viclip_train.index_videos`)
+INDEX_PLACEHOLDER = '"moment-index"'  # a moment-search index folder (`python -m viclip_train.moments.index_videos`)
 NO_VICLIP_CHECK = (
     "\nimport sys\nassert not any(name.split('.')[0] == 'viclip' for name in sys.modules), 'viclip was imported'\n"
 )
@@ -55,7 +55,7 @@ for number, code in BLOCKS:
 
 def moment_index(folders, tmp_path: Path) -> Path:
     """An index of a folder holding the test video, made with the tiny converted model by the indexing command."""
-    from viclip_train.index_videos import main as index_videos
+    from viclip_train.moments.index_videos import main as index_videos
 
     video_dir = tmp_path / "videos"
     video_dir.mkdir()

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from viclip_train.distributed import first_occurrences, gather_rows
-from viclip_train.retrieval import evaluate_retrieval, retrieval_metrics
+from viclip_train.eval.retrieval import evaluate_retrieval, retrieval_metrics
 
 
 def _one_hot_embeds(rows: list[int], dim: int = 8) -> torch.Tensor:
@@ -123,5 +123,5 @@ def test_evaluate_retrieval_counts_each_annotation_row_once():
 
 def test_gather_rows_in_one_process_returns_the_rows_as_they_are_and_first_occurrences_keep_row_order():
     tensors = {"a": torch.arange(3)}
-    assert gather_rows(tensors, gather=lambda x: x) is tensors
+    assert gather_rows(tensors) is tensors
     assert first_occurrences(torch.tensor([4, 2, 4, 0, 2])).tolist() == [3, 1, 0]

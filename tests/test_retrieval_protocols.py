@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from viclip_train.benchmarks import (
+from viclip_train.eval.benchmarks import (
     DIDEMO_ANNOTATED_SECONDS,
     detect_format,
     join_paragraph,
@@ -27,7 +27,7 @@ from viclip_train.benchmarks import (
     read_retrieval_json,
     resolve_benchmark_videos,
 )
-from viclip_train.retrieval import (
+from viclip_train.eval.retrieval import (
     benchmark_retrieval_metrics,
     dual_softmax_scores,
     multi_caption_positives,
@@ -269,7 +269,7 @@ GREY_LEVELS = (30, 90, 150, 210)
 def grey_clips(tmp_path_factory) -> Path:
     """Four synthetic clips of uniform grey levels (`videos/clip{i}.mp4`) and an MSR-VTT full annotation file over
     them with two captions per clip, one of them 40 words long."""
-    from viclip_train.synthetic import write_video
+    from viclip_train.data.synthetic import write_video
 
     root = tmp_path_factory.mktemp("grey_clips")
     (root / "videos").mkdir()
@@ -326,7 +326,7 @@ def test_run_retrieval_writes_results_card_and_reuses_embeddings(
     def fail(*args, **kwargs):
         raise AssertionError("embeddings were recomputed")
 
-    monkeypatch.setattr("run_retrieval.embed_videos", fail)
+    monkeypatch.setattr("run_retrieval.embed_video_dataset", fail)
     monkeypatch.setattr("run_retrieval.embed_captions", fail)
     again = _run_retrieval(monkeypatch, *_common_arguments(tiny_viclip_folder, grey_clips, output_dir))
     assert {name: again[name] for name in results if name.startswith("eval_")} == {

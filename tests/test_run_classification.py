@@ -22,19 +22,18 @@ from run_classification import DataArguments, EvaluationArguments, ModelArgument
 from tests.conftest import tiny_config_kwargs
 from tests.processing_helpers import frame_indices_of, tiny_processor, write_index_video
 from viclip import ViCLIPConfig, ViCLIPForVideoClassification
-from viclip_train.annotations import AnnotationSplit, load_annotations, load_class_folder
-from viclip_train.classification import (
+from viclip_train.data.annotations import load_annotations
+from viclip_train.data.collator import VideoDataCollator
+from viclip_train.data.evaluation_views import EvaluationVideoDataset, spatial_crops, temporal_view_frames
+from viclip_train.data.sources import AnnotationSplit, load_class_folder
+from viclip_train.data.synthetic import DIRECTIONS, make_synthetic_corpus
+from viclip_train.eval.classification import (
     MAX_CLASSES_FROM_INTEGER_LABELS,
-    EvaluationVideoDataset,
     load_top_k_metric,
     predict,
     resolve_class_names,
-    spatial_crops,
-    temporal_view_frames,
     warn_classes_without_examples,
 )
-from viclip_train.data import VideoDataCollator
-from viclip_train.synthetic import DIRECTIONS, make_synthetic_corpus
 from viclip_train.trainer import ViCLIPTrainer
 
 
@@ -212,7 +211,7 @@ def test_class_without_training_example_is_warned_about(corpus, tmp_path, caplog
         (tmp_path / name).mkdir()
     (tmp_path / "left" / "a.mp4").write_bytes((corpus.root / "videos/train/00000.mp4").read_bytes())
     split = load_class_folder(str(tmp_path))
-    with caplog.at_level(logging.WARNING, logger="viclip_train.classification"):
+    with caplog.at_level(logging.WARNING, logger="viclip_train.eval.classification"):
         missing = warn_classes_without_examples(split, resolve_class_names(split, None))
     assert missing == ["right"] and "no training example" in caplog.text and "right" in caplog.text
 

@@ -26,11 +26,11 @@ import run_pretrain
 import viclip_train.trainer as trainer_module
 from viclip import ViCLIPConfig, ViCLIPForVideoClassification, ViCLIPModel
 from viclip_train.arguments import parse_arguments_with_json
-from viclip_train.data import VideoDataCollator
+from viclip_train.data.collator import VideoDataCollator
+from viclip_train.data.skipping import SkippedSample
+from viclip_train.data.sources import load_splits
+from viclip_train.data.synthetic import make_synthetic_corpus
 from viclip_train.hub import HubAccessError, check_hub_write_access, publish_folder
-from viclip_train.skipping import SkippedSample
-from viclip_train.steps import load_splits
-from viclip_train.synthetic import make_synthetic_corpus
 from viclip_train.trainer import CheckpointSaveError, ClampLogitScaleCallback, ViCLIPTrainer, decay_parameter_names
 
 from .conftest import tiny_config_kwargs

@@ -11,11 +11,11 @@ import pytest
 import torch
 
 import run_zero_shot
-import viclip_train.classification
+import viclip_train.eval.classification
 from tests.processing_helpers import tiny_processor
 from viclip import ViCLIPModel, ZeroShotVideoClassificationPipeline
-from viclip_train.classification import PREDICTIONS_FILE, zero_shot_scorer
-from viclip_train.synthetic import make_synthetic_corpus
+from viclip_train.data.synthetic import make_synthetic_corpus
+from viclip_train.eval.classification import PREDICTIONS_FILE, zero_shot_scorer
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -147,13 +147,13 @@ def test_label_set_matches_variant_spellings_to_the_official_classes(
     monkeypatch, corpus, tiny_viclip_folder, tmp_path
 ):
     embedded = {}
-    original = viclip_train.classification.embed_label_prompts
+    original = viclip_train.eval.classification.embed_label_prompts
 
     def recording(model, processor, labels, templates, **kwargs):
         embedded.update(labels=labels, templates=templates)
         return original(model, processor, labels, templates, **kwargs)
 
-    monkeypatch.setattr(viclip_train.classification, "embed_label_prompts", recording)
+    monkeypatch.setattr(viclip_train.eval.classification, "embed_label_prompts", recording)
     annotations = kinetics_style_csv(corpus, tmp_path / "k400_val.csv", list(KINETICS_VARIANTS))
     run_script(
         monkeypatch,

@@ -13,14 +13,14 @@ import torch
 from transformers import HfArgumentParser, TrainingArguments
 
 import run_pretrain
-import viclip_train.shards as shards_module
+import viclip_train.data.clips as clips_module
 from viclip_train.arguments import describe_global_batch, parse_arguments_with_json
-from viclip_train.data import Placeholder, VideoDataCollator
-from viclip_train.shard_writer import main as shard_writer_main
-from viclip_train.shard_writer import write_shards
-from viclip_train.shards import ShardedVideoDataset, expand_shards, plan_slot, shuffle_buffer_order
-from viclip_train.skipping import SkippedSample
-from viclip_train.synthetic import make_synthetic_corpus, write_corpus_shards
+from viclip_train.data.collator import Placeholder, VideoDataCollator
+from viclip_train.data.shard_writer import main as shard_writer_main
+from viclip_train.data.shard_writer import write_shards
+from viclip_train.data.shards import ShardedVideoDataset, expand_shards, plan_slot, shuffle_buffer_order
+from viclip_train.data.skipping import SkippedSample
+from viclip_train.data.synthetic import make_synthetic_corpus, write_corpus_shards
 
 from .conftest import tiny_config_kwargs
 from .processing_helpers import frame_indices_of, tiny_processor, write_index_video
@@ -152,8 +152,8 @@ def test_a_worker_count_other_than_the_planned_one_is_refused(shard_folders):
 def test_resuming_passes_over_consumed_batches_unread_and_continues_in_the_same_order(shard_folders, monkeypatch):
     reference = list(_dataset(shard_folders))
     decoded = []
-    real_read = shards_module.read_video_frames
-    monkeypatch.setattr(shards_module, "read_video_frames", lambda *a, **k: decoded.append(1) or real_read(*a, **k))
+    real_read = clips_module.read_video_frames
+    monkeypatch.setattr(clips_module, "read_video_frames", lambda *a, **k: decoded.append(1) or real_read(*a, **k))
     resumed = _dataset(shard_folders)
     resumed.resume_after(5)  # 5 batches of 2 were trained on
     items = list(resumed)

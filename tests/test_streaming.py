@@ -21,13 +21,13 @@ import torch
 from transformers import HfArgumentParser, TrainingArguments
 
 import run_pretrain
-import viclip_train.streaming as streaming_module
+import viclip_train.data.clips as clips_module
 from viclip_train.arguments import parse_arguments_with_json
-from viclip_train.data import VideoDataCollator
-from viclip_train.skipping import SkippedSample
-from viclip_train.steps import load_streaming_splits
-from viclip_train.streaming import StreamingBatches, StreamingVideoDataset, load_streaming_split
-from viclip_train.synthetic import make_synthetic_corpus
+from viclip_train.data.collator import VideoDataCollator
+from viclip_train.data.skipping import SkippedSample
+from viclip_train.data.sources import load_splits, load_streaming_split
+from viclip_train.data.streaming import StreamingBatches, StreamingVideoDataset
+from viclip_train.data.synthetic import make_synthetic_corpus
 
 from .processing_helpers import tiny_processor
 from .test_run_pretrain import Killed, assert_same_weights, kill_at_step_begin, run_in_process, tiny_run_config
@@ -102,8 +102,8 @@ def test_video_values_as_datasets_gives_them_are_decoded_from_memory_to_the_same
                 for row in rows]  # fmt: skip
     features = {"video": datasets.Video(decode=form == "Video()")} if form.startswith("Video") else {}
     opened = []
-    real_read = streaming_module.read_video_frames
-    monkeypatch.setattr(streaming_module, "read_video_frames", lambda v, **k: opened.append(v) or real_read(v, **k))
+    real_read = clips_module.read_video_frames
+    monkeypatch.setattr(clips_module, "read_video_frames", lambda v, **k: opened.append(v) or real_read(v, **k))
     items = list(_dataset(_stream(rows, **features), video_root=str(corpus.root)))
     for item, expected in zip(items, reference, strict=True):
         torch.testing.assert_close(item["pixel_values"], expected["pixel_values"], rtol=0, atol=0)
@@ -244,8 +244,8 @@ def test_resuming_continues_each_worker_where_it_stopped_without_decoding_consum
     taken, iterator = _save_after(_batches(corpus, agree, num_workers=num_workers), 3, tmp_path)
     expected = [next(iterator)["index"].tolist() for _ in range(3)]  # the end of epoch 0 and the start of epoch 1
     decoded = []
-    real_read = streaming_module.read_video_frames
-    monkeypatch.setattr(streaming_module, "read_video_frames", lambda v, **k: decoded.append(v) or real_read(v, **k))
+    real_read = clips_module.read_video_frames
+    monkeypatch.setattr(clips_module, "read_video_frames", lambda v, **k: decoded.append(v) or real_read(v, **k))
     resumed = _batches(corpus, agree, num_workers=num_workers)
     resumed.resume(tmp_path, rank=0, batches_taken=3)
     iterator = iter(resumed)
@@ -346,8 +346,11 @@ def test_max_samples_cut_the_streams_to_their_first_examples(annotation_folder):
     data_args = run_pretrain.DataArguments(
         dataset_name=str(annotation_folder), streaming=True, max_train_samples=3, max_eval_samples=1
     )
-    train, validation = load_streaming_splits(data_args, need_train=True, need_eval=True)
-    assert (len(list(train)), len(list(validation))) == (3, 1)
+    training_args = TrainingArguments(output_dir="unused", use_cpu=True, report_to="none")
+    train, validation = load_splits(
+        data_args, training_args, caption_column="caption", label_column=None, need_train=True, need_eval=True
+    )
+    assert (len(list(train.stream)), len(list(validation.stream))) == (3, 1)
 
 
 def test_streaming_replaces_a_recipes_annotation_files_and_needs_a_dataset(annotation_folder, tmp_path, monkeypatch):

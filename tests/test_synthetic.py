@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from viclip_train.synthetic import (
+from viclip_train.data.synthetic import (
     COLORS,
     DIRECTIONS,
     SHAPES,

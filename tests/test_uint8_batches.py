@@ -7,9 +7,11 @@ import torch
 from transformers import TrainingArguments
 
 from viclip import ViCLIPConfig, ViCLIPModel
-from viclip_train.annotations import load_annotations
-from viclip_train.data import SampleKey, VideoDataCollator, VideoDataset, normalize_pixel_values
-from viclip_train.synthetic import make_synthetic_corpus
+from viclip_train.data.annotation_dataset import SampleKey, VideoDataset
+from viclip_train.data.annotations import load_annotations
+from viclip_train.data.clips import normalize_pixel_values
+from viclip_train.data.collator import VideoDataCollator
+from viclip_train.data.synthetic import make_synthetic_corpus
 from viclip_train.trainer import ViCLIPTrainer
 
 from .conftest import tiny_config_kwargs

@@ -18,7 +18,7 @@ from transformers.video_utils import VideoMetadata
 from tests.processing_helpers import bundled_clips, frame_indices_of, index_frame, write_index_video
 from viclip import ViCLIPVideoProcessor
 from viclip.video_decoding_viclip import available_video_backends
-from viclip_train.video_reading import read_video_frames
+from viclip_train.data.video_reading import read_video_frames
 
 
 BACKENDS = available_video_backends()

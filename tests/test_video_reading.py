@@ -1,5 +1,5 @@
 # Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
-"""The training library's reader (viclip_train/video_reading.py): `read_video_frames`, the container metadata helpers,
+"""The training library's reader (viclip_train/data/video_reading.py): `read_video_frames`, the container metadata helpers,
 and PyAV's frame planner, which decodes only what the sampled frames need and returns them bit-identical to a full
 decode."""
 
@@ -11,8 +11,8 @@ import pytest
 
 from tests.processing_helpers import bundled_clips, write_index_video
 from viclip.video_decoding_viclip import PacketInfo, available_video_backends, sample_frame_indices
-from viclip_train import video_reading
-from viclip_train.video_reading import (
+from viclip_train.data import video_reading
+from viclip_train.data.video_reading import (
     count_video_frames,
     h264_starts_with_idr,
     plan_pyav_frame_skipping,

@@ -10,7 +10,7 @@ from transformers import CLIPConfig, CLIPModel
 
 from viclip import ViCLIPModel, ViCLIPProcessor
 from viclip_train.convert import viclip_from_clip
-from viclip_train.wise_ft import DEFAULT_EXCLUDED, clip_initialisation, main, wise_ft_state_dict
+from viclip_train.eval.wise_ft import DEFAULT_EXCLUDED, clip_initialisation, main, wise_ft_state_dict
 
 from .processing_helpers import tiny_processor
 

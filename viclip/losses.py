@@ -13,7 +13,8 @@ gradient equals that of a single process holding the whole global batch:
 The backward pass of the gathering sums the gradient that every rank's rows send to a feature, so rank `r` receives
 `sum_s dL_s / d(features_r)`; averaging over ranks then gives `dL / dparams`. Processes may hold different numbers of
 samples (a batch loses the videos that failed to decode): the features are padded to the largest batch for the
-collective and trimmed after it, and `N` counts the real rows only.
+collective and trimmed after it ([`all_gather_rows`], which the training library's evaluation gathers also use), and
+`N` counts the real rows only.
 
 In a single process every function here is a no-op wrapper around the usual symmetric InfoNCE. In several processes
 the functions are collectives: every process of the default group must call them in the same order.
@@ -43,14 +44,38 @@ class GatheredFeatures(NamedTuple):
     """Number of processes that contributed."""
 
 
-def _is_distributed() -> bool:
+def is_distributed() -> bool:
+    """Whether this process is one of several in the default process group (the gathers here are then
+    collectives)."""
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
-def _gather_with_grad(tensor: torch.Tensor, sizes: list[int]) -> torch.Tensor:
-    """All-gathers `tensor` `[n_r, D]` from every rank into `[sum(sizes), D]`, differentiably."""
-    max_rows = max(sizes)
-    padded = F.pad(tensor, (0, 0, 0, max_rows - tensor.shape[0])) if tensor.shape[0] < max_rows else tensor
+def process_row_counts(rows: int, device: torch.device | str) -> list[int]:
+    """The row count of every process, in rank order (`[rows]` in a single process). A collective."""
+    if not is_distributed():
+        return [rows]
+    local_rows = torch.tensor([rows], dtype=torch.long, device=device)
+    all_rows = [torch.zeros_like(local_rows) for _ in range(dist.get_world_size())]
+    dist.all_gather(all_rows, local_rows)
+    return [int(count.item()) for count in all_rows]
+
+
+def all_gather_rows(tensor: torch.Tensor, sizes: list[int] | None = None) -> torch.Tensor:
+    """
+    The rows of `tensor` (`[n_r, ...]`) from every process, concatenated in rank order, with gradient: processes may
+    hold different numbers of rows (zero included), so each pads its rows to the largest count for the collective and
+    the padding is trimmed after it. The backward pass sums, for each process's rows, the gradients every process
+    sends them. A collective; `tensor` itself in a single process.
+
+    Args:
+        tensor (`torch.Tensor` of shape `[n_r, ...]`): this process's rows.
+        sizes (`list[int]`, *optional*): the row count of every process ([`process_row_counts`]), when known.
+    """
+    if not is_distributed():
+        return tensor
+    sizes = sizes if sizes is not None else process_row_counts(tensor.shape[0], tensor.device)
+    missing = max(sizes) - tensor.shape[0]
+    padded = torch.cat([tensor, tensor.new_zeros((missing, *tensor.shape[1:]))]) if missing else tensor
     parts = dist_nn.all_gather(padded)
     return torch.cat([part[:rows] for part, rows in zip(parts, sizes, strict=True)], dim=0)
 
@@ -75,20 +100,15 @@ def gather_features(video_features: torch.Tensor, text_features: torch.Tensor) -
             "gather_features expects paired features of shapes [n, D] and [n, D]; got video "
             f"{tuple(video_features.shape)} and text {tuple(text_features.shape)}."
         )
-    if not _is_distributed():
+    if not is_distributed():
         return GatheredFeatures(video_features, text_features, 0, 1)
 
-    world_size = dist.get_world_size()
-    local_rows = torch.tensor([video_features.shape[0]], dtype=torch.long, device=video_features.device)
-    all_rows = [torch.zeros_like(local_rows) for _ in range(world_size)]
-    dist.all_gather(all_rows, local_rows)
-    sizes = [int(rows.item()) for rows in all_rows]
-    offset = sum(sizes[: dist.get_rank()])
+    sizes = process_row_counts(video_features.shape[0], video_features.device)
     return GatheredFeatures(
-        video=_gather_with_grad(video_features, sizes),
-        text=_gather_with_grad(text_features, sizes),
-        offset=offset,
-        world_size=world_size,
+        video=all_gather_rows(video_features, sizes),
+        text=all_gather_rows(text_features, sizes),
+        offset=sum(sizes[: dist.get_rank()]),
+        world_size=len(sizes),
     )
 
 
@@ -132,4 +152,11 @@ def viclip_contrastive_loss(
     return summed * (gathered.world_size / (2 * global_rows))
 
 
-__all__ = ["GatheredFeatures", "gather_features", "viclip_contrastive_loss"]
+__all__ = [
+    "GatheredFeatures",
+    "all_gather_rows",
+    "gather_features",
+    "is_distributed",
+    "process_row_counts",
+    "viclip_contrastive_loss",
+]

@@ -9,8 +9,9 @@ Two doors open it on a saved `ViCLIPModel` folder, without an interactive prompt
   package: every saved `ViCLIPModel` folder carries this file and names it in its `config.json` (`custom_pipelines`,
   written by [`zero_shot_custom_pipelines`]).
 
-[`embed_label_prompts`] is the one home of the label-set embedding (template-averaged text embeddings); the pipeline
-and the zero-shot evaluation of the training library both call it.
+[`embed_videos`] and [`embed_texts`] are the one home of "L2-normalised embeddings of these videos / these captions"
+and [`embed_label_prompts`] of the label-set embedding (template-averaged text embeddings): the pipeline, and the
+training library's zero-shot evaluation, retrieval benchmarks and moment search, all call them.
 This file ships as Hub remote code: it imports only torch, transformers and its sibling files.
 """
 
@@ -45,8 +46,55 @@ KINETICS_TEMPLATES = (
 )
 NAMED_TEMPLATES = {"kinetics": KINETICS_TEMPLATES}
 DEFAULT_TEMPLATE = "A video of {}"
-# Captions per text-tower forward when embedding the label set.
+# Captions per text-tower forward.
 TEXT_BATCH_SIZE = 256
+
+
+@torch.no_grad()
+def embed_videos(model: Any, pixel_values: torch.Tensor, *, interpolate_pos_encoding: bool = False) -> torch.Tensor:
+    """
+    The L2-normalised projected video embeddings of one batch, `[batch, projection_dim]` (fp32, on the model's device):
+    the cosine similarity of two of them is their product.
+
+    Args:
+        model: a [`ViCLIPModel`] (anything with `get_video_features`).
+        pixel_values (`torch.Tensor` of shape `[batch, frames, 3, H, W]`): moved to the model's device and dtype.
+        interpolate_pos_encoding (`bool`, defaults to `False`): resample the position tables for a frame count or
+            frame size other than the model's.
+    """
+    parameter = next(model.parameters())
+    features = model.get_video_features(
+        pixel_values=pixel_values.to(device=parameter.device, dtype=parameter.dtype, non_blocking=True),
+        interpolate_pos_encoding=interpolate_pos_encoding,
+    ).pooler_output
+    return torch.nn.functional.normalize(features.float(), dim=-1)
+
+
+@torch.no_grad()
+def embed_texts(
+    model: Any, processor: Any, texts: list[str], *, batch_size: int = TEXT_BATCH_SIZE, **text_kwargs: Any
+) -> torch.Tensor:
+    """
+    The L2-normalised projected text embeddings of `texts`, `[len(texts), projection_dim]` (fp32, on the model's
+    device), `batch_size` captions per text-tower forward: each caption cleaned, tokenised and cut to the model's
+    context by `processor` (with `text_kwargs`, e.g. `normalize_captions=True` for the reference's evaluation
+    normalisation).
+
+    Args:
+        model: a [`ViCLIPModel`] (anything with `get_text_features`).
+        processor: its [`ViCLIPProcessor`].
+        texts (`list[str]`): the captions.
+        batch_size (`int`, defaults to 256): captions per forward.
+    """
+    device = next(model.parameters()).device
+    embeds = []
+    for start in range(0, len(texts), batch_size):
+        tokens = processor(text=list(texts[start : start + batch_size]), return_tensors="pt", **text_kwargs)
+        features = model.get_text_features(
+            input_ids=tokens["input_ids"].to(device), attention_mask=tokens["attention_mask"].to(device)
+        ).pooler_output
+        embeds.append(torch.nn.functional.normalize(features.float(), dim=-1))
+    return torch.cat(embeds)
 
 
 def resolve_templates(hypothesis_template: str | list[str] | tuple[str, ...]) -> list[str]:
@@ -89,15 +137,8 @@ def embed_label_prompts(
     """
     templates = resolve_templates(hypothesis_template)
     captions = [template.format(label) for label in labels for template in templates]
-    device = next(model.parameters()).device
-    embeds = []
-    with torch.no_grad():
-        for start in range(0, len(captions), batch_size):
-            text_inputs = processor(text=captions[start : start + batch_size], return_tensors="pt")
-            text_inputs = {name: tensor.to(device) for name, tensor in text_inputs.items()}
-            features = model.get_text_features(**text_inputs).pooler_output
-            embeds.append(torch.nn.functional.normalize(features.float(), dim=-1))
-    return torch.cat(embeds).view(len(labels), len(templates), -1).mean(dim=1)
+    embeds = embed_texts(model, processor, captions, batch_size=batch_size)
+    return embeds.view(len(labels), len(templates), -1).mean(dim=1)
 
 
 def zero_shot_custom_pipelines() -> dict[str, dict[str, Any]]:
@@ -211,8 +252,7 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
         return {"pixel_values": inputs["pixel_values"].to(self.dtype)}
 
     def _forward(self, model_inputs: dict[str, torch.Tensor], label_embeds: torch.Tensor) -> dict[str, torch.Tensor]:
-        video_embeds = self.model.get_video_features(pixel_values=model_inputs["pixel_values"]).pooler_output
-        video_embeds = torch.nn.functional.normalize(video_embeds.float(), dim=-1)
+        video_embeds = embed_videos(self.model, model_inputs["pixel_values"])
         similarity = video_embeds @ label_embeds.to(video_embeds.device).T
         return {"logits": self.model.clamped_logit_scale() * similarity}
 
@@ -233,6 +273,8 @@ __all__ = [
     "ZERO_SHOT_TASK",
     "ZeroShotVideoClassificationPipeline",
     "embed_label_prompts",
+    "embed_texts",
+    "embed_videos",
     "resolve_templates",
     "zero_shot_custom_pipelines",
 ]

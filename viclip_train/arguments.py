@@ -1,13 +1,15 @@
 # Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
 """
 Command-line arguments shared by the scripts, as dataclasses that `HfArgumentParser` turns into flags (each script
-extends them), and reading them from a JSON file plus flags.
+extends them), reading them from a JSON file plus flags, and the `--help` layout of the commands.
 
 Every dataclass checks its own fields in `__post_init__`, as transformers' example scripts do, so that a bad flag
-stops the script at once, before a model is built, data is read or a step is taken; the model configuration with
-`--config_overrides` applied is validated next ([`viclip_train.steps.load_config`]).
+stops the script at once, before a model is built, data is read or a step is taken: the one range check of each flag
+(the datasets and the skip policy built from them do not check again); the model configuration with
+`--config_overrides` applied is validated next ([`viclip_train.loading.load_config`]).
 """
 
+import argparse
 import json
 import os
 import sys
@@ -21,10 +23,15 @@ from transformers.utils import logging
 
 from viclip.video_decoding_viclip import resolve_video_backend
 
-from .annotations import ANNOTATION_FILE_SUFFIXES
+from .data.annotations import ANNOTATION_FILE_SUFFIXES
 
 
 logger = logging.get_logger(__name__)
+
+
+class CommandHelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """`--help` of the commands: the description as written (its example commands on their own lines) and every
+    flag's default."""
 
 
 def parse_json_object(value: str | Mapping | None, flag: str) -> dict | None:
@@ -63,7 +70,8 @@ def _check_annotation_file(path: str | None, flag: str) -> None:
         raise FileNotFoundError(f"--{flag} {path} does not exist.")
 
 
-def _check_positive(value: int | None, flag: str) -> None:
+def check_positive(value: int | None, flag: str) -> None:
+    """Raises a `ValueError` naming `--flag` when a count given for it is below 1 (`None` is not given)."""
     if value is not None and value < 1:
         raise ValueError(f"--{flag} must be at least 1, got {value}.")
 
@@ -184,9 +192,9 @@ class DataArguments:
             resolve_video_backend(self.video_backend)  # an unknown or uninstalled decoder is an error now
         if not 0.0 <= self.max_failed_fraction <= 1.0:
             raise ValueError(f"--max_failed_fraction is a share in [0, 1], got {self.max_failed_fraction}.")
-        _check_positive(self.failed_fraction_window, "failed_fraction_window")
-        _check_positive(self.max_train_samples, "max_train_samples")
-        _check_positive(self.max_eval_samples, "max_eval_samples")
+        check_positive(self.failed_fraction_window, "failed_fraction_window")
+        check_positive(self.max_train_samples, "max_train_samples")
+        check_positive(self.max_eval_samples, "max_eval_samples")
         if self.video_root and not os.path.isdir(self.video_root) and not self.synthetic_corpus_dir:
             raise FileNotFoundError(f"--video_root {self.video_root} is not a folder.")
         self.data_files = self._data_files_by_split(self.data_files)
@@ -266,8 +274,8 @@ class EvaluationArguments:
     )
 
     def __post_init__(self):
-        _check_positive(self.eval_num_clips, "eval_num_clips")
-        _check_positive(self.eval_num_crops, "eval_num_crops")
+        check_positive(self.eval_num_clips, "eval_num_clips")
+        check_positive(self.eval_num_crops, "eval_num_crops")
 
 
 def evaluation_views(eval_args: EvaluationArguments) -> str:
@@ -361,11 +369,13 @@ def _as_flags(name: str, value: Any) -> list[str]:
 
 __all__ = [
     "DEMO_MODEL_HINT",
+    "CommandHelpFormatter",
     "DataArguments",
     "EvaluationArguments",
     "LabelledDataArguments",
     "ModelArguments",
     "check_local_path",
+    "check_positive",
     "describe_global_batch",
     "evaluation_views",
     "parse_arguments_with_json",

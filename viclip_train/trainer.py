@@ -1,34 +1,43 @@
 # Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
 """
-Trainer pieces shared by the training scripts: [`ViCLIPTrainer`] (skipped samples, exact resume, checkpoints that are
-complete or absent, evaluation through the project's own loops), a callback that keeps `logit_scale` under its cap,
-loading the processor, and tearing a distributed run down.
+The Trainer of the training scripts and the steps of a script's run around it: [`ViCLIPTrainer`] (skipped samples,
+every data source through one interface, exact resume, checkpoints that are complete or absent, evaluation through
+the project's own loops), a callback that keeps `logit_scale` under its cap, and the steps a script's `main()` takes
+in this order: set the run up ([`prepare_run`]), train and save ([`train_and_save`]), evaluate ([`evaluate_and_save`]),
+publish ([`publish_output`]).
 """
 
-import functools
+import logging
 import math
 import os
 import time
 from collections.abc import Callable
 from typing import Any
 
+import datasets
 import torch
-from transformers import Trainer, TrainerCallback
+import transformers
+from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 from transformers.integrations import TensorBoardCallback
 from transformers.integrations.integration_utils import default_logdir
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, has_length, rotate_checkpoints, speed_metrics
-from transformers.utils import logging
 
-from viclip.processing_viclip import ViCLIPProcessor
+from .checkpoints import (
+    CHECKPOINT_PATTERN,
+    STAGING_PREFIX,
+    checkpoint_problems,
+    publish_checkpoint,
+    resolve_resume_checkpoint,
+    set_aside,
+)
+from .data.clips import DatasetHooks, normalize_pixel_values
+from .data.collator import NON_MODEL_KEYS, SKIPPED_SAMPLES_KEY
+from .data.skipping import SkippedSampleLog
+from .distributed import sum_across_processes
+from .hub import check_hub_write_access, publish_folder
 
-from .checkpoints import CHECKPOINT_PATTERN, STAGING_PREFIX, checkpoint_problems, publish_checkpoint, set_aside
-from .data import INDEX_KEY, SKIPPED_KEY, SKIPPED_SAMPLES_KEY, EpochSampler, VideoDataset, normalize_pixel_values
-from .shards import ShardedVideoDataset
-from .skipping import SkippedSampleLog
-from .streaming import StreamingBatches, StreamingVideoDataset, agree_across_processes, streaming_dataloader
 
-
-logger = logging.get_logger(__name__)
+logger = transformers.utils.logging.get_logger(__name__)
 
 
 def decay_parameter_names(model: torch.nn.Module) -> list[str]:
@@ -83,16 +92,16 @@ class ViCLIPTrainer(Trainer):
       `failed_fraction_window` samples failed. A process whose share of a micro-batch is empty (every video failed)
       does not stall the others: that micro-batch becomes a zero-weight step on every process (each runs its batch,
       or a placeholder clip, with the loss multiplied by 0), so that collectives stay in step.
-    - **Exact resume.** Training items are drawn through [`EpochSampler`], whose keys carry the epoch, so that the
-      dataset's randomness depends only on `(seed, epoch, row)`; the token mask and dropout come from torch's
-      generator, whose state the Trainer saves with each checkpoint and restores.
-    - **Shards.** A [`ShardedVideoDataset`] splits itself across processes and workers: its DataLoader is not
-      re-sharded or dispatched by accelerate (which would make every process read every sample, or one process read
-      for all). On resume, the batches already trained on are passed over without being read ([`Placeholder`]s).
-    - **Streams.** A [`StreamingVideoDataset`] (any `datasets` iterable dataset) is read through
-      [`StreamingBatches`]: split by `datasets`, epochs back to back with their end agreed by every process (so that
-      none waits in a collective for one that ran out), the position saved per process beside the RNG state of each
-      checkpoint (`streaming_state_<N>.pt`) and restored on resume without decoding what was consumed.
+    - **Every source through one interface.** The datasets of this package (annotation tables, shards, streams) are
+      read through their [`DatasetHooks`], never picked by type: the sampler of the Trainer's own DataLoader
+      (an annotation table's [`EpochSampler`]), or a DataLoader the dataset brings because it splits itself across
+      processes and workers (shards, streams: not re-sharded or dispatched by accelerate, which would make every
+      process read every sample, or one process read for all); the start of each epoch, with the batches a resumed
+      run passes over (shards pass over them unread, streams continue from their saved position); and what a
+      checkpoint saves beyond the Trainer's own state (a stream's position, `streaming_state_<N>.pt`). Other datasets
+      are read as the Trainer reads them.
+    - **Exact resume.** A dataset's randomness depends only on its seed, the epoch and the sample; the token mask and
+      dropout come from torch's generator, whose state the Trainer saves with each checkpoint and restores.
     - **Complete checkpoints.** `checkpoint-N` is written to `.saving-checkpoint-N/` and renamed into place once every
       process is done, so a process killed while saving leaves no partial `checkpoint-N` (see
       [`viclip_train.checkpoints`]); a failed write raises [`CheckpointSaveError`] naming the folder.
@@ -133,8 +142,7 @@ class ViCLIPTrainer(Trainer):
         self.failed_fraction_window = failed_fraction_window
         self.evaluation = evaluation
         self.skipped_log = self.new_skipped_log()
-        self._train_sampler: EpochSampler | None = None
-        self._train_stream: StreamingBatches | None = None
+        self._train_sampler: torch.utils.data.Sampler | None = None
         self._staging_root: str | None = None
         self._zero_weight = False
         self._zero_weight_steps = 0
@@ -157,95 +165,49 @@ class ViCLIPTrainer(Trainer):
     def get_decay_parameter_names(self, model: torch.nn.Module) -> list[str]:
         return decay_parameter_names(model)
 
-    # ---- data order and exact resume ----
+    # ---- data order and exact resume, through the datasets' hooks ----
+
+    @staticmethod
+    def _hooks(dataset: Any) -> DatasetHooks:
+        """How `dataset` is read: through its own hooks, or the defaults (the Trainer's way) for another kind."""
+        return dataset if isinstance(dataset, DatasetHooks) else DatasetHooks()
 
     def _get_train_sampler(self, train_dataset=None) -> torch.utils.data.Sampler | None:
         dataset = train_dataset if train_dataset is not None else self.train_dataset
-        if not isinstance(dataset, VideoDataset) or self.args.train_sampling_strategy not in ("random", "sequential"):
-            return super()._get_train_sampler(train_dataset)
-        seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
-        self._train_sampler = EpochSampler(
-            len(dataset), seed=seed, shuffle=self.args.train_sampling_strategy == "random"
-        )
-        return self._train_sampler
+        self._train_sampler = None
+        if self.args.train_sampling_strategy in ("random", "sequential"):
+            seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+            shuffle = self.args.train_sampling_strategy == "random"
+            self._train_sampler = self._hooks(dataset).training_sampler(seed, shuffle)
+        if self._train_sampler is not None:
+            return self._train_sampler
+        return super()._get_train_sampler(train_dataset)
 
     def _run_epoch(self, *args, **kwargs):
+        epoch = kwargs["epoch"]
         # accelerate forwards `set_epoch` to the sampler except through a resumed, sharded loader: set it here
         if self._train_sampler is not None:
-            self._train_sampler.set_epoch(kwargs["epoch"])
-        if isinstance(self.train_dataset, ShardedVideoDataset):
-            self.train_dataset.set_epoch(kwargs["epoch"])
-            resuming = kwargs["epoch"] == kwargs["epochs_trained"] and kwargs["resume_from_checkpoint"] is not None
-            skipped = kwargs["steps_trained_in_current_epoch"] if resuming and not self.args.ignore_data_skip else 0
-            self.train_dataset.resume_after(skipped)  # those batches come as placeholders, which the Trainer skips
-        if self._train_stream is not None and kwargs["epoch"] == kwargs["epochs_trained"]:
-            # one Trainer epoch spans the run (no length); the stream counts its own epochs
-            skipped = kwargs["steps_trained_in_current_epoch"]
-            if kwargs["resume_from_checkpoint"] is not None and skipped and not self.args.ignore_data_skip:
-                self._train_stream.resume(kwargs["resume_from_checkpoint"], self.args.process_index, skipped)
+            self._train_sampler.set_epoch(epoch)
+        resuming = epoch == kwargs["epochs_trained"] and kwargs["resume_from_checkpoint"] is not None
+        resume_batches = kwargs["steps_trained_in_current_epoch"] if resuming and not self.args.ignore_data_skip else 0
+        self._hooks(self.train_dataset).start_epoch(
+            epoch, resume_batches=resume_batches, checkpoint=kwargs["resume_from_checkpoint"]
+        )
         return super()._run_epoch(*args, **kwargs)
 
     def _save_rng_state(self, output_dir: str) -> None:
         super()._save_rng_state(output_dir)
-        if self._train_stream is not None:  # each process's stream position, beside its RNG state
-            self._train_stream.save(output_dir, self.args.process_index)
-
-    def _shard_dataloader(self, dataset: ShardedVideoDataset, batch_size: int) -> torch.utils.data.DataLoader:
-        """A plain DataLoader over a dataset that splits itself across processes and workers."""
-        if batch_size != dataset.batch_size or self.args.dataloader_num_workers != dataset.num_workers:
-            raise ValueError(
-                f"The ShardedVideoDataset was built for batches of {dataset.batch_size} read by {dataset.num_workers} "
-                f"worker(s), but this run reads batches of {batch_size} with {self.args.dataloader_num_workers}: "
-                "build it with the run's per-device batch size and --dataloader_num_workers."
-            )
-        workers = self.args.dataloader_num_workers
-        return torch.utils.data.DataLoader(
-            dataset,
-            batch_size=batch_size,
-            collate_fn=self.data_collator,
-            num_workers=workers,
-            pin_memory=self.args.dataloader_pin_memory,
-            persistent_workers=self.args.dataloader_persistent_workers and workers > 0,
-            prefetch_factor=self.args.dataloader_prefetch_factor if workers > 0 else None,
-        )
-
-    def _streaming_batches(self, dataset: StreamingVideoDataset, batch_size: int, train: bool) -> StreamingBatches:
-        """This process's batches of a stream, read by the run's DataLoader workers."""
-        if (dataset.world_size, dataset.rank) != (self.args.world_size, self.args.process_index):
-            raise ValueError(
-                f"The StreamingVideoDataset was split for process {dataset.rank} of {dataset.world_size}, but this is "
-                f"process {self.args.process_index} of {self.args.world_size}: build it with world_size and rank "
-                "from the training arguments."
-            )
-        workers = self.args.dataloader_num_workers
-        return StreamingBatches(
-            dataset,
-            batch_size=batch_size,
-            collate_fn=self.data_collator,
-            train=train,
-            agree=functools.partial(agree_across_processes, device=self.args.device),
-            num_workers=workers,
-            pin_memory=self.args.dataloader_pin_memory,
-            persistent_workers=self.args.dataloader_persistent_workers,
-            prefetch_factor=self.args.dataloader_prefetch_factor,
-            drop_last=train and self.args.dataloader_drop_last,
-        )
+        self._hooks(self.train_dataset).save_position(output_dir, self.args.process_index)  # beside its RNG state
 
     def get_train_dataloader(self) -> torch.utils.data.DataLoader:
-        if isinstance(self.train_dataset, ShardedVideoDataset):
-            return self._shard_dataloader(self.train_dataset, self._train_batch_size)
-        if isinstance(self.train_dataset, StreamingVideoDataset):
-            self._train_stream = self._streaming_batches(self.train_dataset, self._train_batch_size, train=True)
-            return streaming_dataloader(self._train_stream)
-        return super().get_train_dataloader()
+        hooks = self._hooks(self.train_dataset)
+        loader = hooks.dataloader(self.args, self._train_batch_size, self.data_collator, train=True)
+        return loader if loader is not None else super().get_train_dataloader()
 
     def get_eval_dataloader(self, eval_dataset=None) -> torch.utils.data.DataLoader:
-        dataset = eval_dataset if eval_dataset is not None else self.eval_dataset
-        if isinstance(dataset, ShardedVideoDataset):
-            return self._shard_dataloader(dataset, self.args.eval_batch_size)
-        if isinstance(dataset, StreamingVideoDataset):
-            return streaming_dataloader(self._streaming_batches(dataset, self.args.eval_batch_size, train=False))
-        return super().get_eval_dataloader(eval_dataset)
+        hooks = self._hooks(eval_dataset if eval_dataset is not None else self.eval_dataset)
+        loader = hooks.dataloader(self.args, self.args.eval_batch_size, self.data_collator, train=False)
+        return loader if loader is not None else super().get_eval_dataloader(eval_dataset)
 
     # ---- skipped samples and the training step ----
 
@@ -263,12 +225,12 @@ class ViCLIPTrainer(Trainer):
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         skipped = inputs.pop(SKIPPED_SAMPLES_KEY, [])
-        inputs.pop(SKIPPED_KEY, None)
-        inputs.pop(INDEX_KEY, None)
+        for key in NON_MODEL_KEYS:
+            inputs.pop(key, None)
         rows = int(inputs["pixel_values"].shape[0]) if "pixel_values" in inputs else 0
         counts = torch.tensor([rows + len(skipped), len(skipped), int(rows == 0)], device=self.args.device)
-        read, failed, empty_shares = (int(value) for value in self.accelerator.reduce(counts, reduction="sum"))
-        epoch = self._train_stream.epoch if self._train_stream is not None else math.floor(self.state.epoch or 0)
+        read, failed, empty_shares = (int(value) for value in sum_across_processes(counts))
+        epoch = self._hooks(self.train_dataset).data_epoch(math.floor(self.state.epoch or 0))
         step = self.state.global_step
         self.skipped_log.add(skipped, read=read, failed=failed, split="train", epoch=epoch, step=step)
         self._clips_since_log += read - failed
@@ -299,7 +261,7 @@ class ViCLIPTrainer(Trainer):
         return inputs
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        for key in (SKIPPED_KEY, SKIPPED_SAMPLES_KEY, INDEX_KEY):
+        for key in NON_MODEL_KEYS:
             inputs.pop(key, None)
         if "labels" not in inputs:
             inputs = {**inputs, "return_loss": True}
@@ -308,7 +270,7 @@ class ViCLIPTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
-        for key in (SKIPPED_KEY, SKIPPED_SAMPLES_KEY, INDEX_KEY):
+        for key in NON_MODEL_KEYS:
             inputs.pop(key, None)
         if "pixel_values" not in inputs:  # every video of the batch was skipped
             return None, None, None
@@ -403,21 +365,70 @@ class ViCLIPTrainer(Trainer):
         self.accelerator.wait_for_everyone()
 
 
-def load_processor(model_name_or_path: str | None, config: Any) -> ViCLIPProcessor:
-    """The processor saved with the model (a folder holding `processor_config.json`, or a Hub id), else the default
-    processor of `config`'s frames, frame size and context ([`ViCLIPProcessor.from_model_config`])."""
-    path = model_name_or_path
-    if path and (not os.path.isdir(path) or os.path.isfile(os.path.join(path, "processor_config.json"))):
-        return ViCLIPProcessor.from_pretrained(path)
-    return ViCLIPProcessor.from_model_config(config)
+def prepare_run(training_args: TrainingArguments) -> bool:
+    """
+    Sets the run up: log format and levels (the Trainer's `--log_level`), the seed, no pinned memory without an
+    accelerator, `remove_unused_columns=False` (the collator's batches are the model inputs plus bookkeeping keys),
+    and, with `--push_to_hub`, a check that the Hub is reachable and the token can write, before anything else.
+
+    Returns:
+        `bool`: whether to publish the output folder at the end. The Trainer's own pushing (every checkpoint) is
+        turned off: the scripts publish the finished folder once, with its card ([`publish_output`]).
+    """
+    logging.basicConfig(
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S", level=logging.INFO
+    )
+    log_level = training_args.get_process_log_level()
+    logging.getLogger("__main__").setLevel(log_level)
+    transformers.utils.logging.set_verbosity(log_level)
+    datasets.utils.logging.set_verbosity(log_level)
+    set_seed(training_args.seed)
+    if training_args.dataloader_pin_memory and training_args.device.type == "cpu":
+        training_args.dataloader_pin_memory = False  # pinning needs an accelerator; torch warns otherwise
+    training_args.remove_unused_columns = False
+    push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False
+    if push_to_hub and training_args.process_index == 0:
+        user = check_hub_write_access(_repo_id(training_args), training_args.hub_token)
+        logger.info(f"--push_to_hub: {user} can write to {_repo_id(training_args)}.")
+    return push_to_hub
 
 
-def end_distributed_run() -> None:
-    """Waits for every process and tears the process group down, so that no process exits with collectives alive
-    (gloo aborts a process that leaves them); a no-op in a single process."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.barrier()
-        torch.distributed.destroy_process_group()
+def _repo_id(training_args: TrainingArguments) -> str:
+    return training_args.hub_model_id or os.path.basename(os.path.normpath(training_args.output_dir))
+
+
+def train_and_save(trainer: ViCLIPTrainer, training_args: TrainingArguments) -> dict[str, float]:
+    """
+    Trains, resuming from the newest complete checkpoint in `--output_dir` unless told otherwise (so that rerunning
+    an interrupted command continues it), then saves the model (weights, config, remote code, processor), the
+    training metrics and the trainer state. Returns the training metrics.
+    """
+    checkpoint = resolve_resume_checkpoint(
+        training_args.output_dir, training_args.resume_from_checkpoint, not training_args.save_only_model
+    )
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    trainer.save_model()
+    trainer.log_metrics("train", result.metrics)
+    trainer.save_metrics("train", result.metrics)
+    trainer.save_state()
+    return result.metrics
+
+
+def evaluate_and_save(trainer: ViCLIPTrainer, dataset: Any = None, prefix: str = "eval") -> dict[str, float]:
+    """Evaluates (`dataset`, or the trainer's evaluation set), logs the metrics to every `--report_to` integration,
+    prints them and writes `eval_results.json`. Returns the metrics, named `<prefix>_<metric>`."""
+    metrics = trainer.evaluate(dataset, metric_key_prefix=prefix)
+    trainer.log_metrics("eval", metrics)
+    trainer.save_metrics("eval", metrics)
+    return metrics
+
+
+def publish_output(trainer: ViCLIPTrainer, push_to_hub: bool) -> None:
+    """With `--push_to_hub` (as returned by [`prepare_run`]), publishes the output folder from the main process."""
+    if push_to_hub and trainer.is_world_process_zero():
+        training_args = trainer.args
+        url = publish_folder(training_args.output_dir, _repo_id(training_args), token=training_args.hub_token)
+        logger.info(f"Published {training_args.output_dir} to {url}")
 
 
 __all__ = [
@@ -425,6 +436,8 @@ __all__ = [
     "ClampLogitScaleCallback",
     "ViCLIPTrainer",
     "decay_parameter_names",
-    "end_distributed_run",
-    "load_processor",
+    "evaluate_and_save",
+    "prepare_run",
+    "publish_output",
+    "train_and_save",
 ]

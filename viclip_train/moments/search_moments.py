@@ -1,10 +1,10 @@
 # Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
 r"""
-Searches a moment index (built by `python -m viclip_train.index_videos`) with text: prints the best moments (video,
-start, end, score) of each query.
+Searches a moment index (built by `python -m viclip_train.moments.index_videos`) with text: prints the best moments
+(video, start, end, score) of each query.
 
-    python -m viclip_train.search_moments --index_dir index/ --query "a dog catching a frisbee"
-    python -m viclip_train.search_moments --index_dir index/ --query "a red square moving up" "a blue circle" \
+    python -m viclip_train.moments.search_moments --index_dir index/ --query "a dog catching a frisbee"
+    python -m viclip_train.moments.search_moments --index_dir index/ --query "a red square moving up" "a blue circle" \
         --top_k 10 --merge_overlapping --output_format jsonl
 
 Queries are embedded with the model recorded in the index (`--model_name_or_path` to name its folder when it moved).
@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 
 from transformers import HfArgumentParser
 
-from viclip_train.moments import CommandHelpFormatter, Moment, MomentIndex, TextEmbedder, load_viclip, search_moments
+from viclip_train.arguments import CommandHelpFormatter
+from viclip_train.moments.search import Moment, MomentIndex, TextEmbedder, load_viclip, search_moments
 
 
 OUTPUT_FORMATS = ("table", "jsonl")
@@ -32,7 +33,9 @@ OUTPUT_FORMATS = ("table", "jsonl")
 class SearchArguments:
     """What to search, and how to show it."""
 
-    index_dir: str = field(metadata={"help": "The index folder written by `python -m viclip_train.index_videos`."})
+    index_dir: str = field(
+        metadata={"help": "The index folder written by `python -m viclip_train.moments.index_videos`."}
+    )
     query: list[str] = field(metadata={"help": "One or more text queries (quote each)."})
     top_k: int = field(default=5, metadata={"help": "Moments shown per query."})
     merge_overlapping: bool = field(

@@ -4,13 +4,13 @@ The moment-search demo: a long synthetic video stitched from clips of moving sha
 then searched with each clip's caption.
 
     python run_pretrain.py configs/demo.json     # once: the demo model, a few minutes on a CPU
-    python -m viclip_train.moments_demo           # builds the video, indexes it and searches it, under a minute
+    python -m viclip_train.moments.demo           # builds the video, indexes it and searches it, under a minute
 
 The video (`<output_dir>/videos/long_video.mp4`, 64x64 at 8 fps) is `--num_clips` clips of the synthetic corpus (2 s
 each, a shape of one colour crossing the frame in one direction), each followed by 1 s of empty background; every
 clip has its own colour and shape pair (the direction is drawn at random), so that a caption names one clip. Where each
 clip lies is written to `<output_dir>/clips.json`. The video is indexed in `<output_dir>/index` with 2 s windows every
-second (the same code as `python -m viclip_train.index_videos`), and every clip's caption is searched
+second (the same code as `python -m viclip_train.moments.index_videos`), and every clip's caption is searched
 (`search_moments`). A query hits when its best moment overlaps its clip. Prints one row per query and the hit rate at
 1 and at `--top_k`, next to chance (the share of windows overlapping the clip).
 """
@@ -26,18 +26,11 @@ from pathlib import Path
 import numpy as np
 from transformers import HfArgumentParser
 
-from viclip_train.moments import (
-    CommandHelpFormatter,
-    Moment,
-    MomentIndex,
-    TextEmbedder,
-    VideoEmbedder,
-    index_videos,
-    load_viclip,
-    search_moments,
-    sliding_windows,
-)
-from viclip_train.synthetic import COLORS, DIRECTIONS, SHAPES, caption_for, render_clip, write_video
+from viclip_train.arguments import CommandHelpFormatter
+from viclip_train.data.synthetic import COLORS, DIRECTIONS, SHAPES, caption_for, render_clip, write_video
+from viclip_train.moments.index import index_videos
+from viclip_train.moments.search import Moment, MomentIndex, TextEmbedder, load_viclip, search_moments
+from viclip_train.moments.windows import VideoEmbedder, sliding_windows
 
 
 VIDEO_NAME = "long_video.mp4"

@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
 from transformers.utils import logging
+
+from ..distributed import all_processes
 
 
 logger = logging.get_logger(__name__)
@@ -63,15 +64,6 @@ class TooManySkippedVideosError(RuntimeError):
     """More of the recent samples failed to load than `max_failed_fraction` allows."""
 
 
-def _all_processes(value: Any) -> list[Any]:
-    """`value` from every process (in rank order); `[value]` without a process group."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        gathered = [None] * torch.distributed.get_world_size()
-        torch.distributed.all_gather_object(gathered, value)
-        return gathered
-    return [value]
-
-
 class SkippedSampleLog:
     """
     The record of skipped samples of one process, and the policy that stops a run when too many fail.
@@ -79,10 +71,11 @@ class SkippedSampleLog:
     Args:
         output_dir (`str`, *optional*): folder of the record file ([`SKIPPED_FILE_PATTERN`]); `None` keeps no file.
         process_index (`int`, defaults to 0): this process's rank, in the file name.
-        max_failed_fraction (`float`, defaults to 0.5): largest share of failed samples allowed over the window.
+        max_failed_fraction (`float`, defaults to 0.5): largest share of failed samples allowed over the window, in
+            [0, 1] (`--max_failed_fraction`, checked where the flag is read; 1 never stops).
         window (`int`, defaults to 1000): how many of the most recent samples (over all processes) the share is
-            measured over. It is judged once the window holds [`MIN_JUDGED_SAMPLES`] samples (or `window`, if
-            smaller), and when [`SkippedSampleLog.finish`] is called.
+            measured over, at least 1 (`--failed_fraction_window`). It is judged once the window holds
+            [`MIN_JUDGED_SAMPLES`] samples (or `window`, if smaller), and when [`SkippedSampleLog.finish`] is called.
     """
 
     def __init__(
@@ -93,10 +86,6 @@ class SkippedSampleLog:
         max_failed_fraction: float = 0.5,
         window: int = 1000,
     ):
-        if not 0.0 <= max_failed_fraction <= 1.0:
-            raise ValueError(f"max_failed_fraction must lie in [0, 1], got {max_failed_fraction}.")
-        if window < 1:
-            raise ValueError(f"The failure window must hold at least one sample, got {window}.")
         self.path = (
             None if output_dir is None else os.path.join(output_dir, SKIPPED_FILE_PATTERN.format(rank=process_index))
         )
@@ -154,7 +143,7 @@ class SkippedSampleLog:
         if self.failed_fraction <= self.max_failed_fraction:
             return
         reasons, examples = Counter(), []
-        for recent in _all_processes(list(self._recent)):
+        for recent in all_processes(list(self._recent)):
             reasons.update(sample.error or "error" for sample in recent)
             examples.extend(recent)
         commonest, count = reasons.most_common(1)[0] if reasons else ("unknown", 0)

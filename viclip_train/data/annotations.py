@@ -463,90 +463,13 @@ def resolve_video_path(video: str, video_root: str | os.PathLike | None = None) 
     raise FileNotFoundError(f"No video file for {video!r}: tried {shown}. Check --video_root ({video_root}).")
 
 
-@dataclass
-class AnnotationSplit:
-    """The annotation table of one split, where its videos are, and what to call it in messages."""
-
-    annotations: datasets.Dataset
-    video_root: str | None
-    source: str
-    class_names: list[str] | None = None
-    """Classes the source itself declares (class folders, a `ClassLabel` feature), if any."""
-
-    def limit(self, rows: int | None) -> "AnnotationSplit":
-        """This split cut to its first `rows` rows (`None`: all of them)."""
-        if rows is not None and rows < len(self.annotations):
-            self.annotations = self.annotations.select(range(rows))
-        return self
-
-
-def load_class_folder(root: str) -> AnnotationSplit:
-    """
-    A split stored as a folder per class, `root/<class name>/<video files>` (sub-folders of a class are searched
-    too). Every class folder is a class, even an empty one.
-
-    Raises:
-        `FileNotFoundError` / `ValueError`: the folder is missing, has no class folder, or holds no video file.
-    """
-    root_path = Path(root)
-    if not root_path.is_dir():
-        raise FileNotFoundError(f"{root} is not a folder; expected <folder>/<class name>/<video files>.")
-    classes = sorted(entry.name for entry in root_path.iterdir() if entry.is_dir() and not entry.name.startswith("."))
-    if not classes:
-        raise ValueError(f"{root} has no class folder; expected {root}/<class name>/<video files>.")
-    videos, labels = [], []
-    for name in classes:
-        for path in sorted((root_path / name).rglob("*")):
-            if path.is_file() and path.suffix.lower() in VIDEO_EXTENSIONS:
-                videos.append(path.relative_to(root_path).as_posix())
-                labels.append(name)
-    if not videos:
-        raise ValueError(f"No video file in the class folders of {root} (looked for {', '.join(VIDEO_EXTENSIONS)}).")
-    table = load_annotations(
-        datasets.Dataset.from_dict({"video": videos, "label": labels}), caption_column=None, label_column="label"
-    )
-    return AnnotationSplit(table, str(root_path), root, class_names=classes)
-
-
-def _is_saved_dataset(folder: str) -> bool:
-    """Whether `folder` was written by `save_to_disk` (a `Dataset` or a `DatasetDict`)."""
-    return any(os.path.isfile(os.path.join(folder, name)) for name in ("state.json", "dataset_dict.json"))
-
-
-def load_dataset_source(
-    dataset_name: str | None, dataset_config_name: str | None = None, data_files: dict[str, list[str]] | None = None
-) -> datasets.DatasetDict | datasets.Dataset:
-    """
-    Loads `--dataset_name` / `--data_files`: a folder saved with `save_to_disk` (a `DatasetDict`, or a single
-    `Dataset`, returned as it is), a folder of JSON/CSV files or a Hub dataset (through `datasets.load_dataset`,
-    which names splits after the files), or `data_files` alone (JSON or CSV by their extension).
-    """
-    if dataset_name and os.path.isdir(dataset_name) and _is_saved_dataset(dataset_name):
-        if data_files:
-            raise ValueError(f"--data_files selects files to load, but {dataset_name} is a saved dataset.")
-        return datasets.load_from_disk(dataset_name)
-    if dataset_name:
-        return datasets.load_dataset(dataset_name, dataset_config_name, data_files=data_files)
-    suffixes = {Path(pattern).suffix.lower() for files in data_files.values() for pattern in files}
-    builders = {".json": "json", ".jsonl": "json", ".csv": "csv"}
-    if len(suffixes) != 1 or next(iter(suffixes)) not in builders:
-        raise ValueError(
-            f"--data_files must all be .json/.jsonl or all .csv files, got {sorted(suffixes)}; or give "
-            "--dataset_name json / csv."
-        )
-    return datasets.load_dataset(builders[suffixes.pop()], data_files=data_files)
-
-
 __all__ = [
     "ANNOTATION_COLUMNS",
     "ANNOTATION_FILE_SUFFIXES",
     "CSV_CELL_LIMIT",
     "INTERNVID_COLUMNS",
     "VIDEO_EXTENSIONS",
-    "AnnotationSplit",
     "load_annotations",
-    "load_class_folder",
-    "load_dataset_source",
     "parse_timestamp",
     "resolve_video_path",
 ]

@@ -3,7 +3,7 @@ r"""
 WiSE-FT weight-space ensembling of a ViCLIP model with the model its pretraining started from, as the reference's
 zero-shot evaluation configs offer it (`wiseft = dict(coef=0.5, keys_to_exclude=[temporal table])`):
 
-    python -m viclip_train.wise_ft --viclip_model_name_or_path VICLIP_DIR --clip_model_name_or_path CLIP_DIR \
+    python -m viclip_train.eval.wise_ft --viclip_model_name_or_path VICLIP_DIR --clip_model_name_or_path CLIP_DIR \
         --output_dir viclip-wiseft05 [--coef 0.5]
 
 The model "built from the CLIP initialisation" is `viclip_from_clip(CLIP_DIR)` with the ViCLIP
@@ -18,7 +18,6 @@ The output folder is complete: weights, config, the ViCLIP folder's processor, t
 naming the coefficient and both sources. `--help` lists every flag.
 """
 
-import argparse
 import fnmatch
 import logging
 import os
@@ -30,8 +29,9 @@ from huggingface_hub import ModelCard
 from transformers import HfArgumentParser
 
 from viclip import ViCLIPConfig, ViCLIPModel
-from viclip_train.arguments import parse_arguments_with_json
+from viclip_train.arguments import CommandHelpFormatter, parse_arguments_with_json
 from viclip_train.convert import viclip_from_clip
+from viclip_train.loading import load_processor
 from viclip_train.model_card import (
     build_model_card,
     card_license,
@@ -42,7 +42,6 @@ from viclip_train.model_card import (
     save_model_card,
     usage_model_id,
 )
-from viclip_train.trainer import load_processor
 
 
 logger = logging.getLogger(__name__)
@@ -255,7 +254,7 @@ def wise_ft_model_card(args: WiseFTArguments, exclude: Sequence[str], report: Wi
             f"A WiSE-FT weight-space ensemble (coefficient {args.coef:g}) of the ViCLIP model "
             f"{display_name(args.viclip_model_name_or_path)} with the model built from its CLIP initialisation "
             f"{display_name(args.clip_model_name_or_path)}, as the InternVid reference's zero-shot evaluation option "
-            "`wiseft` does. Written by `python -m viclip_train.wise_ft`."
+            "`wiseft` does. Written by `python -m viclip_train.eval.wise_ft`."
         ),
         usage=dual_encoder_usage(model_id),
         classification=dual_encoder_classification_section(model_id),
@@ -268,12 +267,8 @@ def wise_ft_model_card(args: WiseFTArguments, exclude: Sequence[str], report: Wi
     )
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """`--help` keeps the layout of the module docstring and shows every flag's default."""
-
-
 def main(argv: list[str] | None = None) -> None:
-    parser = HfArgumentParser(WiseFTArguments, description=__doc__, formatter_class=_HelpFormatter)
+    parser = HfArgumentParser(WiseFTArguments, description=__doc__, formatter_class=CommandHelpFormatter)
     (args,) = parse_arguments_with_json(parser, argv)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     _check_coef(args.coef)

@@ -1,9 +1,9 @@
 # Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
 """
 The shard writer: cuts every clip window of an annotation file out of its source video, scales it, re-encodes it for
-fast random frame access, and writes WebDataset tar shards that [`viclip_train.shards.ShardedVideoDataset`] reads.
+fast random frame access, and writes WebDataset tar shards that [`viclip_train.data.shards.ShardedVideoDataset`] reads.
 
-    python -m viclip_train.shard_writer --annotations InternVid-10M-FLT.jsonl --video_root videos/ \
+    python -m viclip_train.data.shard_writer --annotations InternVid-10M-FLT.jsonl --video_root videos/ \
         --output_dir shards/ --samples_per_shard 1000 --num_workers 16
 
 Rows are taken in file order; shard `k` (`{k:05d}.tar`) holds rows `[k * N, (k + 1) * N)` that could be cut, each as
@@ -338,7 +338,7 @@ def write_shards(
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m viclip_train.shard_writer",
+        prog="python -m viclip_train.data.shard_writer",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

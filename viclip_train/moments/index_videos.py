@@ -3,14 +3,14 @@ r"""
 Indexes a folder of (long) videos for moment search: every video is cut into sliding windows, each window embedded
 with a ViCLIP model, and the embeddings stored with their video and times in an Arrow index folder.
 
-    python -m viclip_train.index_videos --model_name_or_path VICLIP_DIR --video_dir videos/ --output_dir index/
-    python -m viclip_train.index_videos --model_name_or_path VICLIP_DIR --video_dir videos/ --output_dir index/ \
-        --window_seconds 4 --stride_seconds 2 --batch_size 32 --num_workers 8 --dtype bfloat16
+    python -m viclip_train.moments.index_videos --model_name_or_path VICLIP_DIR --video_dir videos/ --output_dir index/
+    python -m viclip_train.moments.index_videos --model_name_or_path VICLIP_DIR --video_dir videos/ \
+        --output_dir index/ --window_seconds 4 --stride_seconds 2 --batch_size 32 --num_workers 8 --dtype bfloat16
 
 Rerunning the same command resumes: videos already in the index are skipped, a video that was being indexed when
 the run stopped is redone (never stored twice). Videos that cannot be read are skipped, counted and listed in
 `<output_dir>/skipped_videos.json` (the next run tries them again). Search the index with
-`python -m viclip_train.search_moments`. See `viclip_train/moments.py` for the index layout.
+`python -m viclip_train.moments.search_moments`. See `viclip_train/moments/index.py` for the index layout.
 """
 
 import logging
@@ -21,7 +21,10 @@ import datasets
 import torch
 from transformers import HfArgumentParser
 
-from viclip_train.moments import CommandHelpFormatter, VideoEmbedder, index_videos, load_viclip
+from viclip_train.arguments import CommandHelpFormatter
+from viclip_train.moments.index import index_videos
+from viclip_train.moments.search import load_viclip
+from viclip_train.moments.windows import VideoEmbedder
 
 
 logger = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 Training and evaluation from WebDataset-style tar shards: pre-cut clips read sequentially, decoded from memory.
 
 A shard is a tar file of samples; a sample is the run of consecutive members that share a key (the member name up
-to the first dot of its file name), as video2dataset and [`viclip_train.shard_writer`] write them:
+to the first dot of its file name), as video2dataset and [`viclip_train.data.shard_writer`] write them:
 `000123.mp4` (or any of [`VIDEO_EXTENSIONS`]) + `000123.json` (metadata, `caption` among it) and/or `000123.txt`
 (the caption). Shards are local files, given as paths, folders, globs or brace patterns (`shards/{00000..00999}.tar`).
 
@@ -22,7 +22,7 @@ How an epoch is read ([`ShardedVideoDataset`], a `torch.utils.data.IterableDatas
 - A shuffle buffer of `shuffle_buffer` samples mixes each part: the order it gives is computed from
   `(seed, e, slot)` over sample *positions* before anything is read, then the bytes are read sequentially and held
   until their turn (at most about `shuffle_buffer` samples in memory per worker).
-- Decoding happens from the member's bytes in memory ([`viclip.read_video_frames`] on `bytes`, no temporary file);
+- Decoding happens from the member's bytes in memory ([`ClipDataset.read_frames`] on `bytes`, no temporary file);
   a training sample's randomness (frames, crop, flip) comes from `(seed, epoch, global index)`, as for annotation
   files. A sample that cannot be decoded or has no caption becomes a [`SkippedSample`] naming `shard:key`, counted and
   recorded by the trainer as for files (it is not replaced: its batch is one clip shorter).
@@ -39,20 +39,19 @@ import glob
 import json
 import os
 import tarfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from braceexpand import braceexpand
-
-from viclip.video_decoding_viclip import resolve_video_backend
+from transformers import TrainingArguments
 
 from .annotations import VIDEO_EXTENSIONS
-from .data import INDEX_KEY, Placeholder, transform_clip
+from .clips import ClipDataset
+from .collator import INDEX_KEY, Placeholder
 from .skipping import SkippedSample
-from .video_reading import read_video_frames
 
 
 SHARD_MANIFEST = "manifest.json"
@@ -259,10 +258,11 @@ class _SharedProgress:
         self.values = state["values"]
 
 
-class ShardedVideoDataset(torch.utils.data.IterableDataset):
+class ShardedVideoDataset(ClipDataset, torch.utils.data.IterableDataset):
     """
     Video-caption (or video-label) items from tar shards, split across processes and DataLoader workers; see the
-    module docstring for the epoch, the shuffle and resuming.
+    module docstring for the epoch, the shuffle and resuming. It brings its own DataLoader
+    ([`ShardedVideoDataset.dataloader`]), which neither `accelerate` nor the Trainer re-shards.
 
     Items are those of [`VideoDataset`]: `pixel_values`, `index` (the global sample index), `caption` and/or `labels`,
     or a [`SkippedSample`]; plus [`Placeholder`]s (consumed before a resume, or evaluation padding), which
@@ -279,10 +279,9 @@ class ShardedVideoDataset(torch.utils.data.IterableDataset):
         augment (`bool`, *optional*): random frames within each segment and the training augmentation (defaults to
             `train`); otherwise middle frames and the evaluation transform.
         seed (`int`, defaults to 0): seed of the order and of each sample's randomness.
-        shuffle_buffer (`int`, defaults to [`DEFAULT_SHUFFLE_BUFFER`]): samples mixed per worker in training.
-        num_frames (`int`, *optional*): frames per clip; defaults to the video processor's.
-        decode_size (`tuple[int, int]`, *optional*), video_backend (`str`, *optional*), uint8_frames (`bool`): as
-            for [`VideoDataset`].
+        shuffle_buffer (`int`, defaults to [`DEFAULT_SHUFFLE_BUFFER`]): samples mixed per worker in training (0 or 1:
+            each part in reading order).
+        num_frames, decode_size, video_backend, uint8_frames: see [`ClipDataset`].
         caption_field (`str`, defaults to `"caption"`): the caption's key in a sample's `.json` (used when the sample
             has no `.txt`); `None` for labels only.
         label_field (`str`, *optional*): the class's key in the `.json`; `label2id` maps class names to ids.
@@ -314,24 +313,24 @@ class ShardedVideoDataset(torch.utils.data.IterableDataset):
                 f"batch_size >= 1, num_workers >= 0 and 0 <= rank < world_size, got {batch_size}, {num_workers}, "
                 f"{rank}, {world_size}."
             )
-        if shuffle_buffer < 0:
-            raise ValueError(f"--shuffle_buffer is a number of samples, at least 0; got {shuffle_buffer}.")
+        super().__init__(
+            video_processor,
+            augment=train if augment is None else augment,
+            seed=seed,
+            num_frames=num_frames,
+            decode_size=decode_size,
+            video_backend=video_backend,
+            uint8_frames=uint8_frames,
+        )
         self.shards = expand_shards(shards)
         self.counts = shard_sample_counts(self.shards)
         self.offsets = np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64)
-        self.video_processor = video_processor
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.world_size = world_size
         self.rank = rank
         self.train = train
-        self.augment = train if augment is None else augment
-        self.seed = int(seed)
         self.shuffle_buffer = shuffle_buffer
-        self.num_frames = num_frames if num_frames is not None else video_processor.num_frames
-        self.decode_size = decode_size
-        self.video_backend = resolve_video_backend(video_backend, for_training=self.augment)
-        self.uint8_frames = uint8_frames
         self.caption_field = caption_field
         self.label_field = label_field
         self.label2id = label2id
@@ -376,6 +375,37 @@ class ShardedVideoDataset(torch.utils.data.IterableDataset):
         """Makes the next iteration yield [`Placeholder`]s for the first `batches` batches of this process (already
         trained on before the checkpoint it resumes from), without reading them; 0 for a fresh epoch."""
         self._progress.values[1] = int(batches)
+
+    def dataloader(
+        self,
+        args: TrainingArguments,
+        batch_size: int,
+        collate_fn: Callable[[list], dict[str, Any]],
+        *,
+        train: bool,
+    ) -> torch.utils.data.DataLoader:
+        """A plain DataLoader of this process: the dataset splits itself across processes and workers."""
+        if batch_size != self.batch_size or args.dataloader_num_workers != self.num_workers:
+            raise ValueError(
+                f"The ShardedVideoDataset was built for batches of {self.batch_size} read by {self.num_workers} "
+                f"worker(s), but this run reads batches of {batch_size} with {args.dataloader_num_workers}: "
+                "build it with the run's per-device batch size and --dataloader_num_workers."
+            )
+        workers = args.dataloader_num_workers
+        return torch.utils.data.DataLoader(
+            self,
+            batch_size=batch_size,
+            collate_fn=collate_fn,
+            num_workers=workers,
+            pin_memory=args.dataloader_pin_memory,
+            persistent_workers=args.dataloader_persistent_workers and workers > 0,
+            prefetch_factor=args.dataloader_prefetch_factor if workers > 0 else None,
+        )
+
+    def start_epoch(self, epoch: int, *, resume_batches: int, checkpoint: str | os.PathLike | None) -> None:
+        """Reads epoch `epoch` next, passing over its first `resume_batches` batches unread ([`Placeholder`]s)."""
+        self.set_epoch(epoch)
+        self.resume_after(resume_batches)
 
     def _slot(self) -> tuple[int, int]:
         """`(this reader's slot, worker id)`; checks the worker count against the one the plan was made for."""
@@ -501,20 +531,10 @@ class ShardedVideoDataset(torch.utils.data.IterableDataset):
                 if label is None:
                     raise ValueError(f"no {self.label_field!r} in its .json")
                 item["labels"] = self.label2id[label] if isinstance(label, str) and self.label2id else int(label)
-            frames = read_video_frames(
-                fields[video_field],
-                num_frames=self.num_frames,
-                sampling="rand" if self.augment else "middle",
-                backend=self.video_backend,
-                rng=rng,
-                decode_size=self.decode_size,
-            )
+            frames = self.read_frames(fields[video_field], None, rng)
         except (OSError, ValueError, RuntimeError, KeyError, UnicodeDecodeError) as error:
             return SkippedSample.from_error(index, name, error)
-        pixel_values = transform_clip(
-            self.video_processor, frames, train=self.augment, rng=rng, uint8_frames=self.uint8_frames
-        )
-        return {"pixel_values": pixel_values, INDEX_KEY: index, **item}
+        return {"pixel_values": self.process_frames(frames, rng), INDEX_KEY: index, **item}
 
 
 __all__ = [

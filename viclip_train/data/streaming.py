@@ -3,12 +3,13 @@
 Training and evaluation from any `datasets` streaming (iterable) dataset: a Hub dataset, a folder or files of JSON
 Lines / CSV / Parquet rows, WebDataset tars, or an `IterableDataset` built in Python.
 
-[`load_streaming_split`] loads one split with `datasets.load_dataset(..., streaming=True)`; [`StreamingVideoDataset`]
-turns its examples into the items of [`VideoDataset`], decoding each clip inside the DataLoader worker from what the
-video column holds: a path relative to `video_root` (or absolute), the bytes of the file, a `datasets.Video()` value
-(`{"bytes", "path"}`; a column that `datasets` would decode is read with `decode=False`, so that the bytes are decoded
-here, in memory, by [`viclip.read_video_frames`], like every other source), or a decoder object. The InternVid layout
-(`YoutubeID`, `Start_timestamp`, `End_timestamp`, `Caption`) is read as for annotation files.
+[`StreamingVideoDataset`] turns the examples of a stream (one split, e.g. from [`load_streaming_split`], which loads
+it with `datasets.load_dataset(..., streaming=True)`) into the items of [`VideoDataset`], decoding each clip inside
+the DataLoader worker from what the video column holds: a path relative to `video_root` (or absolute), the bytes of
+the file, a `datasets.Video()` value (`{"bytes", "path"}`; a column that `datasets` would decode is read with
+`decode=False`, so that the bytes are decoded here, in memory, by [`ClipDataset.read_frames`], like every other
+source), or a decoder object. The InternVid layout (`YoutubeID`, `Start_timestamp`, `End_timestamp`, `Caption`) is
+read as for annotation files.
 
 How a stream is split and ordered, all of it done by `datasets`:
 
@@ -23,7 +24,8 @@ How a stream is split and ordered, all of it done by `datasets`:
   identifies the example (its WebDataset `__url__`/`__key__`, else its video path or bytes, caption and window), so
   that an example gets the same augmentation whichever process, worker or run reads it.
 
-[`StreamingBatches`] is what the trainer iterates: the batches of one process, read through a `StatefulDataLoader`
+[`StreamingBatches`] is what the trainer iterates ([`StreamingVideoDataset.dataloader`]): the batches of one
+process, read through a `StatefulDataLoader`
 (torchdata's, the class accelerate's `use_stateful_dataloader` builds on), epochs run back to back, and the end of an
 epoch agreed by every process so that none waits for another in a collective:
 
@@ -39,10 +41,10 @@ epoch agreed by every process so that none waits for another in a collective:
   of the shard being read without yielding it (rows or tar members are read again, videos are not decoded).
 """
 
+import functools
 import os
 import warnings
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import datasets
@@ -50,15 +52,15 @@ import numpy as np
 import torch
 import xxhash
 from datasets.distributed import split_dataset_by_node
+from transformers import TrainingArguments
 from transformers.utils import logging
 
-from viclip.video_decoding_viclip import resolve_video_backend
-
+from ..distributed import agree_across_processes
 from .annotations import INTERNVID_COLUMNS, parse_timestamp, resolve_video_path
-from .data import INDEX_KEY, transform_clip
+from .clips import ClipDataset
+from .collator import INDEX_KEY
 from .shards import DEFAULT_SHUFFLE_BUFFER
 from .skipping import SkippedSample
-from .video_reading import read_video_frames
 
 
 logger = logging.get_logger(__name__)
@@ -66,64 +68,7 @@ logger = logging.get_logger(__name__)
 STREAMING_STATE_FILE = "streaming_state_{rank}.pt"
 """Per-process record of the stream's position in a checkpoint folder, beside the Trainer's `rng_state_*.pth`."""
 
-STREAMING_BUILDERS = {
-    ".json": "json",
-    ".jsonl": "json",
-    ".ndjson": "json",
-    ".csv": "csv",
-    ".parquet": "parquet",
-    ".tar": "webdataset",
-}
-"""The `datasets` builder of `--data_files` given without `--dataset_name`, by extension."""
-
 _KEY_MASK = (1 << 63) - 1  # keys are non-negative int64, as the batch's `index` tensor holds them
-
-
-def load_streaming_split(
-    dataset_name: str | None,
-    dataset_config_name: str | None,
-    data_files: dict[str, list[str]] | None,
-    split: str,
-    flag: str,
-) -> datasets.IterableDataset:
-    """
-    One split of `--dataset_name` / `--data_files`, loaded with `datasets.load_dataset(..., streaming=True)`: a Hub
-    dataset, a local folder of data files (JSON Lines, CSV, Parquet, WebDataset tars), or `data_files` alone (the
-    builder chosen by their extension, [`STREAMING_BUILDERS`]).
-
-    Raises:
-        `ValueError`: a folder saved with `save_to_disk` (map-style: train from it without `--streaming`), files of
-            mixed or unknown types, or a missing split (naming the splits there are and `flag`, which chooses one).
-    """
-    if dataset_name and os.path.isdir(dataset_name) and _is_saved_dataset(dataset_name):
-        raise ValueError(
-            f"{dataset_name} is a dataset saved with save_to_disk, which is read memory-mapped: drop --streaming."
-        )
-    if dataset_name:
-        loaded = datasets.load_dataset(dataset_name, dataset_config_name, data_files=data_files, streaming=True)
-        name = dataset_name
-    else:
-        suffixes = {Path(pattern).suffix.lower() for files in data_files.values() for pattern in files}
-        builders = {STREAMING_BUILDERS.get(suffix) for suffix in suffixes}
-        if len(builders) != 1 or None in builders:
-            raise ValueError(
-                f"--data_files with --streaming must all be of one kind ({', '.join(sorted(STREAMING_BUILDERS))}), "
-                f"got {sorted(suffixes)}; or name the builder with --dataset_name (json, csv, parquet, webdataset)."
-            )
-        loaded = datasets.load_dataset(builders.pop(), data_files=data_files, streaming=True)
-        name = "--data_files"
-    if isinstance(loaded, datasets.IterableDataset):
-        return loaded
-    if split not in loaded:
-        raise ValueError(
-            f"{name} has no split {split!r}; its splits are {sorted(loaded)}. Choose one with --{flag}, or name its "
-            f"files: --data_files {split}=PATH."
-        )
-    return loaded[split]
-
-
-def _is_saved_dataset(folder: str) -> bool:
-    return any(os.path.isfile(os.path.join(folder, name)) for name in ("dataset_dict.json", "state.json"))
 
 
 def _first_example(dataset: datasets.IterableDataset, source: str) -> dict[str, Any]:
@@ -163,10 +108,11 @@ def _describe(example: dict[str, Any], video: Any, key: int) -> str:
     return os.fspath(path) if path else f"example {key}"
 
 
-class StreamingVideoDataset(torch.utils.data.IterableDataset):
+class StreamingVideoDataset(ClipDataset, torch.utils.data.IterableDataset):
     """
     Video-caption items from a `datasets.IterableDataset`, split across processes and DataLoader workers by `datasets`
-    (see the module docstring for the split, the epochs, the shuffle and resuming).
+    (see the module docstring for the split, the epochs, the shuffle and resuming). It brings its own DataLoader
+    ([`StreamingVideoDataset.dataloader`]: [`StreamingBatches`]) and, in training, keeps its position in it.
 
     Items are those of [`VideoDataset`]: `pixel_values`, `index` (the example's [`sample_key`]) and `caption`, or a
     [`SkippedSample`] (unreadable video, no video, a caption that is not text), which the collator drops and the
@@ -189,8 +135,7 @@ class StreamingVideoDataset(torch.utils.data.IterableDataset):
         seed (`int`, defaults to 0): seed of the shuffle and of each example's randomness.
         shuffle_buffer (`int`, defaults to [`DEFAULT_SHUFFLE_BUFFER`]): examples each worker mixes in training (0 or 1:
             the stream's order, which makes a resume exact).
-        num_frames (`int`, *optional*), decode_size (`tuple[int, int]`, *optional*), video_backend (`str`,
-            *optional*), uint8_frames (`bool`): as for [`VideoDataset`].
+        num_frames, decode_size, video_backend, uint8_frames: see [`ClipDataset`].
         source (`str`, *optional*): the stream's name in messages.
     """
 
@@ -223,21 +168,24 @@ class StreamingVideoDataset(torch.utils.data.IterableDataset):
             raise TypeError(f"StreamingVideoDataset reads a datasets.IterableDataset, got {type(dataset).__name__}.")
         if world_size < 1 or not 0 <= rank < world_size:
             raise ValueError(f"0 <= rank < world_size is needed, got rank {rank} and world_size {world_size}.")
-        if shuffle_buffer < 0:
-            raise ValueError(f"--shuffle_buffer is a number of examples, at least 0; got {shuffle_buffer}.")
+        super().__init__(
+            video_processor,
+            augment=train if augment is None else augment,
+            seed=seed,
+            num_frames=num_frames,
+            decode_size=decode_size,
+            video_backend=video_backend,
+            uint8_frames=uint8_frames,
+        )
         self.source = source or "the streaming dataset"
-        self.video_processor = video_processor
         self.video_root = video_root
         self.world_size = world_size
         self.rank = rank
         self.train = train
-        self.augment = train if augment is None else augment
-        self.seed = int(seed)
         self.shuffle_buffer = shuffle_buffer
-        self.num_frames = num_frames if num_frames is not None else video_processor.num_frames
-        self.decode_size = decode_size
-        self.video_backend = resolve_video_backend(video_backend, for_training=self.augment)
-        self.uint8_frames = uint8_frames
+        self.training_batches: StreamingBatches | None = None
+        """The batches of training, once [`StreamingVideoDataset.dataloader`] made them: the position a checkpoint
+        saves."""
         self.video_column, self.caption_column, self.window_columns = self._columns(
             dataset, video_column, caption_column
         )
@@ -304,6 +252,61 @@ class StreamingVideoDataset(torch.utils.data.IterableDataset):
         """Makes the next iteration of the same epoch start at `state_dict`'s position."""
         self.dataset.load_state_dict(state_dict)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # what a DataLoader worker gets: the stream, not the batches reading it in the main process
+        return {**self.__dict__, "training_batches": None}
+
+    def dataloader(
+        self,
+        args: TrainingArguments,
+        batch_size: int,
+        collate_fn: Callable[[list], dict[str, Any]],
+        *,
+        train: bool,
+    ) -> torch.utils.data.DataLoader:
+        """
+        The batches of this process ([`StreamingBatches`], read by the run's DataLoader workers), through a plain
+        DataLoader the Trainer can skip the first batches of when it resumes ([`streaming_dataloader`]).
+        """
+        if (self.world_size, self.rank) != (args.world_size, args.process_index):
+            raise ValueError(
+                f"The StreamingVideoDataset was split for process {self.rank} of {self.world_size}, but this is "
+                f"process {args.process_index} of {args.world_size}: build it with world_size and rank from the "
+                "training arguments."
+            )
+        batches = StreamingBatches(
+            self,
+            batch_size=batch_size,
+            collate_fn=collate_fn,
+            train=train,
+            agree=functools.partial(agree_across_processes, device=args.device),
+            num_workers=args.dataloader_num_workers,
+            pin_memory=args.dataloader_pin_memory,
+            persistent_workers=args.dataloader_persistent_workers,
+            prefetch_factor=args.dataloader_prefetch_factor,
+            drop_last=train and args.dataloader_drop_last,
+        )
+        if train:
+            self.training_batches = batches
+        return streaming_dataloader(batches)
+
+    def start_epoch(self, epoch: int, *, resume_batches: int, checkpoint: str | os.PathLike | None) -> None:
+        """
+        One Trainer epoch spans the run (a stream has no length) and the stream counts its own epochs, so only a
+        resume does something here: the training batches continue from the position saved in `checkpoint`.
+        """
+        if resume_batches and self.training_batches is not None:
+            self.training_batches.resume(checkpoint, self.rank, resume_batches)
+
+    def data_epoch(self, trainer_epoch: int) -> int:
+        """The stream's own epoch, which the training batches count."""
+        return self.training_batches.epoch if self.training_batches is not None else trainer_epoch
+
+    def save_position(self, folder: str | os.PathLike, process_index: int) -> None:
+        """Writes the training batches' position ([`StreamingBatches.save`]), beside the Trainer's random states."""
+        if self.training_batches is not None:
+            self.training_batches.save(folder, process_index)
+
     def __iter__(self) -> Iterator[dict[str, Any] | SkippedSample]:
         epoch = self.epoch
         for example in self.dataset:
@@ -324,25 +327,15 @@ class StreamingVideoDataset(torch.utils.data.IterableDataset):
             if not isinstance(caption, str):
                 raise ValueError(f"{self.caption_column!r} must be text, got {caption!r}")
             rng = np.random.default_rng([self.seed, epoch, key])
-            frames = read_video_frames(
-                self._video_source(video),
-                num_frames=self.num_frames,
-                sampling="rand" if self.augment else "middle",
-                clip_window=window,
-                backend=self.video_backend,
-                rng=rng,
-                decode_size=self.decode_size,
-            )
+            frames = self.read_frames(self._video_source(video), window, rng)
         except (OSError, ValueError, RuntimeError, TypeError) as error:
             key = key if key is not None else sample_key(example, None, caption, None)
             return SkippedSample.from_error(key, name or _describe(example, None, key), error)
-        pixel_values = transform_clip(
-            self.video_processor, frames, train=self.augment, rng=rng, uint8_frames=self.uint8_frames
-        )
-        return {"pixel_values": pixel_values, INDEX_KEY: key, "caption": caption}
+        return {"pixel_values": self.process_frames(frames, rng), INDEX_KEY: key, "caption": caption}
 
     def _video_source(self, video: Any) -> Any:
-        """What [`read_video_frames`] reads for a video column value: relative paths resolved against `video_root`."""
+        """What [`ClipDataset.read_frames`] reads for a video column value: relative paths resolved against
+        `video_root`."""
         if video is None:
             raise ValueError(f"no video in {self.video_column!r}")
         if isinstance(video, (str, os.PathLike)):
@@ -350,19 +343,6 @@ class StreamingVideoDataset(torch.utils.data.IterableDataset):
         if isinstance(video, dict) and video.get("bytes") is None and video.get("path"):
             return str(resolve_video_path(video["path"], self.video_root))
         return video
-
-
-def agree_across_processes(value: bool, *, everyone: bool, device: torch.device | str = "cpu") -> bool:
-    """Whether `value` holds on every process (`everyone=True`) or on any (`everyone=False`); `value` itself without a
-    process group. A collective: every process must call it."""
-    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-        return value
-    if torch.distributed.get_world_size() == 1:
-        return value
-    flag = torch.tensor(int(value), device=device)
-    operation = torch.distributed.ReduceOp.MIN if everyone else torch.distributed.ReduceOp.MAX
-    torch.distributed.all_reduce(flag, op=operation)
-    return bool(flag.item())
 
 
 class StreamingBatches(torch.utils.data.IterableDataset):
@@ -540,12 +520,9 @@ def streaming_dataloader(batches: StreamingBatches) -> torch.utils.data.DataLoad
 
 
 __all__ = [
-    "STREAMING_BUILDERS",
     "STREAMING_STATE_FILE",
     "StreamingBatches",
     "StreamingVideoDataset",
-    "agree_across_processes",
-    "load_streaming_split",
     "sample_key",
     "streaming_dataloader",
 ]

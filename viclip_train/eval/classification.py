@@ -1,8 +1,8 @@
 # Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
 """
 Video classification helpers behind `run_classification.py` and `run_zero_shot.py`: class names and label checks,
-the multi-view evaluation set (temporal clips x spatial crops), batched prediction gathered across processes, the
-top-k metric and the predictions file, zero-shot scoring from class-name prompts, and building the classifier.
+batched prediction over the multi-view evaluation set ([`EvaluationVideoDataset`]) gathered across processes, the
+top-k metric and the predictions file, zero-shot scoring from class-name prompts, and the classifier's label fields.
 """
 
 import json
@@ -14,27 +14,24 @@ from typing import Any
 import evaluate
 import numpy as np
 import torch
-from torchvision.transforms import functional as tv_functional
 from transformers.utils import logging
 
 from viclip.configuration_viclip import ViCLIPConfig
 from viclip.modeling_viclip import ViCLIPModel
-from viclip.pipeline_viclip import embed_label_prompts
+from viclip.pipeline_viclip import embed_label_prompts, embed_videos
 from viclip.processing_viclip import ViCLIPProcessor
-from viclip.video_decoding_viclip import sample_frame_indices
-from viclip.video_processing_viclip import ViCLIPVideoProcessor, resample_to_interpolation
 
-from .annotations import AnnotationSplit
-from .data import INDEX_KEY, SKIPPED_SAMPLES_KEY, VideoDataset
-from .distributed import first_occurrences, gather_rows
-from .skipping import SkippedSampleLog
-from .video_reading import count_video_frames, read_video_frames
+from ..data.collator import INDEX_KEY, record_skipped
+from ..data.evaluation_views import EvaluationVideoDataset
+from ..data.skipping import SkippedSampleLog
+from ..data.sources import AnnotationSplit
+from ..distributed import first_occurrences, gather_rows, is_distributed
 
 
 logger = logging.get_logger(__name__)
 
 TOP_K = (1, 5)
-TOP_K_METRIC_PATH = str(Path(__file__).resolve().parents[1] / "metrics" / "top_k_accuracy")
+TOP_K_METRIC_PATH = str(Path(__file__).resolve().parents[2] / "metrics" / "top_k_accuracy")
 """The `evaluate` module computing top-k accuracy. An absolute path: `evaluate.load` reads a local folder offline,
 while a relative path that does not resolve from the current directory would be looked up on the Hub."""
 PREDICTIONS_FILE = "eval_predictions.jsonl"
@@ -124,101 +121,6 @@ def warn_classes_without_examples(split: AnnotationSplit, class_names: Sequence[
     return missing
 
 
-def temporal_view_frames(
-    path: str | os.PathLike, num_frames: int, num_clips: int, backend: str | None = None
-) -> np.ndarray:
-    """
-    The frames of `num_clips` temporal views of a video, `[num_clips, num_frames, H, W, 3]` uint8.
-
-    The video's `L` frames are cut into `num_clips` consecutive windows at `edges = linspace(0, L, num_clips + 1)`
-    (as integers); each window gives `num_frames` frames at the middle of `num_frames` equal segments (the reference's
-    rule, its last frame repeated when the window is shorter). When `L >= num_clips * num_frames` this is read in one
-    pass as the `num_clips * num_frames` segment middles of the whole video, cut into `num_clips` groups.
-    """
-    total = num_clips * num_frames
-    length = count_video_frames(path, backend)
-    if length >= total:
-        frames = read_video_frames(path, num_frames=total, sampling="middle", backend=backend)
-        return frames.reshape(num_clips, num_frames, *frames.shape[1:])
-    every_frame = read_video_frames(path, num_frames=length, sampling="middle", backend=backend)
-    edges = np.linspace(0, length, num_clips + 1).astype(int)
-    views = []
-    for start, stop in zip(edges[:-1], edges[1:], strict=True):
-        stop = max(stop, start + 1)
-        views.append(every_frame[start + sample_frame_indices(stop - start, num_frames, "middle")])
-    return np.stack(views)
-
-
-def spatial_crops(
-    frames: torch.Tensor, height: int, width: int, num_crops: int, interpolation: Any
-) -> list[torch.Tensor]:
-    """
-    `num_crops` crops of `height x width` from `frames` `[..., 3, H, W]` (uint8): the frames are first resized, aspect
-    kept, to the smallest size covering `height x width` (bicubic, antialiased, as the evaluation resize), then the
-    crops are taken evenly spaced along the axis with room left (both ends and, for 3, the centre).
-    """
-    source_height, source_width = frames.shape[-2:]
-    scale = max(height / source_height, width / source_width)
-    resized_height = max(height, round(source_height * scale))
-    resized_width = max(width, round(source_width * scale))
-    leading = frames.shape[:-3]
-    frames = tv_functional.resize(
-        frames.reshape(-1, *frames.shape[-3:]), [resized_height, resized_width], interpolation, antialias=True
-    ).reshape(*leading, frames.shape[-3], resized_height, resized_width)
-    tops = np.linspace(0, resized_height - height, num_crops).round().astype(int)
-    lefts = np.linspace(0, resized_width - width, num_crops).round().astype(int)
-    return [frames[..., top : top + height, left : left + width] for top, left in zip(tops, lefts, strict=True)]
-
-
-class EvaluationVideoDataset(VideoDataset):
-    """
-    The evaluation set: each item holds `pixel_values` of shape `[views, T, 3, H, W]` with
-    `views = num_clips * num_crops` (clip-major), its `labels`, and `index` (its annotation row), or a
-    [`SkippedSample`] when the video cannot be read (decided where [`VideoDataset`] decides it).
-
-    One view (the default) is exactly [`VideoDataset`]'s evaluation item: `T` frames at the middle of equal segments,
-    resized to the processor's size. Several clips follow [`temporal_view_frames`], several crops
-    [`spatial_crops`]; rescaling and normalisation are the processor's in every case.
-    """
-
-    def __init__(
-        self,
-        annotations: Any,
-        video_processor: ViCLIPVideoProcessor,
-        *,
-        num_clips: int = 1,
-        num_crops: int = 1,
-        **kwargs: Any,
-    ):
-        super().__init__(annotations, video_processor, train=False, **kwargs)
-        self.num_clips = num_clips
-        self.num_crops = num_crops
-        if num_clips > 1 and any(start is not None for start in annotations["start"]):
-            raise ValueError(
-                "--eval_num_clips > 1 reads whole videos, but these annotations select clip windows (start / end); "
-                "evaluate them with one clip."
-            )
-
-    def read_frames(self, path: str | os.PathLike, window: Any, rng: Any) -> np.ndarray:
-        """`[clips, T, H, W, 3]` uint8: the temporal views of the video (one view: its evaluation clip)."""
-        if self.num_clips == 1:
-            return super().read_frames(path, window, rng)[None]
-        return temporal_view_frames(path, self.num_frames, self.num_clips, self.video_backend)
-
-    def process_frames(self, frames: np.ndarray, rng: Any) -> torch.Tensor:
-        """`[views, T, 3, H, W]`: every clip, cut into `num_crops` crops (or whole), through the processor."""
-        processor = self.video_processor
-        if self.num_crops == 1:
-            return processor(list(frames), do_sample_frames=False, return_tensors="pt")["pixel_values"]
-        clips = torch.from_numpy(frames).permute(0, 1, 4, 2, 3)  # [clips, T, 3, H, W]
-        interpolation = resample_to_interpolation(processor.resample)
-        crops = spatial_crops(clips, processor.size["height"], processor.size["width"], self.num_crops, interpolation)
-        views = [crop[clip] for clip in range(len(clips)) for crop in crops]
-        return processor(
-            views, do_sample_frames=False, input_data_format="channels_first", do_resize=False, return_tensors="pt"
-        )["pixel_values"]
-
-
 @torch.no_grad()
 def predict(
     score: Callable[[torch.Tensor], torch.Tensor],
@@ -226,7 +128,7 @@ def predict(
     *,
     device: torch.device,
     dtype: torch.dtype,
-    accelerator: Any = None,
+    across_processes: bool = False,
     num_classes: int | None = None,
     skipped_log: SkippedSampleLog | None = None,
 ) -> dict[str, Any]:
@@ -239,8 +141,8 @@ def predict(
             zero-shot similarities).
         batches: batches of [`VideoDataCollator`] (with `index`).
         device, dtype: where and in which dtype the model takes `pixel_values`.
-        accelerator (`accelerate.Accelerator`, *optional*): gathers the results of every process (the DataLoader
-            being sharded); each video is kept once, even where the sampler repeated some to even out processes.
+        across_processes (`bool`, defaults to `False`): gather the results of every process (the DataLoader being
+            sharded); each video is kept once, even where the sampler repeated some to even out processes.
         num_classes (`int`, *optional*): the width of the scores; needed when a process has a batch with no readable
             video while others gather.
         skipped_log ([`SkippedSampleLog`], *optional*): records the skipped videos and stops when too many fail.
@@ -249,21 +151,12 @@ def predict(
         `dict` with `logits` `[videos, classes]` (float32), `labels` and `index` (annotation rows), and `num_skipped`
         (videos that could not be read, summed over processes).
     """
-    sharded = accelerator is not None and accelerator.num_processes > 1
+    sharded = across_processes and is_distributed()
     collected = {"logits": [], "labels": [], INDEX_KEY: []}
     skipped = 0
     for batch in batches:
-        rows = batch["pixel_values"].shape[0] if "pixel_values" in batch else 0
-        failures = list(batch.get(SKIPPED_SAMPLES_KEY, ()))
-        local_failed = len(failures) if SKIPPED_SAMPLES_KEY in batch else int(batch.get("num_skipped", 0))
-        counts = torch.tensor([rows + local_failed, local_failed], device=device)
-        if sharded:
-            counts = accelerator.reduce(counts, reduction="sum")
-        read, failed = (int(value) for value in counts)
-        skipped += failed
-        if skipped_log is not None:
-            skipped_log.add(failures, read=read, failed=failed, split="eval")
-        if rows:
+        skipped += record_skipped(batch, skipped_log, device=device, across_processes=sharded, split="eval")
+        if "pixel_values" in batch and len(batch["pixel_values"]):
             pixel_values = batch["pixel_values"].to(device=device, dtype=dtype)
             videos, views = pixel_values.shape[:2]
             scores = score(pixel_values.flatten(0, 1)).float().view(videos, views, -1).mean(dim=1)
@@ -278,7 +171,7 @@ def predict(
             }
         else:
             continue
-        outputs = gather_rows(outputs, accelerator.gather if sharded else None)
+        outputs = gather_rows(outputs) if sharded else outputs
         for name, value in outputs.items():
             collected[name].append(value.cpu())
     if skipped_log is not None:
@@ -346,7 +239,7 @@ def evaluate_classification(
                 loader,
                 device=parameter.device,
                 dtype=parameter.dtype,
-                accelerator=trainer.accelerator,
+                across_processes=True,
                 num_classes=len(class_names),
                 skipped_log=trainer.new_skipped_log(),
             )
@@ -402,15 +295,14 @@ def zero_shot_scorer(
     """
     A `score` function for [`predict`]: `exp(logit_scale)` times the mean cosine similarity of each video with the
     prompts of each class. The class embeddings are computed here, once, by
-    [`~viclip.pipeline_viclip.embed_label_prompts`] (template-averaged normalised text embeddings), as the zero-shot
-    pipeline computes them.
+    [`~viclip.pipeline_viclip.embed_label_prompts`] (template-averaged normalised text embeddings), and the videos
+    by [`~viclip.pipeline_viclip.embed_videos`], as the zero-shot pipeline computes both.
     """
     label_embeds = embed_label_prompts(model, processor, list(prompts), list(templates)).to(model.device)
     logit_scale = model.clamped_logit_scale().float()
 
     def score(pixel_values: torch.Tensor) -> torch.Tensor:
-        video_embeds = model.get_video_features(pixel_values=pixel_values).pooler_output
-        return logit_scale * torch.nn.functional.normalize(video_embeds.float(), dim=-1) @ label_embeds.T
+        return logit_scale * embed_videos(model, pixel_values) @ label_embeds.T
 
     return score
 
@@ -420,7 +312,6 @@ __all__ = [
     "PREDICTIONS_FILE",
     "TOP_K",
     "TOP_K_METRIC_PATH",
-    "EvaluationVideoDataset",
     "check_labels",
     "class_names_of",
     "evaluate_classification",
@@ -430,8 +321,6 @@ __all__ = [
     "predict",
     "read_label_names",
     "resolve_class_names",
-    "spatial_crops",
-    "temporal_view_frames",
     "top_k_accuracy",
     "warn_classes_without_examples",
     "write_predictions",

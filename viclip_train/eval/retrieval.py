@@ -21,16 +21,15 @@ any of its captions (its best-ranked one counts); median and mean rank besides t
 re-scoring ("DSL", [`dual_softmax_scores`]) reported beside the raw scores.
 """
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 
-from .data import INDEX_KEY, SKIPPED_SAMPLES_KEY
-from .distributed import first_occurrences, gather_rows
-from .skipping import SkippedSampleLog
+from ..data.collator import INDEX_KEY, record_skipped
+from ..data.skipping import SkippedSampleLog
+from ..distributed import first_occurrences, gather_rows, is_distributed
 
 
 RECALL_AT = (1, 5, 10)
@@ -241,7 +240,7 @@ def retrieval_metrics(
 def evaluate_retrieval(
     model: torch.nn.Module,
     batches: Iterable[Mapping[str, Any]],
-    gather: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None,
+    across_processes: bool = False,
     skipped_log: SkippedSampleLog | None = None,
 ) -> dict[str, float]:
     """
@@ -254,10 +253,9 @@ def evaluate_retrieval(
             [`VideoDataCollator`]: `pixel_values`, `input_ids`, `attention_mask`, and `index` (annotation rows, which
             drop the samples a distributed sampler repeats). Row `i` of a batch is one pair; skipped videos are
             already dropped with their captions. Identical token ids count as one caption.
-        gather (`Callable`, *optional*): for a validation set sharded over processes, a function that concatenates a
-            dictionary of equally shaped tensors over processes, such as `accelerator.gather`; see
-            [`viclip_train.distributed.gather_rows`], which pads the processes' uneven rows for it. Without it the
-            metrics cover this process's batches.
+        across_processes (`bool`, defaults to `False`): for a validation set sharded over processes, gather every
+            process's embeddings ([`viclip_train.distributed.gather_rows`], which pads and trims the processes' uneven
+            rows) and add up their skipped videos. Otherwise the metrics cover this process's batches.
         skipped_log ([`SkippedSampleLog`], *optional*): records the skipped videos (with the batches' `num_skipped`
             and `skipped_samples`) and stops when too many fail.
 
@@ -267,11 +265,14 @@ def evaluate_retrieval(
     was_training = model.training
     model.eval()
     parameter = next(model.parameters())
+    sharded = across_processes and is_distributed()
     collected = {"video_embeds": [], "text_embeds": [], "input_ids": [], INDEX_KEY: []}
     skipped = 0
     try:
         for batch in batches:
-            skipped += _count_skipped(batch, skipped_log, parameter.device, across_processes=gather is not None)
+            skipped += record_skipped(
+                batch, skipped_log, device=parameter.device, across_processes=sharded, split="eval"
+            )
             if "pixel_values" in batch:
                 ids = batch["input_ids"].to(parameter.device)
                 # the forward pass (not get_*_features), so that FSDP and DeepSpeed gather their shards
@@ -287,11 +288,11 @@ def evaluate_retrieval(
                 }
                 if INDEX_KEY in batch:
                     outputs[INDEX_KEY] = batch[INDEX_KEY].to(parameter.device)
-            elif gather is not None:  # nothing readable here, but the other processes gather
+            elif sharded:  # nothing readable here, but the other processes gather
                 outputs = _empty_outputs(model, parameter.device)
             else:
                 continue
-            outputs = gather_rows(outputs, gather)
+            outputs = gather_rows(outputs) if sharded else outputs
             for name, value in outputs.items():
                 collected[name].append(value.cpu())
     finally:
@@ -309,22 +310,6 @@ def evaluate_retrieval(
     metrics["num_pairs"] = len(tensors["video_embeds"])
     metrics["skipped_videos"] = skipped
     return metrics
-
-
-def _count_skipped(
-    batch: Mapping[str, Any], skipped_log: SkippedSampleLog | None, device: torch.device, across_processes: bool
-) -> int:
-    """The batch's skipped videos (summed over processes when the evaluation is sharded), recorded in
-    `skipped_log`."""
-    rows = batch["pixel_values"].shape[0] if "pixel_values" in batch else 0
-    skipped = list(batch.get(SKIPPED_SAMPLES_KEY, ()))
-    counts = torch.tensor([rows + len(skipped), len(skipped)], device=device)
-    if across_processes and dist.is_available() and dist.is_initialized():
-        dist.all_reduce(counts)
-    read, failed = (int(value) for value in counts)
-    if skipped_log is not None:
-        skipped_log.add(skipped, read=read, failed=failed, split="eval")
-    return failed
 
 
 def _empty_outputs(model: torch.nn.Module, device: torch.device) -> dict[str, torch.Tensor]:
