@@ -25,6 +25,8 @@ from torchvision.io import ImageReadMode, decode_jpeg, encode_jpeg
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as tv2_functional
 
+from .skipping import SkippedSample
+
 
 FRAME_MEMBER = re.compile(r"^f(\d{2})(\d{2})\.jpg$")
 """The extension part of a stored frame's tar member name: segment, then copy within the segment."""
@@ -163,6 +165,36 @@ def jpeg_size(data: bytes) -> tuple[int, int]:
     raise ValueError("truncated JPEG file (no frame header)")
 
 
+def check_frames(jpegs: Sequence[bytes]) -> tuple[int, int]:
+    """
+    The `(height, width)` of a clip's JPEG frames, read from their headers, after checking that they share it and are
+    complete (end-of-image marker): a worker that only moves bytes still skips a damaged sample by name.
+
+    Raises:
+        `ValueError`: a frame that is not a complete JPEG file, or frames of different sizes.
+    """
+    sizes = {jpeg_size(data) for data in jpegs}
+    if len(sizes) != 1:
+        raise ValueError(f"the stored frames have different sizes {sorted(sizes)}")
+    if truncated := [position for position, data in enumerate(jpegs) if not data.rstrip(b"\0").endswith(b"\xff\xd9")]:
+        raise ValueError(f"stored frames {truncated} of the clip are truncated JPEG files (no end-of-image marker)")
+    return sizes.pop()
+
+
+def decode_frames(jpegs: Sequence[bytes]) -> torch.Tensor:
+    """A clip's JPEG frames decoded on the CPU (libjpeg-turbo): uint8 `[T, 3, H, W]`.
+
+    Raises:
+        `ValueError`: a frame that cannot be decoded, or frames of different sizes.
+    """
+    height, width = check_frames(jpegs)
+    files = [torch.frombuffer(bytearray(data), dtype=torch.uint8) for data in jpegs]
+    try:
+        return torch.stack(decode_jpeg(files, mode=ImageReadMode.RGB))
+    except RuntimeError as error:
+        raise ValueError(f"cannot decode a stored JPEG frame ({height}x{width}): {error}") from None
+
+
 def pack_encoded_clips(clips: Sequence[Sequence[bytes]]) -> tuple[torch.Tensor, torch.Tensor]:
     """
     The JPEG files of a batch of clips as two tensors, so that a DataLoader worker hands over one buffer, not one
@@ -211,25 +243,87 @@ def decode_and_augment(
     return output
 
 
-def collate_encoded_clips(items: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
-    """The encoded-frame fields of a batch's items (`jpeg_frames`, `crop_box`, `flip`) as the tensors
-    [`decode_and_augment`] takes: `jpeg_data`, `jpeg_lengths`, `crop_boxes`, `flips`."""
+ENCODED_CLIP_KEYS = ("jpeg_data", "jpeg_lengths", "crop_boxes", "flips", "clip_names")
+"""Batch keys of clips left encoded for the training process: [`decode_encoded_batch`] turns them into
+`pixel_values`."""
+ROW_KEYS = ("input_ids", "attention_mask", "labels", "index")
+"""Batch keys holding one row per clip (`index` is the collator's `INDEX_KEY`), which a clip that fails to decode
+loses with it."""
+
+
+def collate_encoded_clips(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The encoded-frame fields of a batch's items (`jpeg_frames`, `crop_box`, `flip`, `name`) as the batch keys of
+    [`ENCODED_CLIP_KEYS`]: the frames packed by [`pack_encoded_clips`], the boxes and flips as tensors."""
     data, lengths = pack_encoded_clips([item["jpeg_frames"] for item in items])
     return {
         "jpeg_data": data,
         "jpeg_lengths": lengths,
         "crop_boxes": torch.tensor([item["crop_box"] for item in items], dtype=torch.int64),
         "flips": torch.tensor([item["flip"] for item in items], dtype=torch.bool),
+        "clip_names": [item.get("name", "") for item in items],
     }
+
+
+def decode_encoded_batch(
+    batch: dict[str, Any], size: tuple[int, int], device: torch.device | str, interpolation: InterpolationMode
+) -> tuple[dict[str, Any], list[SkippedSample]]:
+    """
+    Replaces the encoded clips of `batch` ([`ENCODED_CLIP_KEYS`]) by their uint8 `pixel_values` on `device`
+    ([`decode_and_augment`], one batched call). A clip that cannot be decoded is dropped with its rows of every
+    [`ROW_KEYS`] tensor and returned as a [`SkippedSample`] (the batch is then decoded clip by clip to find it), so a
+    damaged file costs its sample, never the batch.
+    """
+    encoded = {key: batch.pop(key) for key in ENCODED_CLIP_KEYS}
+    data, lengths, boxes, flips = (encoded[key] for key in ENCODED_CLIP_KEYS[:4])
+    try:
+        batch["pixel_values"] = decode_and_augment(data, lengths, boxes, flips, size, device, interpolation)
+        return batch, []
+    except ValueError:
+        pass
+    ends = lengths.sum(dim=1).cumsum(0).tolist()
+    kept, clips, skipped = [], [], []
+    for clip, (start, end) in enumerate(zip([0, *ends[:-1]], ends, strict=True)):
+        clip_data, clip_lengths = data[start:end], lengths[clip : clip + 1]
+        try:
+            clips.append(
+                decode_and_augment(
+                    clip_data,
+                    clip_lengths,
+                    boxes[clip : clip + 1],
+                    flips[clip : clip + 1],
+                    size,
+                    device,
+                    interpolation,
+                )
+            )
+            kept.append(clip)
+        except ValueError as error:
+            index = int(batch["index"][clip]) if "index" in batch else clip
+            skipped.append(SkippedSample.from_error(index, encoded["clip_names"][clip], error))
+    keep = torch.tensor(kept, dtype=torch.long)
+    for key in ROW_KEYS:
+        if key in batch:
+            batch[key] = batch[key][keep]
+    if clips:
+        batch["pixel_values"] = torch.cat(clips)
+    else:  # the trainer's way for a batch whose every sample failed: no model inputs at all
+        for key in ROW_KEYS:
+            batch.pop(key, None)
+    return batch, skipped
 
 
 __all__ = [
     "DEFAULT_FRAMES_PER_SEGMENT",
+    "ENCODED_CLIP_KEYS",
+    "ROW_KEYS",
     "clip_frame_members",
     "DEFAULT_JPEG_QUALITY",
+    "check_frames",
     "choose_frames",
     "collate_encoded_clips",
     "decode_and_augment",
+    "decode_encoded_batch",
+    "decode_frames",
     "encode_frames",
     "frame_member",
     "jpeg_size",
