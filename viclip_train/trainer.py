@@ -34,7 +34,7 @@ from .checkpoints import (
 )
 from .data.clips import DatasetHooks, normalize_pixel_values
 from .data.collator import NON_MODEL_KEYS, SKIPPED_SAMPLES_KEY
-from .data.frame_clips import ENCODED_CLIP_KEYS, decode_encoded_batch
+from .data.frame_clips import ENCODED_CLIP_KEYS, decode_encoded_batch, training_output_size
 from .data.skipping import SkippedSampleLog
 from .distributed import sum_across_processes
 from .hub import check_hub_write_access, publish_folder
@@ -259,9 +259,8 @@ class ViCLIPTrainer(Trainer):
                 "This batch holds JPEG frames to decode (shards read with --frame_decoding device): give "
                 "ViCLIPTrainer the processor (processing_class=...) or video_processor=... for their size."
             )
-        size = processor.crop_size if processor.do_center_crop else processor.size
         interpolation = resample_to_interpolation(processor.resample)
-        return decode_encoded_batch(inputs, (size["height"], size["width"]), self.args.device, interpolation)
+        return decode_encoded_batch(inputs, training_output_size(processor), self.args.device, interpolation)
 
     def _placeholder_inputs(self, model) -> dict[str, torch.Tensor]:
         """One black clip (and for a dual encoder an empty caption): the input of a zero-weight step."""

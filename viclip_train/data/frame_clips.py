@@ -243,6 +243,19 @@ def decode_and_augment(
     return output
 
 
+def training_output_size(video_processor: Any) -> tuple[int, int]:
+    """`(height, width)` of the clips the video processor's training augmentation produces (its crop size when it
+    centre-crops, else its size), the size [`decode_and_augment`] must give to match it.
+
+    Raises:
+        `ValueError`: the processor resizes to a shortest edge, which the augmentation cannot crop to.
+    """
+    size = video_processor.crop_size if video_processor.do_center_crop else video_processor.size
+    if not (size and size["height"] and size["width"]):
+        raise ValueError(f"The training augmentation crops to a size (height, width), got {size}.")
+    return size["height"], size["width"]
+
+
 ENCODED_CLIP_KEYS = ("jpeg_data", "jpeg_lengths", "crop_boxes", "flips", "clip_names")
 """Batch keys of clips left encoded for the training process: [`decode_encoded_batch`] turns them into
 `pixel_values`."""
@@ -330,4 +343,5 @@ __all__ = [
     "pack_encoded_clips",
     "stored_frame_positions",
     "stored_frames",
+    "training_output_size",
 ]
