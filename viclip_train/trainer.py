@@ -22,6 +22,8 @@ from transformers.integrations import TensorBoardCallback
 from transformers.integrations.integration_utils import default_logdir
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, has_length, rotate_checkpoints, speed_metrics
 
+from viclip.video_processing_viclip import resample_to_interpolation
+
 from .checkpoints import (
     CHECKPOINT_PATTERN,
     STAGING_PREFIX,
@@ -32,6 +34,7 @@ from .checkpoints import (
 )
 from .data.clips import DatasetHooks, normalize_pixel_values
 from .data.collator import NON_MODEL_KEYS, SKIPPED_SAMPLES_KEY
+from .data.frame_clips import ENCODED_CLIP_KEYS, decode_encoded_batch, training_output_size
 from .data.skipping import SkippedSampleLog
 from .distributed import sum_across_processes
 from .hub import check_hub_write_access, publish_folder
@@ -225,6 +228,9 @@ class ViCLIPTrainer(Trainer):
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         skipped = inputs.pop(SKIPPED_SAMPLES_KEY, [])
+        if ENCODED_CLIP_KEYS[0] in inputs:  # JPEG frames left to this process: decoded and augmented on its device
+            inputs, failed = self._decode_frames(inputs)
+            skipped = [*skipped, *failed]
         for key in NON_MODEL_KEYS:
             inputs.pop(key, None)
         rows = int(inputs["pixel_values"].shape[0]) if "pixel_values" in inputs else 0
@@ -242,6 +248,19 @@ class ViCLIPTrainer(Trainer):
             return super().training_step(model, inputs if rows else self._placeholder_inputs(model), None)
         finally:
             self._zero_weight = False
+
+    def _decode_frames(self, inputs: dict[str, Any]) -> tuple[dict[str, Any], list]:
+        """The batch's encoded clips decoded on this process's device with the training augmentation's crops and
+        flips that the workers drew ([`decode_encoded_batch`]), to the video processor's size and interpolation, as
+        uint8 frames (normalised later, as every uint8 batch); and the clips that could not be decoded."""
+        processor = self.video_processor
+        if processor is None:
+            raise ValueError(
+                "This batch holds JPEG frames to decode (shards read with --frame_decoding device): give "
+                "ViCLIPTrainer the processor (processing_class=...) or video_processor=... for their size."
+            )
+        interpolation = resample_to_interpolation(processor.resample)
+        return decode_encoded_batch(inputs, training_output_size(processor), self.args.device, interpolation)
 
     def _placeholder_inputs(self, model) -> dict[str, torch.Tensor]:
         """One black clip (and for a dual encoder an empty caption): the input of a zero-weight step."""

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 import torch
 
 from ..distributed import sum_across_processes
+from .frame_clips import collate_encoded_clips
 from .skipping import SkippedSample, SkippedSampleLog
 
 
@@ -37,7 +38,8 @@ class VideoDataCollator:
     """
     Builds model batches from the items of this package's datasets, dropping and counting the skipped ones.
 
-    The batch holds `pixel_values` (`[B, T, 3, H, W]`), `input_ids` and `attention_mask` when the items have captions,
+    The batch holds `pixel_values` (`[B, T, 3, H, W]`; for clips left encoded, the keys of [`collate_encoded_clips`]
+    instead, which the trainer decodes on its device), `input_ids` and `attention_mask` when the items have captions,
     `labels` when they have labels, `index` (the dataset rows) when the items have it, and always `num_skipped`
     (a 0-d `long` tensor) and `skipped_samples` (the [`SkippedSample`]s, refill failures included). The kept items
     keep their order, so row `i` of every tensor belongs to the same sample. When every item was skipped, the
@@ -66,7 +68,10 @@ class VideoDataCollator:
                 skipped.extend(item.get("skipped", ()))
         batch = {}
         if kept:
-            batch["pixel_values"] = torch.stack([item["pixel_values"] for item in kept])
+            if "jpeg_frames" in kept[0]:  # left encoded: the training process decodes them on its device
+                batch.update(collate_encoded_clips(kept))
+            else:
+                batch["pixel_values"] = torch.stack([item["pixel_values"] for item in kept])
             if "caption" in kept[0]:
                 if self.processor is None:
                     raise ValueError("These items have captions: give VideoDataCollator a processor to tokenize them.")

@@ -48,9 +48,12 @@ import torch
 from braceexpand import braceexpand
 from transformers import TrainingArguments
 
+from viclip.video_processing_viclip import train_crop_and_flip
+
 from .annotations import VIDEO_EXTENSIONS
 from .clips import ClipDataset
 from .collator import INDEX_KEY, Placeholder
+from .frame_clips import check_frames, choose_frames, decode_frames, stored_frames
 from .skipping import SkippedSample
 
 
@@ -285,6 +288,10 @@ class ShardedVideoDataset(ClipDataset, torch.utils.data.IterableDataset):
         caption_field (`str`, defaults to `"caption"`): the caption's key in a sample's `.json` (used when the sample
             has no `.txt`); `None` for labels only.
         label_field (`str`, *optional*): the class's key in the `.json`; `label2id` maps class names to ids.
+        decode_on_device (`bool`, defaults to `False`): for samples stored as JPEG frames (the shard writer's
+            `--clip_format frames`), leave the decoding and the training augmentation to the training process, which
+            runs them batched on its device ([`ViCLIPTrainer`] with [`decode_and_augment`]): items then hold
+            `jpeg_frames`, `crop_box` and `flip` instead of `pixel_values`. Needs `augment`.
     """
 
     def __init__(
@@ -307,6 +314,7 @@ class ShardedVideoDataset(ClipDataset, torch.utils.data.IterableDataset):
         caption_field: str | None = "caption",
         label_field: str | None = None,
         label2id: dict[str, int] | None = None,
+        decode_on_device: bool = False,
     ):
         if batch_size < 1 or num_workers < 0 or world_size < 1 or not 0 <= rank < world_size:
             raise ValueError(
@@ -334,6 +342,9 @@ class ShardedVideoDataset(ClipDataset, torch.utils.data.IterableDataset):
         self.caption_field = caption_field
         self.label_field = label_field
         self.label2id = label2id
+        if decode_on_device and not self.augment:
+            raise ValueError("decode_on_device decodes training clips (with their augmentation): set augment=True.")
+        self.decode_on_device = decode_on_device
         self._progress = _SharedProgress()
         slots = self.num_slots
         if train and self.num_samples < slots * batch_size:
@@ -514,9 +525,12 @@ class ShardedVideoDataset(ClipDataset, torch.utils.data.IterableDataset):
         try:
             if isinstance(fields, Exception):
                 raise fields
+            frames = stored_frames(fields)
             video_field = next((field for field in fields if field.rpartition(".")[2] in _VIDEO_FIELDS), None)
-            if video_field is None:
-                raise ValueError(f"no video member (one of .{', .'.join(_VIDEO_FIELDS)}) among {sorted(fields)}")
+            if video_field is None and not frames:
+                raise ValueError(
+                    f"no video member (one of .{', .'.join(_VIDEO_FIELDS)}, or JPEG frames) among {sorted(fields)}"
+                )
             metadata = json.loads(fields["json"]) if "json" in fields else {}
             item = {}
             if self.caption_field is not None:
@@ -531,10 +545,23 @@ class ShardedVideoDataset(ClipDataset, torch.utils.data.IterableDataset):
                 if label is None:
                     raise ValueError(f"no {self.label_field!r} in its .json")
                 item["labels"] = self.label2id[label] if isinstance(label, str) and self.label2id else int(label)
-            frames = self.read_frames(fields[video_field], None, rng)
+            if frames:
+                chosen = choose_frames(frames, self.num_frames, "rand" if self.augment else "middle", rng)
+                if self.decode_on_device:  # the workers move bytes; the training process decodes and augments
+                    return {**self.encoded_clip(chosen, rng), "name": name, INDEX_KEY: index, **item}
+                frames = decode_frames(chosen)
+            else:
+                frames = self.read_frames(fields[video_field], None, rng)
         except (OSError, ValueError, RuntimeError, KeyError, UnicodeDecodeError) as error:
             return SkippedSample.from_error(index, name, error)
         return {"pixel_values": self.process_frames(frames, rng), INDEX_KEY: index, **item}
+
+    def encoded_clip(self, jpegs: list[bytes], rng: np.random.Generator) -> dict[str, Any]:
+        """The item of a clip decoded on the training device: its JPEG frames, and the crop box and flip of the
+        training augmentation drawn here from the sample's generator (the box in the frames' own pixels)."""
+        height, width = check_frames(jpegs)
+        box, flip = train_crop_and_flip(height, width, rng, self.video_processor.do_train_flip)
+        return {"jpeg_frames": jpegs, "crop_box": box, "flip": flip}
 
 
 __all__ = [

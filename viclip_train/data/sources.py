@@ -64,6 +64,8 @@ class DatasetSettings:
     uint8_frames: bool = False
     """Training frames sent as uint8, normalised on the device (`--uint8_batches`)."""
     shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER
+    frame_decoding: str = "workers"
+    """Where training clips stored as JPEG frames are decoded: `workers` or `device` (`--frame_decoding`)."""
     train_batch_size: int = 8
     eval_batch_size: int = 8
     num_workers: int = 0
@@ -150,6 +152,7 @@ class ShardSplit:
             self.shards,
             batch_size=batch_size,
             num_workers=settings.num_workers,
+            decode_on_device=train and settings.augment and settings.frame_decoding == "device",
             **settings.splitting(train),
             **settings.reading(train),
         )
