@@ -358,6 +358,16 @@ def _normalize_columns(batch: Mapping[str, Sequence], locations: Sequence[str], 
         position = _first_bad(labels, lambda value: isinstance(value, int) and value < 0)
         if position is not None:
             fail(position, f"{spec.label!r} is the class id {labels[position]}; class ids count from 0.")
+        position = _first_bad(labels, lambda value: isinstance(value, str) and not value.strip())
+        if position is not None:
+            fail(position, f"{spec.label!r} is empty; every row needs a class name or a class id.")
+        name_at = _first_bad(labels, lambda value: isinstance(value, str))
+        id_at = _first_bad(labels, lambda value: isinstance(value, int))
+        if name_at is not None and id_at is not None:
+            raise ValueError(
+                f"{spec.source}: {spec.label!r} mixes class names ({locations[name_at]}: {labels[name_at]!r}) and class "
+                f"ids ({locations[id_at]}: {labels[id_at]!r}); give all names or all ids (from 0)."
+            )
 
     starts, ends = [None] * count, [None] * count
     if spec.internvid:
