@@ -9,7 +9,8 @@ objects) with the columns `video`, `caption`, `label`, `start`, `end`.
 Nothing is guessed: an unterminated quote, a row with more or fewer cells than the header, a header naming a column
 twice, a JSON object naming a key twice, text that is not UTF-8, a negative or malformed timestamp, a negative class
 id are errors that name the file and the row (`entry N`, counted from 0 over the samples; CSV errors also give the
-line). Reading stops at the first bad row, and a CSV cell is limited to 128 KiB, so a broken file fails fast.
+line). Reading stops at the first bad row, and a CSV cell is limited to 128 KiB, so a broken file fails fast. A quoted
+CSV cell holding line breaks is valid CSV (RFC 4180) and is read so, with a warning naming the row.
 
 The checks work on whole columns (`_normalize_columns`), so that they can run as a batched `datasets.map`.
 """
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import datasets
+from transformers.utils import logging
 
 
 VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".flv", ".mpg", ".mpeg")
@@ -42,6 +44,8 @@ ANNOTATION_FILE_SUFFIXES: tuple[str, ...] = (".json", ".jsonl", ".ndjson", ".csv
 
 CSV_CELL_LIMIT = 128 * 1024
 """Largest CSV cell, in characters. A caption is far shorter; a longer cell means an unterminated quote."""
+
+logger = logging.get_logger(__name__)
 
 _TIMESTAMP_PARTS = re.compile(r"^(?:(\d+):)??(?:(\d+):)?(\d+(?:\.\d*)?|\.\d+)$")
 
@@ -183,8 +187,8 @@ def _read_csv(path: Path) -> _Columns:
 
 
 def _csv_chunks(path: Path, chunk_rows: int | None) -> Iterator[_Columns]:
-    """A CSV file with a header, read strictly (quotes must close on their line, every row has the header's cells),
-    `chunk_rows` rows at a time (`None`: all in one)."""
+    """A CSV file with a header, read strictly (every quote closes, every row has the header's cells; a quoted cell may
+    hold line breaks, with a warning naming the first such row), `chunk_rows` rows at a time (`None`: all in one)."""
     previous_limit = csv.field_size_limit(CSV_CELL_LIMIT)
     try:
         reader = csv.reader((text for _, text in _decoded_lines(path)), strict=True)
@@ -199,7 +203,7 @@ def _csv_chunks(path: Path, chunk_rows: int | None) -> Iterator[_Columns]:
             raise ValueError(f"{path}, line 1: the header names the columns {duplicated} more than once.")
         values = {name: [] for name in header}
         locations = []
-        count = 0
+        count, spanning_reported = 0, False
         while True:
             start = reader.line_num + 1
             try:
@@ -215,10 +219,12 @@ def _csv_chunks(path: Path, chunk_rows: int | None) -> Iterator[_Columns]:
             where = f"line {start}" if start == end else f"lines {start}-{end}"
             if not cells or cells == [""]:
                 continue  # a blank line
-            if start != end:
-                raise ValueError(
-                    f"{path}, {where}: a quoted cell spans several lines, which almost always means a quote that "
-                    "closes too late. Close it on its line; captions with line breaks need a .jsonl file."
+            if start != end and not spanning_reported:
+                spanning_reported = True
+                logger.warning(
+                    f"{path}, {where}: a quoted cell spans {end - start + 1} lines; it is read as one cell with its line "
+                    "breaks, as CSV (RFC 4180) defines. If a quote closes too late instead, this row holds the rows "
+                    "after it. (Further rows spanning lines are not reported.)"
                 )
             if len(cells) != len(header):
                 raise ValueError(
