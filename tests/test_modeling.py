@@ -217,6 +217,23 @@ def test_four_frames_on_an_eight_frame_model_need_interpolation():
         model(random_videos(frames=4))
 
 
+@pytest.mark.parametrize(
+    ("pixel_values", "described"),
+    [
+        (torch.zeros(1, 0, 3, 32, 32), "0 frames of 32x32"),
+        (torch.zeros(1, 4, 3, 8, 32), "4 frames of 8x32"),
+        (torch.zeros(1, 4, 3, 32, 0), "4 frames of 32x0"),
+    ],
+    ids=["zero-frames", "shorter-than-a-patch", "zero-width"],
+)
+def test_frames_with_no_patch_are_refused_with_interpolation_too(pixel_values, described):
+    model = tiny_vision_model()
+    with pytest.raises(
+        ValueError, match=rf"holds {described}, but the model needs at least one frame of at least one 16x16"
+    ):
+        model(pixel_values, interpolate_pos_encoding=True)
+
+
 def test_256px_frames_on_a_224px_model_resample_the_spatial_table():
     model = tiny_vision_model(image_size=224, patch_size=16)
     with torch.no_grad():

@@ -221,6 +221,12 @@ class ViCLIPVisionEmbeddings(nn.Module):
         self, pixel_values: torch.Tensor, mask_ratio: float = 0.0, interpolate_pos_encoding: bool = False
     ) -> tuple[torch.Tensor, torch.LongTensor | None]:
         batch_size, num_frames, num_channels, height, width = pixel_values.shape
+        if num_frames < 1 or height < self.patch_size or width < self.patch_size:
+            raise ValueError(
+                f"pixel_values holds {num_frames} frames of {height}x{width}, but the model needs at least one frame "
+                f"of at least one {self.patch_size}x{self.patch_size} patch (`interpolate_pos_encoding=True` resamples "
+                "the position tables, not the frames): give more frames, or larger ones."
+            )
         if not interpolate_pos_encoding and (
             num_frames not in (1, self.num_frames) or height != self.image_size or width != self.image_size
         ):
