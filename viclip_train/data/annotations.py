@@ -295,6 +295,8 @@ class _ColumnSpec:
     internvid: bool
     csv_labels: bool = False
     """Labels read from a CSV file: text, of which all-integer columns are class ids (CSV has no types)."""
+    video_values: bool = False
+    """The video column is a `datasets.Video()` column (read as `Video(decode=False)`: `{"bytes", "path"}` values)."""
 
 
 def _column_spec(
@@ -304,6 +306,7 @@ def _column_spec(
     caption_column: str | None,
     label_column: str | None,
     csv_labels: bool = False,
+    video_values: bool = False,
 ) -> _ColumnSpec:
     internvid = video_column not in columns and all(name in columns for name in INTERNVID_COLUMNS[:3])
     if internvid:
@@ -318,7 +321,7 @@ def _column_spec(
                 f"{source} has no column {name!r}; its columns are {sorted(columns)}. Pass {argument}=<name>{hint}, "
                 f"or use the InternVid columns {list(INTERNVID_COLUMNS)}."
             )
-    return _ColumnSpec(source, video_column, caption_column, label_column, internvid, csv_labels)
+    return _ColumnSpec(source, video_column, caption_column, label_column, internvid, csv_labels, video_values)
 
 
 def _first_bad(values: Sequence, is_bad) -> int | None:
@@ -338,6 +341,13 @@ def _normalize_columns(batch: Mapping[str, Sequence], locations: Sequence[str], 
             fail(position, f"missing field {name!r}; every row needs {[n for n in needed if n is not None]}.")
 
     videos = batch[spec.video]
+    if spec.video_values:  # `datasets.Video` values: the table names each by its path, or by its row
+        position = _first_bad(
+            videos, lambda value: not (isinstance(value, dict) and (value["bytes"] or value["path"]))
+        )
+        if position is not None:
+            fail(position, f"{spec.video!r} holds no video (neither bytes nor a path), got {videos[position]!r}.")
+        videos = [value["path"] or location for value, location in zip(videos, locations, strict=True)]
     position = _first_bad(videos, lambda value: not isinstance(value, (str, int)) or str(value).strip() == "")
     if position is not None:
         fail(position, f"{spec.video!r} must name a video file, got {videos[position]!r}.")
@@ -437,7 +447,14 @@ def load_annotations(
             file or a bad value (the message names the file, the entry and the field).
     """
     if isinstance(source, datasets.Dataset):
-        spec = _column_spec(source.column_names, "the given dataset", video_column, caption_column, label_column)
+        video_values = is_video_feature(source.features.get(video_column))
+        if video_values:  # never decoded here (no torchcodec needed): the clips are read from the values themselves
+            source = source.cast_column(video_column, datasets.Video(decode=False))
+            # renamed, or `map` would type the `video` column it writes (names) as the source's `Video` column
+            source = source.rename_column(video_column, video_column := f"{video_column} (datasets.Video)")
+        spec = _column_spec(
+            source.column_names, "the given dataset", video_column, caption_column, label_column, False, video_values
+        )
         return source.map(
             _normalize_dataset_batch,
             batched=True,
@@ -454,6 +471,30 @@ def load_annotations(
     is_csv = path.suffix.lower() == ".csv"
     spec = _column_spec(columns.names, str(path), video_column, caption_column, label_column, csv_labels=is_csv)
     return datasets.Dataset.from_dict(_normalize_columns(columns.values, columns.locations, spec))
+
+
+def is_video_feature(feature: Any) -> bool:
+    """Whether a `datasets` feature is a `datasets.Video()` column (decoded, or not)."""
+    return isinstance(feature, getattr(datasets, "Video", ()))
+
+
+def video_values_of(source: datasets.Dataset, video_column: str) -> datasets.Dataset | None:
+    """The videos of a dataset whose `video_column` is a `datasets.Video()` column, one row per row, undecoded
+    (`{"bytes", "path"}` values, column `video`) for [`VideoDataset`] to read; `None` for any other column (paths)."""
+    if not is_video_feature(source.features.get(video_column)):
+        return None
+    videos = source.select_columns([video_column]).cast_column(video_column, datasets.Video(decode=False))
+    return videos.rename_column(video_column, "video") if video_column != "video" else videos
+
+
+def video_source(video: Any, video_root: str | os.PathLike | None = None) -> Any:
+    """What a decoder reads for a video value: a path (or a `datasets.Video(decode=False)` value with a path and no
+    bytes) as the file [`resolve_video_path`] finds under `video_root`; bytes and other values as they are."""
+    if isinstance(video, (str, os.PathLike)):
+        return resolve_video_path(os.fspath(video), video_root)
+    if isinstance(video, dict) and video.get("bytes") is None and video.get("path"):
+        return resolve_video_path(video["path"], video_root)
+    return video
 
 
 def resolve_video_path(video: str, video_root: str | os.PathLike | None = None) -> Path:
@@ -487,5 +528,8 @@ __all__ = [
     "VIDEO_EXTENSIONS",
     "load_annotations",
     "parse_timestamp",
+    "is_video_feature",
     "resolve_video_path",
+    "video_source",
+    "video_values_of",
 ]
