@@ -1,10 +1,14 @@
 # Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
 """The Arrow cache of annotation files: the same table and the same errors as `load_annotations`, converted once
-(keyed by content and column options), memory-mapped afterwards, never left half-written."""
+(keyed by content and column options), memory-mapped afterwards, never left half-written, checked before it is
+trusted."""
 
 import json
+import logging
 import shutil
 
+import numpy as np
+import pyarrow as pa
 import pytest
 
 import viclip_train.data.annotation_cache as annotation_cache
@@ -146,3 +150,53 @@ def test_an_empty_file_holds_no_annotations(tmp_path):
     path.write_text("\n")
     with pytest.raises(ValueError, match="holds no annotations"):
         load_cached_annotations(path, cache_dir=tmp_path / "cache")
+
+
+def _cut_to_first_record_batch(cache_file):
+    """Rewrites an Arrow stream with its first record batch only: a valid stream, as a copy cut short leaves it."""
+    with pa.memory_map(str(cache_file)) as source:
+        reader = pa.ipc.open_stream(source)
+        schema, first = reader.schema, reader.read_next_batch()
+    with pa.OSFile(str(cache_file), "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
+        writer.write_batch(first)
+
+
+def test_a_cache_cut_at_a_record_batch_boundary_is_converted_again_with_a_warning(tmp_path, caplog):
+    path = _internvid_csv(tmp_path / "a.csv", rows=8)  # batches of 3, 3 and 2 rows
+    expected = load_cached_annotations(path, cache_dir=tmp_path / "cache").to_list()
+    cache_file = annotation_cache_path(path, cache_dir=tmp_path / "cache")
+    _cut_to_first_record_batch(cache_file)
+    with caplog.at_level(logging.WARNING):
+        assert load_cached_annotations(path, cache_dir=tmp_path / "cache").to_list() == expected
+    assert (
+        f"The annotation cache {cache_file} of {path} is not used: it holds 3 rows where its conversion wrote 8"
+        in (caplog.text)
+    )
+    assert load_cached_annotations(path, cache_dir=tmp_path / "cache").num_rows == 8
+
+
+@pytest.mark.parametrize("copied", ["the cache file", "the cache file and its record"])
+def test_another_files_cache_copied_into_place_is_converted_again_with_a_warning(tmp_path, caplog, copied):
+    mine = _jsonl(tmp_path / "mine.jsonl", [{"video": f"mine{i}.mp4", "caption": f"mine {i}"} for i in range(4)])
+    other = _jsonl(tmp_path / "other.jsonl", [{"video": f"other{i}.mp4", "caption": f"other {i}"} for i in range(4)])
+    expected = load_cached_annotations(mine, cache_dir=tmp_path / "cache").to_list()
+    load_cached_annotations(other, cache_dir=tmp_path / "cache")
+    mine_file, other_file = (annotation_cache_path(path, cache_dir=tmp_path / "cache") for path in (mine, other))
+    shutil.copy(other_file, mine_file)  # same row count: only the recorded key tells them apart
+    if copied == "the cache file and its record":
+        shutil.copy(f"{other_file}.json", f"{mine_file}.json")
+    with caplog.at_level(logging.WARNING):
+        assert load_cached_annotations(mine, cache_dir=tmp_path / "cache").to_list() == expected
+    assert f"The annotation cache {mine_file} of {mine} is not used: it was written for other annotations" in (
+        caplog.text
+    )
+
+
+def test_a_cache_of_random_bytes_is_converted_again_with_a_warning_naming_it(tmp_path, caplog):
+    path = _internvid_csv(tmp_path / "a.csv")
+    expected = load_cached_annotations(path, cache_dir=tmp_path / "cache").to_list()
+    cache_file = annotation_cache_path(path, cache_dir=tmp_path / "cache")
+    cache_file.write_bytes(np.random.default_rng(0).bytes(4096))
+    with caplog.at_level(logging.WARNING):
+        assert load_cached_annotations(path, cache_dir=tmp_path / "cache").to_list() == expected
+    assert f"The annotation cache {cache_file} of {path} is not used: it cannot be read as Arrow" in caplog.text

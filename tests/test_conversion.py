@@ -5,6 +5,7 @@ Hub repositories); and the initialisation from CLIP. The converted folder's mode
 tests/test_model_cards.py."""
 
 import json
+import logging
 import math
 import os
 from pathlib import Path
@@ -347,12 +348,15 @@ def test_checkpoint_with_non_finite_weights_is_refused_naming_the_tensor(tmp_pat
 
 
 @pytest.mark.parametrize("temp", [0.0, -0.05])
-def test_checkpoint_with_a_temperature_that_is_not_positive_is_refused(tmp_path, temp):
+def test_a_temperature_that_is_not_positive_is_clamped_to_the_references_0_01_with_a_warning(tmp_path, temp, caplog):
     state_dict = load_original_state_dict(TINY_CHECKPOINT)
     state_dict["temp"] = torch.tensor(temp)
     checkpoint = save_checkpoint(tmp_path / "cold.pth", state_dict)
-    with pytest.raises(ConversionError, match="temperature `temp`.*must be positive"):
-        convert_checkpoint(checkpoint, tmp_path / "out", **TINY_HEADS)
+    with caplog.at_level(logging.WARNING):
+        model = convert_checkpoint(checkpoint, tmp_path / "out", **TINY_HEADS)
+    assert f"the temperature `temp` is {temp:g}, not positive; it is converted as 0.01" in caplog.text
+    torch.testing.assert_close(model.logit_scale, torch.log(torch.tensor([100.0])))
+    torch.testing.assert_close(ViCLIPModel.from_pretrained(tmp_path / "out").logit_scale, model.logit_scale)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -119,6 +119,20 @@ def test_csv_integer_labels_are_class_ids_like_json(tmp_path):
     assert table["label"][:] == [2, 10]
 
 
+def test_an_empty_label_cell_in_a_csv_file_is_an_error_naming_the_file_and_line(tmp_path):
+    (tmp_path / "a.csv").write_text("video,label\nx.mp4,cat\ny.mp4,\n")
+    with pytest.raises(ValueError, match=r"a\.csv, entry 1 \(line 3\): 'label' is empty; every row needs a class"):
+        load_annotations(tmp_path / "a.csv", caption_column=None, label_column="label")
+
+
+def test_labels_mixing_ids_and_names_are_an_error_naming_the_file_and_one_of_each(tmp_path):
+    path = _write_json(tmp_path / "mixed.json", [{"video": "x.mp4", "label": "cat"}, {"video": "y.mp4", "label": 3}])
+    with pytest.raises(
+        ValueError, match=r"mixed\.json: 'label' mixes class names \(entry 0: 'cat'\) and class ids \(entry 1: 3\)"
+    ):
+        load_annotations(path, caption_column=None, label_column="label")
+
+
 def test_a_datasets_dataset_loads_with_configurable_columns():
     source = datasets.Dataset.from_dict({"clip": ["a.mp4", "b.mp4"], "sentence": ["one", "two"], "other": [1, 2]})
     table = load_annotations(source, video_column="clip", caption_column="sentence")
@@ -173,11 +187,15 @@ def test_csv_with_an_unterminated_quote_is_an_error_naming_file_and_line(tmp_pat
         load_annotations(path)
 
 
-def test_csv_quote_that_closes_rows_later_is_an_error(tmp_path):
+def test_csv_caption_with_a_quoted_line_break_loads_as_rfc_4180_defines_with_a_warning(tmp_path, caplog):
     path = tmp_path / "a.csv"
-    path.write_text('video,caption\na.mp4,"a dog runs\nb.mp4,a cat"\nc.mp4,a bird\n')
-    with pytest.raises(ValueError, match=r"a\.csv, lines 2-3: a quoted cell spans several lines"):
-        load_annotations(path)
+    path.write_text('video,caption\na.mp4,"a dog runs\nthen sits"\nb.mp4,a cat\nc.mp4,"a bird\nflies\naway"\n')
+    with caplog.at_level(logging.WARNING):
+        table = load_annotations(path)
+    assert table["caption"][:] == ["a dog runs\nthen sits", "a cat", "a bird\nflies\naway"]
+    assert table["video"][:] == ["a.mp4", "b.mp4", "c.mp4"]
+    assert f"{path}, lines 2-3: a quoted cell spans 2 lines; it is read as one cell" in caplog.text
+    assert caplog.text.count("spans") == 1  # the first such row only
 
 
 def test_csv_row_with_too_many_or_too_few_cells_is_an_error_naming_its_line(tmp_path):
@@ -395,6 +413,25 @@ def test_a_batch_with_every_video_missing_is_an_empty_batch_that_reports_its_ski
     batch = VideoDataCollator(processor)([dataset[0]])
     assert "pixel_values" not in batch and int(batch[SKIPPED_KEY]) == 1
     assert [sample.index for sample in batch[SKIPPED_SAMPLES_KEY]] == [0]
+
+
+def test_an_empty_list_of_items_is_refused_not_collated_to_an_empty_batch():
+    with pytest.raises(ValueError, match="VideoDataCollator was given no items"):
+        VideoDataCollator()([])
+
+
+@pytest.mark.parametrize("field", ["caption", "labels"])
+def test_items_with_and_without_a_caption_or_label_are_refused_naming_the_field(field):
+    items = [{"pixel_values": torch.zeros(2, 3, 4, 4), field: "a cat" if field == "caption" else 1} for _ in range(2)]
+    del items[1][field]
+    with pytest.raises(ValueError, match=rf"item 0 has '{field}' and item 1 has not"):
+        VideoDataCollator()(items)
+
+
+def test_items_with_different_frame_counts_are_refused_naming_both_shapes():
+    items = [{"pixel_values": torch.zeros(frames, 3, 4, 4)} for frames in (2, 2, 4)]
+    with pytest.raises(ValueError, match=r"item 0 \[2, 3, 4, 4\], item 2 \[4, 3, 4, 4\].*same num_frames"):
+        VideoDataCollator()(items)
 
 
 def test_a_failed_training_row_is_refilled_by_another_whole_row(colour_videos, processor, tmp_path):

@@ -217,6 +217,23 @@ def test_four_frames_on_an_eight_frame_model_need_interpolation():
         model(random_videos(frames=4))
 
 
+@pytest.mark.parametrize(
+    ("pixel_values", "described"),
+    [
+        (torch.zeros(1, 0, 3, 32, 32), "0 frames of 32x32"),
+        (torch.zeros(1, 4, 3, 8, 32), "4 frames of 8x32"),
+        (torch.zeros(1, 4, 3, 32, 0), "4 frames of 32x0"),
+    ],
+    ids=["zero-frames", "shorter-than-a-patch", "zero-width"],
+)
+def test_frames_with_no_patch_are_refused_with_interpolation_too(pixel_values, described):
+    model = tiny_vision_model()
+    with pytest.raises(
+        ValueError, match=rf"holds {described}, but the model needs at least one frame of at least one 16x16"
+    ):
+        model(pixel_values, interpolate_pos_encoding=True)
+
+
 def test_256px_frames_on_a_224px_model_resample_the_spatial_table():
     model = tiny_vision_model(image_size=224, patch_size=16)
     with torch.no_grad():
@@ -761,3 +778,49 @@ def test_towers_follow_the_shared_projection_dim_and_initializer_factor(tiny_con
     tiny_config.initializer_factor = 0.5
     assert tiny_config.vision_config.projection_dim == tiny_config.text_config.projection_dim == 24
     assert tiny_config.vision_config.initializer_factor == tiny_config.text_config.initializer_factor == 0.5
+
+
+# --- config.json that does not describe the weights ------------------------------------------------------------------
+
+
+def _saved_with_edited_config(folder, edit) -> str:
+    """A tiny model folder whose config.json is then rewritten by `edit(config_dict)` (or replaced by its text)."""
+    tiny_model().save_pretrained(folder)
+    config = json.loads((folder / "config.json").read_text())
+    text = edit(config)
+    (folder / "config.json").write_text(text if isinstance(text, str) else json.dumps(config))
+    return str(folder)
+
+
+def test_a_config_json_that_is_not_json_is_an_error_saying_where_and_how_to_restore_it(tmp_path):
+    folder = _saved_with_edited_config(tmp_path / "cut", lambda config: json.dumps(config)[:200])
+    with pytest.raises(OSError, match=r"cut/config\.json is not valid JSON \(.*line 1, column \d+\).*Restore it"):
+        ViCLIPModel.from_pretrained(folder)
+
+
+def test_a_config_whose_channels_do_not_match_the_weights_names_the_tensor_and_both_shapes(tmp_path):
+    folder = _saved_with_edited_config(
+        tmp_path / "gray", lambda config: config["vision_config"].update(num_channels=1)
+    )
+    with pytest.raises(ValueError) as error:
+        ViCLIPModel.from_pretrained(folder)
+    assert "vision_model.embeddings.patch_embedding.weight: weights [32, 3, 16, 16], config [32, 1, 16, 16]" in str(
+        error.value
+    )
+    assert "vision_config: hidden_size 32, num_channels 1" in str(error.value) and "Restore" in str(error.value)
+
+
+def test_a_tower_whose_config_does_not_match_the_weights_names_its_tensors(tmp_path):
+    folder = _saved_with_edited_config(
+        tmp_path / "wide", lambda config: config["vision_config"].update(hidden_size=64)
+    )
+    with pytest.raises(
+        ValueError, match=r"tensor\(s\) of the weights do not have the shapes.*vision_config: hidden_size 64"
+    ):
+        ViCLIPVisionModel.from_pretrained(folder)
+
+
+def test_a_config_with_a_null_tower_is_refused_naming_it(tmp_path):
+    folder = _saved_with_edited_config(tmp_path / "null", lambda config: config.update(vision_config=None))
+    with pytest.raises(ValueError, match=r"config\.json of .*null sets vision_config to null"):
+        ViCLIPModel.from_pretrained(folder)

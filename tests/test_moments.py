@@ -12,6 +12,7 @@ import json
 import math
 import multiprocessing
 import os
+import re
 import shutil
 import signal
 from pathlib import Path
@@ -455,6 +456,48 @@ def test_rerun_skips_the_videos_already_indexed(indexed_folder, tmp_path):
     summary = _index(root, tmp_path / "index", embedder)
     assert embedder.windows == 0 and summary.videos_already_indexed == 3 and summary.videos_indexed == 0
     assert _rows(load_window_table(tmp_path / "index")) == rows
+
+
+def _damage(index_dir: Path, damage: str) -> Path:
+    """Damages one file of an index folder as a crash, a full disk or a bad copy would; returns that file."""
+    if damage == "config cut in half":
+        path = index_dir / "index_config.json"
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    else:
+        path = sorted((index_dir / "shards").glob("*.arrow"))[0]
+        data = path.read_bytes()
+        path.write_bytes(os.urandom(len(data)) if damage == "shard of random bytes" else data[: len(data) // 2])
+    return path
+
+
+_DAMAGES = ["shard of random bytes", "shard cut in half", "config cut in half"]
+
+
+@pytest.mark.parametrize("damage", _DAMAGES)
+def test_a_damaged_index_file_on_resume_is_an_error_naming_the_file_and_the_fix(indexed_folder, tmp_path, damage):
+    root, index_dir, _, _ = indexed_folder
+    shutil.copytree(index_dir, tmp_path / "index")
+    damaged = _damage(tmp_path / "index", damage)
+    fix = "write the file again with the settings" if "config" in damage else "Delete that file and rerun the indexing"
+    with pytest.raises(ValueError, match=rf"{re.escape(str(damaged))} (are )?(is )?damaged.*{fix}"):
+        _index(root, tmp_path / "index")
+
+
+@pytest.mark.parametrize("damage", _DAMAGES)
+def test_a_damaged_index_file_on_search_is_an_error_naming_the_file_and_the_fix(indexed_folder, tmp_path, damage):
+    _, index_dir, _, _ = indexed_folder
+    shutil.copytree(index_dir, tmp_path / "index")
+    damaged = _damage(tmp_path / "index", damage)
+    with pytest.raises(ValueError, match=rf"{re.escape(str(damaged))} (are )?(is )?damaged"):
+        MomentIndex.load(tmp_path / "index")
+
+
+def test_a_shard_deleted_after_damage_is_indexed_again_on_resume(indexed_folder, tmp_path):
+    root, index_dir, _, rows = indexed_folder
+    shutil.copytree(index_dir, tmp_path / "index")
+    _damage(tmp_path / "index", "shard cut in half").unlink()
+    _index(root, tmp_path / "index")
+    assert sorted(_rows(load_window_table(tmp_path / "index"))) == sorted(rows)
 
 
 def test_run_stopped_by_an_error_keeps_whole_videos_and_the_rerun_completes_without_duplicates(

@@ -4,6 +4,7 @@ folder the project writes, through both doors: `import viclip` (no `trust_remote
 in a process that never imports viclip."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -99,6 +100,18 @@ def test_template_may_be_a_string_or_a_list(classifier, video):
 def test_template_without_placeholder_is_rejected(classifier, video):
     with pytest.raises(ValueError, match="template"):
         classifier(video, candidate_labels=LABELS, hypothesis_template="a video")
+
+
+@pytest.mark.parametrize(
+    ("template", "found"),
+    [
+        ("a {} video of {}", r"\(its fields: \['\{\}', '\{\}'\]\)"),
+        ("a video of {label}", r"\(its fields: \['\{label\}'\]\)"),
+    ],
+)
+def test_a_template_with_other_fields_than_one_placeholder_is_rejected_naming_it(classifier, video, template, found):
+    with pytest.raises(ValueError, match=rf"exactly one '\{{\}}'.*got '{re.escape(template)}' {found}"):
+        classifier(video, candidate_labels=LABELS, hypothesis_template=["a clip of {}", template])
 
 
 def test_label_set_is_embedded_once_per_call(classifier, video, monkeypatch):

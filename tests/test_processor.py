@@ -72,6 +72,26 @@ def test_processor_needs_text_or_videos_and_rejects_images(processor):
         processor(images=random_video()[0])
 
 
+@pytest.mark.parametrize(
+    ("caption", "named"),
+    [
+        (None, r"text\[1\] is None \(NoneType\), not a caption"),
+        (123, r"text\[1\] is 123 \(int\), not a caption"),
+        (float("nan"), r"text\[1\] is nan \(float\), not a caption.*empty cell is read as NaN"),
+        (b"bytes", r"text\[1\] is b'bytes' \(bytes\), not a caption.*decode it first"),
+    ],
+    ids=["none", "int", "nan", "bytes"],
+)
+def test_a_caption_that_is_not_a_string_is_refused_naming_its_entry_and_index(processor, caption, named):
+    with pytest.raises(ValueError, match=named):
+        processor(text=["a dog", caption])
+
+
+def test_an_empty_list_of_captions_is_refused(processor):
+    with pytest.raises(ValueError, match=r"`text` is an empty list: give at least one caption"):
+        processor(text=[])
+
+
 def test_unsupported_text_argument_is_rejected(processor):
     with pytest.raises(ValueError, match="return_offsets_mapping"):
         processor(text="a man", return_offsets_mapping=True)

@@ -187,6 +187,12 @@ def test_unreadable_samples_are_skipped_naming_shard_and_key(tmp_path, corpus):
     assert int(batch["num_skipped"]) == 3 and batch["pixel_values"].shape[0] == 1
 
 
+def test_a_zero_byte_training_shard_is_an_error_naming_the_shard(tmp_path):
+    (tmp_path / "empty.tar").write_bytes(b"")
+    with pytest.raises(ValueError, match=rf"Shard {tmp_path / 'empty.tar'} is empty \(0 bytes\).*--train_shards"):
+        ShardedVideoDataset(str(tmp_path / "empty.tar"), tiny_processor().video_processor, batch_size=4)
+
+
 # ---- the shard writer ----
 
 

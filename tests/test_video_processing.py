@@ -207,7 +207,66 @@ def test_clip_windows_on_arrays_are_rejected(processor):
         processor(np.zeros((8, 16, 16, 3), np.uint8), clip_windows=(0.0, 1.0))
 
 
+@pytest.mark.parametrize(
+    ("window", "named"),
+    [
+        ((True, 2), r"True \(bool\)"),
+        (("1", "2"), r"'1' \(str\) and '2' \(str\)"),
+        (("a", "b"), r"'a' \(str\) and 'b' \(str\)"),
+        ((None, 2.0), r"None \(NoneType\)"),
+    ],
+)
+def test_a_clip_window_of_values_that_are_not_seconds_is_refused_naming_them(processor, index_video, window, named):
+    with pytest.raises(ValueError, match=rf"clip_windows: The clip window .* has {named} where numbers of seconds"):
+        processor(index_video, clip_windows=window)
+
+
+def test_a_per_video_clip_window_that_is_not_seconds_is_refused_naming_its_video(processor, index_video):
+    with pytest.raises(ValueError, match=r"clip_windows\[1\]: The clip window \(False, 1.0\) has False \(bool\)"):
+        processor([index_video, index_video], clip_windows=[(0.0, 1.0), (False, 1.0)])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_tiny_clip_window_holds_the_frame_shown_at_its_start(tiny_processor, index_video, backend):
+    outputs = tiny_processor(index_video, clip_windows=(0, 1e-9), video_backend=backend, num_frames=2)
+    assert frame_indices_of(undo_normalisation(outputs["pixel_values"][0])) == [0, 0]
+
+
 # --- frames: uint8 or float in [0, 255]; do_rescale=False for [0, 1] ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("video", "message"),
+    [
+        (
+            np.full((4, 16, 16, 3), 300, np.int64),
+            r"videos\[0\] is torch.int64 with values from 300 to 300, outside 0-255",
+        ),
+        (torch.full((4, 3, 16, 16), -1, dtype=torch.int32), r"videos\[0\] is torch.int32 with values from -1 to -1"),
+        (np.ones((4, 16, 16, 3), bool), r"videos\[0\] holds bool frames \(a mask, not an image\)"),
+        (np.full((4, 16, 16, 3), np.nan, np.float32), r"videos\[0\] has 3072 NaN or infinite values of 3072"),
+    ],
+    ids=["int64-above-255", "int32-negative", "bool", "nan"],
+)
+def test_frames_whose_values_cannot_be_an_image_are_refused(tiny_processor, video, message):
+    with pytest.raises(ValueError, match=message):
+        tiny_processor(video)
+
+
+def test_integer_frames_within_0_to_255_are_taken_as_uint8(tiny_processor):
+    video = np.random.default_rng(0).integers(0, 256, (4, 16, 16, 3))
+    expected = tiny_processor(video.astype(np.uint8))["pixel_values"]
+    assert torch.equal(tiny_processor(video.astype(np.int64))["pixel_values"], expected)
+
+
+def test_an_array_of_height_0_is_refused_naming_its_shape(tiny_processor):
+    with pytest.raises(ValueError, match=r"videos\[1\] has shape \(4, 3, 0, 16\) .* at least one pixel"):
+        tiny_processor([np.zeros((4, 16, 16, 3), np.uint8), np.zeros((4, 0, 16, 3), np.uint8)])
+
+
+def test_an_array_of_zero_frames_is_refused_naming_it(tiny_processor):
+    with pytest.raises(ValueError, match=r"videos\[0\] has no frames \(shape \(0, 16, 16, 3\)\)"):
+        tiny_processor(np.zeros((0, 16, 16, 3), np.uint8))
 
 
 def test_float_input_is_not_modified_when_neither_resized_nor_cropped(processor):

@@ -1,14 +1,19 @@
 # Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
-"""WiSE-FT: the mixture of a ViCLIP model with the model built from its CLIP initialisation, exactly."""
+"""WiSE-FT: the mixture of a ViCLIP model with the model built from its CLIP initialisation, exactly; folders that
+do not hold those two models refused before anything is mixed or written."""
 
 import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
-from transformers import CLIPConfig, CLIPModel
+from safetensors.torch import load_file, save_file
+from transformers import CLIPConfig, CLIPModel, CLIPVisionModelWithProjection
 
-from viclip import ViCLIPModel, ViCLIPProcessor
+from viclip import ViCLIPForVideoClassification, ViCLIPModel, ViCLIPProcessor
 from viclip_train.convert import viclip_from_clip
 from viclip_train.eval.wise_ft import DEFAULT_EXCLUDED, clip_initialisation, main, wise_ft_state_dict
 
@@ -150,3 +155,76 @@ def test_a_clip_of_other_sizes_cannot_be_the_initialisation(clip_and_viclip, tmp
     viclip = ViCLIPModel.from_pretrained(viclip_folder)
     with pytest.raises(ValueError, match=r"cannot be the CLIP initialisation.*vision_config\.image_size 32 vs 64"):
         clip_initialisation(viclip.config, str(tmp_path / "other_clip"))
+
+
+def _wise_ft_refusal(viclip_folder, clip_folder, output) -> str:
+    """The one-line error `main` exits with (status 1, as a `SystemExit` with a message gives)."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            [
+                "--viclip_model_name_or_path", str(viclip_folder), "--clip_model_name_or_path", str(clip_folder),
+                "--output_dir", str(output),
+            ]
+        )  # fmt: skip
+    assert isinstance(exit_info.value.code, str) and exit_info.value.code.startswith("error: ")
+    assert not output.exists()  # refused before anything is written
+    return exit_info.value.code
+
+
+def test_a_fine_tuned_classifier_folder_is_refused_naming_the_folder_and_both_types(clip_and_viclip, tmp_path):
+    clip_folder, viclip_folder = clip_and_viclip
+    ViCLIPForVideoClassification.from_pretrained(viclip_folder, num_labels=3).save_pretrained(tmp_path / "classifier")
+    message = _wise_ft_refusal(tmp_path / "classifier", clip_folder, tmp_path / "mixed")
+    assert f"--viclip_model_name_or_path {tmp_path / 'classifier'} holds ViCLIPForVideoClassification" in message
+    assert "needs ViCLIPModel (model type 'viclip')" in message and "does not hold both" in message
+
+
+def test_a_clip_folder_given_as_the_viclip_one_is_refused_as_swapped(clip_and_viclip, tmp_path):
+    clip_folder, viclip_folder = clip_and_viclip
+    message = _wise_ft_refusal(clip_folder, viclip_folder, tmp_path / "mixed")
+    assert f"--viclip_model_name_or_path {clip_folder} holds CLIPModel (model type 'clip')" in message
+    assert "needs ViCLIPModel (model type 'viclip')" in message and "swapped" in message
+
+
+def test_a_clip_folder_of_one_tower_is_refused_naming_its_type(clip_and_viclip, tmp_path):
+    _, viclip_folder = clip_and_viclip
+    CLIPVisionModelWithProjection(tiny_clip_config().vision_config).save_pretrained(tmp_path / "clip_vision")
+    message = _wise_ft_refusal(viclip_folder, tmp_path / "clip_vision", tmp_path / "mixed")
+    assert "holds CLIPVisionModelWithProjection (model type 'clip_vision_model')" in message
+    assert "needs CLIPModel" in message
+
+
+def _copy_without_text_tower(folder: Path, copy: Path) -> Path:
+    """A copy of a model folder whose weights lack every tensor of the text tower."""
+    shutil.copytree(folder, copy)
+    weights = load_file(copy / "model.safetensors")
+    text_free = {name: tensor for name, tensor in weights.items() if not name.startswith("text_model.")}
+    save_file(text_free, copy / "model.safetensors", metadata={"format": "pt"})
+    return copy
+
+
+def test_a_viclip_folder_without_its_text_tower_weights_is_refused_naming_the_missing_weights(
+    clip_and_viclip, tmp_path
+):
+    clip_folder, viclip_folder = clip_and_viclip
+    no_text = _copy_without_text_tower(viclip_folder, tmp_path / "no_text")
+    message = _wise_ft_refusal(no_text, clip_folder, tmp_path / "mixed")
+    assert f"{no_text} does not hold the weights of a complete ViCLIPModel" in message
+    assert "missing (e.g. ['text_model." in message
+
+
+def test_a_clip_folder_without_its_text_tower_weights_is_refused_naming_the_missing_weights(clip_and_viclip, tmp_path):
+    clip_folder, viclip_folder = clip_and_viclip
+    no_text = _copy_without_text_tower(clip_folder, tmp_path / "no_text")
+    message = _wise_ft_refusal(viclip_folder, no_text, tmp_path / "mixed")
+    assert f"--clip_model_name_or_path: {no_text} does not hold the weights of a complete CLIPModel" in message
+
+
+def test_a_refused_folder_exits_with_status_one_and_one_line(clip_and_viclip, tmp_path):
+    clip_folder, viclip_folder = clip_and_viclip
+    command = [sys.executable, "-m", "viclip_train.eval.wise_ft", "--viclip_model_name_or_path", str(clip_folder)]
+    command += ["--clip_model_name_or_path", str(viclip_folder), "--output_dir", str(tmp_path / "mixed")]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("error: --viclip_model_name_or_path")
+    assert "Traceback" not in result.stderr and not (tmp_path / "mixed").exists()

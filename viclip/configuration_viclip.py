@@ -1,7 +1,9 @@
 # Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
 """ViCLIP model configuration: text tower, joint space-time vision tower, and the dual encoder."""
 
+import json
 import math
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -95,6 +97,22 @@ def _tower_config_dict(tower_config_class: type[PreTrainedConfig], config_dict: 
     return config_dict
 
 
+def _read_config_json(cls: type[PreTrainedConfig], json_file: str | os.PathLike) -> dict:
+    """A config.json's dictionary; a file that is not JSON is an `OSError` saying where and how to restore it
+    (transformers' own message names the file only)."""
+    try:
+        with open(json_file, encoding="utf-8") as reader:
+            return json.loads(reader.read())
+    except json.JSONDecodeError as error:
+        problem = f"not valid JSON ({error.msg}; line {error.lineno}, column {error.colno})"
+    except UnicodeDecodeError as error:
+        problem = f"not UTF-8 text (byte {error.start})"
+    raise OSError(
+        f"{json_file} is {problem}: the file is damaged (cut short, or edited by hand). Restore it: download the model "
+        "again, or save it again with `save_pretrained`."
+    )
+
+
 class _TowerConfigMixin:
     """
     What both tower configs add to `PreTrainedConfig`: every field checked when set (at construction, from a
@@ -114,6 +132,8 @@ class _TowerConfigMixin:
     def get_config_dict(cls, *args, **kwargs) -> tuple[dict, dict]:
         config_dict, kwargs = super().get_config_dict(*args, **kwargs)
         return _tower_config_dict(cls, config_dict), kwargs
+
+    _dict_from_json_file = classmethod(_read_config_json)
 
 
 @strict
@@ -279,6 +299,21 @@ class ViCLIPConfig(PreTrainedConfig):
         super().__setattr__(name, value)
         if name in _SHARED_FIELDS:
             self._share_fields()
+
+    _dict_from_json_file = classmethod(_read_config_json)
+
+    @classmethod
+    def get_config_dict(cls, pretrained_model_name_or_path, **kwargs) -> tuple[dict, dict]:
+        """transformers' reading of a config, refusing a file whose `text_config` or `vision_config` is null (no saved
+        ViCLIP config has one: the tower would silently take the default sizes, which the weights do not have)."""
+        config_dict, kwargs = super().get_config_dict(pretrained_model_name_or_path, **kwargs)
+        if null := [key for key in cls.sub_configs_defaults if key in config_dict and config_dict[key] is None]:
+            raise ValueError(
+                f"The config.json of {pretrained_model_name_or_path} sets {' and '.join(null)} to null; a ViCLIP "
+                "config holds both towers' sizes, which the weights need. Restore config.json (download the model "
+                "again, or save it again with `save_pretrained`)."
+            )
+        return config_dict, kwargs
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)

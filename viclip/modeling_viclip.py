@@ -221,6 +221,12 @@ class ViCLIPVisionEmbeddings(nn.Module):
         self, pixel_values: torch.Tensor, mask_ratio: float = 0.0, interpolate_pos_encoding: bool = False
     ) -> tuple[torch.Tensor, torch.LongTensor | None]:
         batch_size, num_frames, num_channels, height, width = pixel_values.shape
+        if num_frames < 1 or height < self.patch_size or width < self.patch_size:
+            raise ValueError(
+                f"pixel_values holds {num_frames} frames of {height}x{width}, but the model needs at least one frame "
+                f"of at least one {self.patch_size}x{self.patch_size} patch (`interpolate_pos_encoding=True` resamples "
+                "the position tables, not the frames): give more frames, or larger ones."
+            )
         if not interpolate_pos_encoding and (
             num_frames not in (1, self.num_frames) or height != self.image_size or width != self.image_size
         ):
@@ -414,6 +420,18 @@ class ViCLIPPreTrainedModel(PreTrainedModel):
     # The losses are batch means that take no `num_items_in_batch`: the Trainer must scale them for accumulation.
     accepts_loss_kwargs = False
 
+    @staticmethod
+    def _finalize_model_loading(model, load_config, loading_info):
+        """transformers' end of loading, with weights whose shapes differ from the config's an error that names the
+        tensors, both shapes and the config's sizes (transformers' own error points at its report)."""
+        try:
+            return PreTrainedModel._finalize_model_loading(model, load_config, loading_info)
+        except RuntimeError as error:
+            if load_config.ignore_mismatched_sizes or not loading_info.mismatched_keys:
+                raise
+            source = load_config.pretrained_model_name_or_path
+            raise ValueError(_shape_mismatch_message(model, source, loading_info.mismatched_keys)) from error
+
     def _init_weights(self, module: nn.Module) -> None:
         """
         Random initialisation, used for pretraining from scratch and for new heads. transformers initialises remote
@@ -450,6 +468,38 @@ class ViCLIPPreTrainedModel(PreTrainedModel):
                 if parameter.ndim < 2 or is_table:
                     exempt.add(name)
         return exempt
+
+
+_CONFIG_SIZES = {
+    "vision_config": ("hidden_size", "num_channels", "patch_size", "image_size", "num_frames", "intermediate_size"),
+    "text_config": ("hidden_size", "vocab_size", "max_position_embeddings", "intermediate_size"),
+}
+
+
+def _shape_mismatch_message(model: PreTrainedModel, source: Any, mismatched: set) -> str:
+    """What to tell a user whose weights do not have the shapes the config gives: the tensors, both shapes, and the
+    config fields that set them."""
+    mismatched = sorted(mismatched)
+    shown = "; ".join(f"{key}: weights {list(saved)}, config {list(built)}" for key, saved, built in mismatched[:4])
+    dual = hasattr(model.config, "vision_config")
+    towers = set()
+    for key, *_ in mismatched:
+        if not dual:  # a tower model: every tensor is the tower's
+            towers.add(model.config.base_config_key)
+        elif key.startswith(("vision_model.", "visual_projection.", "text_model.", "text_projection.")):
+            towers.add("text_config" if key.startswith("text") else "vision_config")
+    described = []
+    for tower in sorted(towers):
+        tower_config = getattr(model.config, tower) if dual else model.config
+        fields = ", ".join(f"{name} {getattr(tower_config, name)}" for name in _CONFIG_SIZES[tower])
+        described.append(f"{tower}: {fields}")
+    config = f" ({'; '.join(described)})" if described else ""
+    return (
+        f"{source}: {len(mismatched)} tensor(s) of the weights do not have the shapes config.json gives them ({shown}"
+        f"{'; ...' if len(mismatched) > 4 else ''}). The config{config} does not describe these weights: it was edited "
+        "or belongs to another model. Restore the folder's config.json (download the model again, or save it again "
+        "with `save_pretrained`); `ignore_mismatched_sizes=True` initialises those tensors randomly instead."
+    )
 
 
 def _as_video_batch(pixel_values: torch.Tensor | None) -> torch.Tensor:

@@ -15,6 +15,7 @@ training library's zero-shot evaluation, retrieval benchmarks and moment search,
 This file ships as Hub remote code: it imports only torch, transformers and its sibling files.
 """
 
+import string
 from typing import Any
 
 import torch
@@ -106,10 +107,16 @@ def resolve_templates(hypothesis_template: str | list[str] | tuple[str, ...]) ->
     if not templates:
         raise ValueError("hypothesis_template is empty; give a template with '{}', a list of them, or 'kinetics'.")
     for template in templates:
-        if not isinstance(template, str) or "{}" not in template:
+        try:  # the replacement fields of the template: one `{}`, where the label goes
+            fields = [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
+        except (TypeError, ValueError, AttributeError):  # not a string, or a brace that does not close
+            fields = None
+        if fields != [""]:
+            found = "" if fields is None else f" (its fields: {['{' + f + '}' for f in fields] or 'none'})"
             raise ValueError(
-                f"Each hypothesis template must be a string containing '{{}}' for the label, got {template!r}; "
-                f"named template sets: {sorted(NAMED_TEMPLATES)}."
+                f"Each hypothesis template must be a string with exactly one '{{}}', where the label goes, got "
+                f"{template!r}{found}; write a literal brace as '{{{{' or '}}}}'. Named template sets: "
+                f"{sorted(NAMED_TEMPLATES)}."
             )
     return templates
 

@@ -124,7 +124,30 @@ class ViCLIPProcessor(ProcessorMixin):
             raise ValueError("ViCLIPProcessor needs `text`, `videos` or both.")
         # One caption is a batch of one, as one video is: `input_ids` is always `[batch, length]`
         text = [text] if isinstance(text, str) else text
+        if text is not None and not (
+            kwargs.get("is_split_into_words") or kwargs.get("text_kwargs", {}).get("is_split_into_words")
+        ):
+            _check_captions(text)
         return super().__call__(text=text, videos=videos, **kwargs)
+
+
+def _check_captions(text: Any) -> None:
+    """Refuses `text` that is not a non-empty list of strings, naming the first entry that is not a caption."""
+    if not isinstance(text, (list, tuple)):
+        raise ValueError(f"`text` must be a caption (a string) or a list of them, got a {type(text).__name__}.")
+    if not text:
+        raise ValueError("`text` is an empty list: give at least one caption, or leave `text` out for videos only.")
+    for position, caption in enumerate(text):
+        if isinstance(caption, str):
+            continue
+        hint = {
+            bytes: " (decode it first: `caption.decode('utf-8')`)",
+            float: " (a table's empty cell is read as NaN: fill or drop those rows)",
+        }.get(type(caption), "")
+        raise ValueError(
+            f"text[{position}] is {caption!r} ({type(caption).__name__}), not a caption: every entry of `text` must be "
+            f"a string{hint}."
+        )
 
 
 __all__ = ["ViCLIPProcessor"]

@@ -10,6 +10,7 @@ import bisect
 import importlib
 import io
 import math
+import numbers
 import os
 import re
 import threading
@@ -155,16 +156,49 @@ def check_decode_size(decode_size: Any) -> tuple[int, int] | None:
     return None if decode_size is None else (int(decode_size[0]), int(decode_size[1]))
 
 
+def is_seconds(value: Any) -> bool:
+    """Whether `value` is a number of seconds: a real number, not a bool (`True` is not a time)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def check_clip_window(clip_window: Any) -> tuple[float, float] | None:
+    """`clip_window` (`(start, end)` seconds, or None) as a pair of floats with `0 <= start < end`.
+
+    Raises:
+        `ValueError`: naming the values that are not numbers of seconds (strings, None, bools) or are out of order.
+    """
+    if clip_window is None:
+        return None
+    if isinstance(clip_window, (str, bytes)) or not hasattr(clip_window, "__len__") or len(clip_window) != 2:
+        raise ValueError(f"A clip window is (start, end) in seconds, got {clip_window!r}.")
+    if not_seconds := [f"{value!r} ({type(value).__name__})" for value in clip_window if not is_seconds(value)]:
+        raise ValueError(
+            f"The clip window {tuple(clip_window)!r} has {' and '.join(not_seconds)} where numbers of seconds belong: "
+            "give (start, end) as ints or floats, e.g. (1.5, 4.0)."
+        )
+    start, end = float(clip_window[0]), float(clip_window[1])
+    if not (math.isfinite(start) and math.isfinite(end)) or start < 0 or end <= start:
+        raise ValueError(f"A clip window is (start, end) seconds with 0 <= start < end, got {tuple(clip_window)!r}.")
+    return start, end
+
+
 def short_error(error: Exception) -> str:
     message = " ".join(str(error).split())
     return message if len(message) <= 600 else message[:600] + " ..."
 
 
+def window_slack(clip_window: tuple[float, float]) -> float:
+    """The tolerance on a clip window's times: `_TIMESTAMP_SLACK`, or less for a window so short that it would move the
+    window's end to its start (the window `(0, 1e-9)` holds the frame at 0 s)."""
+    return min(_TIMESTAMP_SLACK, (clip_window[1] - clip_window[0]) / 2)
+
+
 def window_frames(timestamps: Sequence[float], clip_window: tuple[float, float], name: str) -> tuple[int, int]:
     """`[first, stop)`: the positions in `timestamps` (sorted seconds) of the frames shown in the clip window."""
     start, end = clip_window
-    first = bisect.bisect_left(timestamps, start - _TIMESTAMP_SLACK)
-    stop = bisect.bisect_left(timestamps, end - _TIMESTAMP_SLACK)
+    slack = window_slack(clip_window)
+    first = bisect.bisect_left(timestamps, start - slack)
+    stop = bisect.bisect_left(timestamps, end - slack)
     if first >= len(timestamps):
         last = f"its last frame is at {timestamps[-1]:.3f} s" if len(timestamps) else "it has no frames"
         raise ValueError(f"The clip window {clip_window} starts after the end of {name} ({last}).")
@@ -285,7 +319,7 @@ def scan_pyav_window(container, stream, clip_window: tuple[float, float], name: 
         return float((pts - origin) * time_base)
 
     def is_past_window(infos: list[PacketInfo]) -> bool:  # decoding times never decrease (checked below)
-        return infos[-1].dts is not None and seconds(infos[-1].dts) >= end - _TIMESTAMP_SLACK
+        return infos[-1].dts is not None and seconds(infos[-1].dts) >= end - window_slack(clip_window)
 
     target = start
     while True:
@@ -429,12 +463,7 @@ def load_video(
     own_decoder = _is_torchcodec_decoder(video)
     source, name = (video, "the torchcodec decoder given") if own_decoder else _resolve_source(video)
     backend = resolve_video_backend("torchcodec" if own_decoder else backend)
-    if clip_window is not None:
-        start, end = (float(value) for value in clip_window) if len(clip_window) == 2 else (math.nan, math.nan)
-        if not (math.isfinite(start) and math.isfinite(end)) or start < 0 or end <= start:
-            raise ValueError(f"clip_window must be (start, end) seconds with 0 <= start < end, got {clip_window!r}.")
-        clip_window = (start, end)
-    kwargs = {"clip_window": clip_window, "decode_size": check_decode_size(decode_size)}
+    kwargs = {"clip_window": check_clip_window(clip_window), "decode_size": check_decode_size(decode_size)}
     try:
         return decoders[backend](source, sample_indices_fn, **kwargs)
     except VideoDecodingError as error:

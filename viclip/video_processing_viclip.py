@@ -25,6 +25,7 @@ from transformers.video_processing_utils import BaseVideoProcessor
 from transformers.video_utils import VideoMetadata, is_valid_video, make_batched_metadata, make_batched_videos
 
 from .video_decoding_viclip import (
+    check_clip_window,
     check_decode_size,
     is_video_source,
     load_video,
@@ -67,6 +68,8 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
     r"""
     Turns videos (files, bytes, file objects, `datasets.Video()` values, arrays `[T, H, W, C]` / `[T, C, H, W]`, lists
     of uint8 or [0, 255] frames, or a list of those) into ViCLIP's `pixel_values` `[batch, frames, 3, height, width]`.
+    Integer frames are taken as uint8; frames that cannot be an image (bool, integers outside 0-255, NaN or infinite
+    values, no pixels) are refused, naming the video.
 
     The defaults are the reference evaluation transform: 8 frames at the middle of equal segments, resized to 224x224
     bicubic with antialiasing on uint8 values, divided by 255, normalised with the ImageNet mean and std;
@@ -146,6 +149,8 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
                 video, metadata = load_video(video, sample_indices_fn, **decoding)
                 video = torch.from_numpy(video).permute(0, 3, 1, 2)  # channels first, whatever the arrays are
             else:
+                if len(video) == 0:
+                    raise ValueError(f"videos[{position}] has no frames (shape {tuple(video.shape)}).")
                 metadata = metadata or VideoMetadata(total_num_frames=len(video))
                 if (declared := metadata.total_num_frames) != len(video):
                     raise ValueError(f"video_metadata[{position}] says {declared} frames, not {len(video)}.")
@@ -158,11 +163,12 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
     def _prepare_input_videos(self, videos, do_convert_rgb=None, input_data_format=None, device=None):
         """The base class's, video by video (a batch may mix layouts: 1, 3 or 4 channels), channels-last as a view."""
         prepared = []
-        for video in videos:
+        for position, video in enumerate(videos):
             layout = input_data_format or infer_channel_dimension_format(video, num_channels=(1, 3, 4))
             if ChannelDimension(layout) == ChannelDimension.LAST:
                 video, layout = torch.as_tensor(video).permute(0, 3, 1, 2), ChannelDimension.FIRST
             prepared += super()._prepare_input_videos([video], do_convert_rgb, layout, device)
+            prepared[-1] = _checked_frames(prepared[-1], f"videos[{position}]")
         return prepared
 
     def resize(self, video: torch.Tensor, size: SizeDict, resample: Any = None, antialias: bool = True, **kwargs):
@@ -221,6 +227,33 @@ def _batch_of_videos(videos: Any) -> list[Any]:
     return batch
 
 
+def _checked_frames(video: torch.Tensor, name: str) -> torch.Tensor:
+    """Frames `[T, C, H, W]`, integers as uint8 (resized as the reference resizes uint8). Refuses frames that cannot be
+    an image's values: none, empty, bool, integers outside 0-255 or non-finite floats (normalising them would give
+    numbers that look valid)."""
+    if video.numel() == 0:
+        raise ValueError(
+            f"{name} has shape {tuple(video.shape)} (frames, channels, height, width): a video needs at least one frame "
+            "of at least one pixel."
+        )
+    if video.dtype == torch.bool:
+        raise ValueError(f"{name} holds bool frames (a mask, not an image): give uint8 frames (0-255) or floats.")
+    if not video.is_floating_point() and video.dtype != torch.uint8:
+        low, high = int(video.min()), int(video.max())
+        if low < 0 or high > 255:
+            raise ValueError(
+                f"{name} is {video.dtype} with values from {low} to {high}, outside 0-255: give uint8 frames (0-255), "
+                "or convert them yourself (e.g. 16-bit frames: `(frames >> 8).astype(np.uint8)`)."
+            )
+        return video.to(torch.uint8)
+    if video.is_floating_point() and not bool(torch.isfinite(video).all()):
+        count = int((~torch.isfinite(video)).sum())
+        raise ValueError(
+            f"{name} has {count} NaN or infinite values of {video.numel()}: frames must be finite numbers."
+        )
+    return video
+
+
 def _with_channel_axis(video: Any) -> Any:
     """Grayscale frames without a channel axis (`[H, W]` each) with one."""
     is_grayscale = isinstance(video, (list, tuple)) and video and all(getattr(f, "ndim", 0) == 2 for f in video)
@@ -228,11 +261,20 @@ def _with_channel_axis(video: Any) -> Any:
 
 
 def _clip_window_per_video(clip_windows: Any, videos: list[Any]) -> list[tuple[float, float] | None]:
-    """`clip_windows` (one pair for all the videos, or one per video) as one window per video."""
-    single = clip_windows is None or len(clip_windows) == 2 and all(isinstance(v, (int, float)) for v in clip_windows)
-    windows = [clip_windows and tuple(clip_windows)] * len(videos) if single else list(clip_windows)
+    """`clip_windows` (one pair for all the videos, or one per video: pairs or None) as one checked window per video."""
+    if clip_windows is None:
+        return [None] * len(videos)
+    per_video = isinstance(clip_windows, (list, tuple)) and all(
+        window is None or isinstance(window, (list, tuple, np.ndarray)) for window in clip_windows
+    )
+    windows = list(clip_windows) if per_video else [clip_windows] * len(videos)
     if len(windows) != len(videos):
-        raise ValueError(f"clip_windows has {len(windows)} entries for {len(videos)} videos; give one per video.")
+        raise ValueError(f"clip_windows has {len(windows)} windows for {len(videos)} videos; give one per video.")
+    for position, window in enumerate(windows):
+        try:
+            windows[position] = check_clip_window(window)
+        except ValueError as error:
+            raise ValueError(f"clip_windows{f'[{position}]' if per_video else ''}: {error}") from None
     if misplaced := [i for i, (v, w) in enumerate(zip(videos, windows, strict=True)) if w and not is_video_source(v)]:
         raise ValueError(f"clip_windows{misplaced} are set for videos that are not video files (arrays, frames).")
     return windows

@@ -137,7 +137,10 @@ class DataArguments:
         default=None,
         metadata={"help": "Folder the annotations' video paths (or InternVid YoutubeIDs) are relative to."},
     )
-    video_column: str = field(default="video", metadata={"help": "Annotation column of the video paths."})
+    video_column: str = field(
+        default="video",
+        metadata={"help": "Column of the videos: paths (under --video_root), or a datasets.Video() column."},
+    )
     decode_size: int | None = field(
         default=None,
         metadata={"help": "Decode training frames at this square size before cropping (faster for large videos)."},

@@ -52,7 +52,8 @@ def viclip_from_clip(
     pretraining: the patch embedding becomes a per-frame patchify (a time axis of 1), the temporal position table
     starts at zero, the text position table is cut to its first `max_text_positions` rows, and the logit scale is
     carried over. The activation is kept from the CLIP config unless `hidden_act` overrides it (the released
-    checkpoints use `"quick_gelu"`).
+    checkpoints use `"quick_gelu"`). A CLIP folder lacking weights of either tower is refused (`ValueError`) rather
+    than initialised randomly.
 
     Args:
         pretrained_model_name_or_path (`str`): a `CLIPModel` folder or Hub id.
@@ -62,7 +63,13 @@ def viclip_from_clip(
         config_kwargs: further top-level [`ViCLIPConfig`] fields; `vision_config={...}` / `text_config={...}`
             override tower fields (for example `vision_config={"drop_path_rate": 0.1, "mask_ratio": 0.9}`).
     """
-    clip = CLIPModel.from_pretrained(pretrained_model_name_or_path)
+    clip, clip_loading_info = CLIPModel.from_pretrained(pretrained_model_name_or_path, output_loading_info=True)
+    if clip_loading_info["missing_keys"]:  # initialised randomly: no initialisation to start from
+        missing = sorted(clip_loading_info["missing_keys"])
+        raise ValueError(
+            f"{pretrained_model_name_or_path} does not hold the weights of a complete CLIPModel: {len(missing)} "
+            f"missing (e.g. {missing[:3]}). Give the folder of a CLIP dual encoder (both towers)."
+        )
     clip_text, clip_vision = clip.config.text_config, clip.config.vision_config
     if max_text_positions > clip_text.max_position_embeddings:
         raise ValueError(

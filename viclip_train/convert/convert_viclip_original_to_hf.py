@@ -12,7 +12,8 @@ The reading, checking and renaming live in `original_weights.py`, which `from_pr
 `import viclip`) to load the released layouts directly. The checkpoint is unpickled with
 `torch.load(weights_only=True)`: only tensors and plain containers are accepted, plus the one class the released files
 pickle besides them, `utils.easydict.EasyDict` (their training config), which is read as a plain `dict`. Anything else
-is refused before it can run. NaN or infinite weights and a temperature `temp` <= 0 are refused too.
+is refused before it can run. NaN or infinite weights are refused too; a temperature `temp` <= 0 is converted as
+0.01, the value the reference clamps it to (with a warning).
 """
 
 import argparse

@@ -59,12 +59,18 @@ class UnknownHeadsError(ConversionError):
 # --- the weight-conversion mapping -----------------------------------------------------------------------------------
 
 
+MIN_TEMPERATURE = 0.01
+"""The reference clamps its temperature `temp` from below at this value before using it."""
+
+
 class TemperatureToLogitScale(ConversionOps):
-    """`temp` (a 0-d temperature: logits = cos_sim / temp) to `logit_scale` (logits = exp(logit_scale) * cos_sim)."""
+    """`temp` (a 0-d temperature: logits = cos_sim / temp) to `logit_scale` (logits = exp(logit_scale) * cos_sim); a
+    `temp` that is not positive as [`MIN_TEMPERATURE`], the value the reference uses in its place."""
 
     @torch.no_grad()
     def convert(self, input_dict: dict[str, Any], source_patterns, target_patterns, **kwargs) -> dict:
         temp = _single_tensor(input_dict)
+        temp = torch.where(temp > 0, temp, torch.full_like(temp, MIN_TEMPERATURE))  # as the reference uses it
         return {target_patterns[0]: torch.log(1.0 / temp.double()).to(temp.dtype).reshape(1)}
 
     @property
@@ -256,8 +262,9 @@ def load_original_state_dict(checkpoint_path: str | Path) -> dict[str, torch.Ten
 
 def check_values(state_dict: Mapping[str, torch.Tensor], checkpoint_name: str) -> None:
     """
-    Refuses tensors that cannot give a working model: NaN or infinite values anywhere, and a temperature `temp` that
-    is not positive (its logit scale `log(1 / temp)` would be undefined). The error names every such tensor.
+    Refuses tensors that cannot give a working model: NaN or infinite values anywhere (the error names every such
+    tensor). A temperature `temp` that is not positive gets a warning: it is converted as [`MIN_TEMPERATURE`], the
+    value the reference clamps it to before using it (its logit scale `log(1 / temp)` would be undefined).
     """
     not_finite = sorted(
         key for key, tensor in state_dict.items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()
@@ -269,9 +276,10 @@ def check_values(state_dict: Mapping[str, torch.Tensor], checkpoint_name: str) -
         )
     temp = state_dict.get("temp")
     if temp is not None and not bool((temp > 0).all()):
-        raise ConversionError(
-            f"{checkpoint_name}: the temperature `temp` is {temp.flatten().tolist()}, but it must be positive (the "
-            "logits are cosine similarities divided by it)."
+        logger.warning(
+            f"{checkpoint_name}: the temperature `temp` is {', '.join(f'{v:g}' for v in temp.flatten().tolist())}, not "
+            f"positive; it is converted as {MIN_TEMPERATURE} (logit scale ln 100), the value the reference clamps it to "
+            "before dividing the cosine similarities by it."
         )
 
 

@@ -16,6 +16,12 @@ conversion writes a temporary file and renames it into place when it is complete
 cache entry, and two machines converting the same file into a shared folder both write the same bytes. Run it from
 the main process first ([`transformers.TrainingArguments.main_process_first`]) so that the other processes of a
 machine find the cache ready.
+
+A cache is checked before it is trusted: the key is written into the Arrow file (as its `datasets` fingerprint) and,
+with the row count, into a record beside it (`<cache>.json`, renamed into place before the cache). A cache that
+cannot be read, was written for other contents or options (another file's cache copied into place, as restoring
+or syncing a cache folder can do) or holds another number of rows than was written (a file cut short) is converted
+again, with a warning naming it and what was wrong.
 """
 
 import json
@@ -43,7 +49,7 @@ from .annotations import (
 
 logger = logging.get_logger(__name__)
 
-CACHE_FORMAT_VERSION = 1
+CACHE_FORMAT_VERSION = 2
 """Part of every cache key: bumped when the conversion changes what it writes."""
 
 CHUNK_ROWS = 100_000
@@ -111,17 +117,58 @@ def load_cached_annotations(
 
     Raises:
         `FileNotFoundError`, `ValueError`: as [`load_annotations`] (checked while converting; a cache that exists was
-        checked when it was written).
+        checked when it was written, and is converted again, with a warning, if it is not the one written then).
     """
     path = Path(source)
     _checked_suffix(path)
     options = {"video_column": video_column, "caption_column": caption_column, "label_column": label_column}
     cache_path = annotation_cache_path(path, cache_dir=cache_dir, **options)
     if cache_path.is_file():
-        logger.info(f"Annotations of {path}: memory-mapping their Arrow cache {cache_path}.")
-    else:
-        _convert(path, cache_path, **options)
+        try:
+            cached = _checked_cache(cache_path)
+        except _UnusableCache as unusable:
+            logger.warning(f"The annotation cache {cache_path} of {path} is not used: {unusable} Converting again.")
+        else:
+            logger.info(f"Annotations of {path}: memory-mapping their Arrow cache {cache_path}.")
+            return cached
+    _convert(path, cache_path, **options)
     return datasets.Dataset.from_file(str(cache_path), in_memory=False)
+
+
+class _UnusableCache(Exception):
+    """A cache file that is not the one its conversion wrote; the message says what is wrong with it."""
+
+
+def _record_path(cache_path: Path) -> Path:
+    """The record beside a cache file: its key and row count, written by its conversion."""
+    return cache_path.with_name(cache_path.name + ".json")
+
+
+def _cache_key(cache_path: Path) -> str:
+    """The key in a cache file's name (`<stem>-<key>.arrow`)."""
+    return cache_path.stem.rsplit("-", 1)[-1]
+
+
+def _checked_cache(cache_path: Path) -> datasets.Dataset:
+    """The memory-mapped cache, once it is readable and matches its record and its name; `_UnusableCache` otherwise."""
+    key = _cache_key(cache_path)
+    try:
+        record = json.loads(_record_path(cache_path).read_text())
+        written_key, written_rows = record["key"], record["rows"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise _UnusableCache(f"its record {_record_path(cache_path)} is missing or damaged ({error}).") from None
+    try:
+        cached = datasets.Dataset.from_file(str(cache_path), in_memory=False)
+    except (pa.ArrowException, OSError, ValueError) as error:
+        raise _UnusableCache(f"it cannot be read as Arrow ({error}).") from None
+    if written_key != key or cached._fingerprint != key:
+        raise _UnusableCache(
+            f"it was written for other annotations or column options (key {cached._fingerprint}, record "
+            f"{written_key}; expected {key}), as when another file's cache is copied into place."
+        )
+    if cached.num_rows != written_rows:
+        raise _UnusableCache(f"it holds {cached.num_rows} rows where its conversion wrote {written_rows}.")
+    return cached
 
 
 def _features(normalized: dict[str, list]) -> datasets.Features:
@@ -158,7 +205,7 @@ def _convert(path: Path, cache_path: Path, *, video_column: str, caption_column,
                     raise ValueError(f"{path}, {chunk.locations[0]} onwards: {error}. {_TYPES_HINT}") from None
                 if writer is None:
                     features = chunk_features
-                    writer = ArrowWriter(path=str(temporary), features=features)
+                    writer = ArrowWriter(path=str(temporary), features=features, fingerprint=_cache_key(cache_path))
                 changed = [
                     name
                     for name, feature in chunk_features.items()
@@ -179,13 +226,17 @@ def _convert(path: Path, cache_path: Path, *, video_column: str, caption_column,
         writer.close()
         writer = None
         if is_csv and label_column is not None:
-            _integer_csv_labels(temporary, str(path))
+            _integer_csv_labels(temporary, str(path), _cache_key(cache_path))
+        record = temporary.with_name(temporary.name + ".json")
+        record.write_text(json.dumps({"key": _cache_key(cache_path), "rows": rows, "source": str(path)}))
+        os.replace(record, _record_path(cache_path))  # first: a cache in place always has its record
         os.replace(temporary, cache_path)
     finally:
         if writer is not None:
             writer.close()
-        if temporary.exists():
-            temporary.unlink()
+        for leftover in (temporary, temporary.with_name(temporary.name + ".json")):
+            if leftover.exists():
+                leftover.unlink()
     logger.warning(f"Cached {rows} annotation rows of {path} in {cache_path}.")
 
 
@@ -201,7 +252,7 @@ _INTEGER_TEXT = r"^\s*-?\d+\s*$"
 _TYPES_HINT = "Class labels must be all names or all ids."
 
 
-def _integer_csv_labels(cache_file: Path, source: str) -> None:
+def _integer_csv_labels(cache_file: Path, source: str, key: str) -> None:
     """A CSV label column whose every value is an integer holds class ids, as [`load_annotations`] reads it: the
     column is checked and cast in Arrow, and the cache file rewritten."""
     table = datasets.Dataset.from_file(str(cache_file), in_memory=False)
@@ -217,7 +268,7 @@ def _integer_csv_labels(cache_file: Path, source: str) -> None:
     converted = table.data.table.set_column(table.data.column_names.index("label"), "label", ids)
     rewritten = cache_file.with_name(cache_file.name + ".ids")
     features = datasets.Features.from_arrow_schema(converted.schema)
-    with ArrowWriter(path=str(rewritten), features=features) as writer:
+    with ArrowWriter(path=str(rewritten), features=features, fingerprint=key) as writer:
         for batch in converted.to_batches(max_chunksize=CHUNK_ROWS):
             writer.write_batch(batch.to_pydict())
         writer.finalize()

@@ -16,13 +16,14 @@ corpus), read by the Trainer's own DataLoader.
 import os
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import datasets
 import numpy as np
 import torch
 
-from .annotations import ANNOTATION_COLUMNS, resolve_video_path
+from .annotations import ANNOTATION_COLUMNS, video_source
 from .clips import ClipDataset
 from .collator import INDEX_KEY
 from .skipping import SkippedSample
@@ -100,6 +101,9 @@ class VideoDataset(ClipDataset, torch.utils.data.Dataset):
         max_refill_attempts (`int`, *optional*): other rows tried for a training row that fails; defaults to
             [`TRAIN_REFILL_ATTEMPTS`] in training and 0 otherwise (an evaluation set counts every row once).
         num_frames, decode_size, video_backend, seed, uint8_frames: see [`ClipDataset`].
+        videos (`datasets.Dataset`, *optional*): the videos of the rows, when a `datasets.Video()` column holds them
+            ([`video_values_of`]: a `video` column of `{"bytes", "path"}` values, one row per annotation row); they are
+            read instead of the `video` entries, which then only name them.
     """
 
     def __init__(
@@ -116,10 +120,14 @@ class VideoDataset(ClipDataset, torch.utils.data.Dataset):
         seed: int = 0,
         max_refill_attempts: int | None = None,
         uint8_frames: bool = False,
+        videos: datasets.Dataset | None = None,
     ):
         missing = [name for name in ANNOTATION_COLUMNS if name not in annotations.column_names]
         if missing:
             raise ValueError(f"The annotation table lacks {missing}: build it with `load_annotations`.")
+        if videos is not None and len(videos) != len(annotations):
+            raise ValueError(f"videos has {len(videos)} rows for the {len(annotations)} rows of the annotation table.")
+        self.videos = videos
         super().__init__(
             video_processor,
             augment=train,
@@ -179,10 +187,18 @@ class VideoDataset(ClipDataset, torch.utils.data.Dataset):
         window = None if annotation["start"] is None else (annotation["start"], annotation["end"])
         path = None
         try:
-            path = resolve_video_path(annotation["video"], self.video_root)
+            video = annotation["video"] if self.videos is None else self.videos[row]["video"]
+            path = video_source(video, self.video_root)
             frames = self.read_frames(path, window, rng)
         except (OSError, ValueError, RuntimeError) as error:
-            where = str(path) if path is not None else os.path.join(self.video_root or "", annotation["video"])
+            if isinstance(path, Path):
+                where = str(path)
+            else:  # no file found, or a video held in the dataset: its path or row
+                where = (
+                    annotation["video"]
+                    if self.videos is not None
+                    else os.path.join(self.video_root or "", annotation["video"])
+                )
             span = f" ({window[0]}-{window[1]} s)" if window else ""
             return SkippedSample.from_error(row, where + span, error)
         item = {"pixel_values": self.process_frames(frames, rng), INDEX_KEY: row}

@@ -9,7 +9,8 @@ objects) with the columns `video`, `caption`, `label`, `start`, `end`.
 Nothing is guessed: an unterminated quote, a row with more or fewer cells than the header, a header naming a column
 twice, a JSON object naming a key twice, text that is not UTF-8, a negative or malformed timestamp, a negative class
 id are errors that name the file and the row (`entry N`, counted from 0 over the samples; CSV errors also give the
-line). Reading stops at the first bad row, and a CSV cell is limited to 128 KiB, so a broken file fails fast.
+line). Reading stops at the first bad row, and a CSV cell is limited to 128 KiB, so a broken file fails fast. A quoted
+CSV cell holding line breaks is valid CSV (RFC 4180) and is read so, with a warning naming the row.
 
 The checks work on whole columns (`_normalize_columns`), so that they can run as a batched `datasets.map`.
 """
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import datasets
+from transformers.utils import logging
 
 
 VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".flv", ".mpg", ".mpeg")
@@ -42,6 +44,8 @@ ANNOTATION_FILE_SUFFIXES: tuple[str, ...] = (".json", ".jsonl", ".ndjson", ".csv
 
 CSV_CELL_LIMIT = 128 * 1024
 """Largest CSV cell, in characters. A caption is far shorter; a longer cell means an unterminated quote."""
+
+logger = logging.get_logger(__name__)
 
 _TIMESTAMP_PARTS = re.compile(r"^(?:(\d+):)??(?:(\d+):)?(\d+(?:\.\d*)?|\.\d+)$")
 
@@ -183,8 +187,8 @@ def _read_csv(path: Path) -> _Columns:
 
 
 def _csv_chunks(path: Path, chunk_rows: int | None) -> Iterator[_Columns]:
-    """A CSV file with a header, read strictly (quotes must close on their line, every row has the header's cells),
-    `chunk_rows` rows at a time (`None`: all in one)."""
+    """A CSV file with a header, read strictly (every quote closes, every row has the header's cells; a quoted cell may
+    hold line breaks, with a warning naming the first such row), `chunk_rows` rows at a time (`None`: all in one)."""
     previous_limit = csv.field_size_limit(CSV_CELL_LIMIT)
     try:
         reader = csv.reader((text for _, text in _decoded_lines(path)), strict=True)
@@ -199,7 +203,7 @@ def _csv_chunks(path: Path, chunk_rows: int | None) -> Iterator[_Columns]:
             raise ValueError(f"{path}, line 1: the header names the columns {duplicated} more than once.")
         values = {name: [] for name in header}
         locations = []
-        count = 0
+        count, spanning_reported = 0, False
         while True:
             start = reader.line_num + 1
             try:
@@ -215,10 +219,12 @@ def _csv_chunks(path: Path, chunk_rows: int | None) -> Iterator[_Columns]:
             where = f"line {start}" if start == end else f"lines {start}-{end}"
             if not cells or cells == [""]:
                 continue  # a blank line
-            if start != end:
-                raise ValueError(
-                    f"{path}, {where}: a quoted cell spans several lines, which almost always means a quote that "
-                    "closes too late. Close it on its line; captions with line breaks need a .jsonl file."
+            if start != end and not spanning_reported:
+                spanning_reported = True
+                logger.warning(
+                    f"{path}, {where}: a quoted cell spans {end - start + 1} lines; it is read as one cell with its line "
+                    "breaks, as CSV (RFC 4180) defines. If a quote closes too late instead, this row holds the rows "
+                    "after it. (Further rows spanning lines are not reported.)"
                 )
             if len(cells) != len(header):
                 raise ValueError(
@@ -289,6 +295,8 @@ class _ColumnSpec:
     internvid: bool
     csv_labels: bool = False
     """Labels read from a CSV file: text, of which all-integer columns are class ids (CSV has no types)."""
+    video_values: bool = False
+    """The video column is a `datasets.Video()` column (read as `Video(decode=False)`: `{"bytes", "path"}` values)."""
 
 
 def _column_spec(
@@ -298,6 +306,7 @@ def _column_spec(
     caption_column: str | None,
     label_column: str | None,
     csv_labels: bool = False,
+    video_values: bool = False,
 ) -> _ColumnSpec:
     internvid = video_column not in columns and all(name in columns for name in INTERNVID_COLUMNS[:3])
     if internvid:
@@ -312,7 +321,7 @@ def _column_spec(
                 f"{source} has no column {name!r}; its columns are {sorted(columns)}. Pass {argument}=<name>{hint}, "
                 f"or use the InternVid columns {list(INTERNVID_COLUMNS)}."
             )
-    return _ColumnSpec(source, video_column, caption_column, label_column, internvid, csv_labels)
+    return _ColumnSpec(source, video_column, caption_column, label_column, internvid, csv_labels, video_values)
 
 
 def _first_bad(values: Sequence, is_bad) -> int | None:
@@ -332,6 +341,13 @@ def _normalize_columns(batch: Mapping[str, Sequence], locations: Sequence[str], 
             fail(position, f"missing field {name!r}; every row needs {[n for n in needed if n is not None]}.")
 
     videos = batch[spec.video]
+    if spec.video_values:  # `datasets.Video` values: the table names each by its path, or by its row
+        position = _first_bad(
+            videos, lambda value: not (isinstance(value, dict) and (value["bytes"] or value["path"]))
+        )
+        if position is not None:
+            fail(position, f"{spec.video!r} holds no video (neither bytes nor a path), got {videos[position]!r}.")
+        videos = [value["path"] or location for value, location in zip(videos, locations, strict=True)]
     position = _first_bad(videos, lambda value: not isinstance(value, (str, int)) or str(value).strip() == "")
     if position is not None:
         fail(position, f"{spec.video!r} must name a video file, got {videos[position]!r}.")
@@ -358,6 +374,16 @@ def _normalize_columns(batch: Mapping[str, Sequence], locations: Sequence[str], 
         position = _first_bad(labels, lambda value: isinstance(value, int) and value < 0)
         if position is not None:
             fail(position, f"{spec.label!r} is the class id {labels[position]}; class ids count from 0.")
+        position = _first_bad(labels, lambda value: isinstance(value, str) and not value.strip())
+        if position is not None:
+            fail(position, f"{spec.label!r} is empty; every row needs a class name or a class id.")
+        name_at = _first_bad(labels, lambda value: isinstance(value, str))
+        id_at = _first_bad(labels, lambda value: isinstance(value, int))
+        if name_at is not None and id_at is not None:
+            raise ValueError(
+                f"{spec.source}: {spec.label!r} mixes class names ({locations[name_at]}: {labels[name_at]!r}) and class "
+                f"ids ({locations[id_at]}: {labels[id_at]!r}); give all names or all ids (from 0)."
+            )
 
     starts, ends = [None] * count, [None] * count
     if spec.internvid:
@@ -421,7 +447,14 @@ def load_annotations(
             file or a bad value (the message names the file, the entry and the field).
     """
     if isinstance(source, datasets.Dataset):
-        spec = _column_spec(source.column_names, "the given dataset", video_column, caption_column, label_column)
+        video_values = is_video_feature(source.features.get(video_column))
+        if video_values:  # never decoded here (no torchcodec needed): the clips are read from the values themselves
+            source = source.cast_column(video_column, datasets.Video(decode=False))
+            # renamed, or `map` would type the `video` column it writes (names) as the source's `Video` column
+            source = source.rename_column(video_column, video_column := f"{video_column} (datasets.Video)")
+        spec = _column_spec(
+            source.column_names, "the given dataset", video_column, caption_column, label_column, False, video_values
+        )
         return source.map(
             _normalize_dataset_batch,
             batched=True,
@@ -438,6 +471,30 @@ def load_annotations(
     is_csv = path.suffix.lower() == ".csv"
     spec = _column_spec(columns.names, str(path), video_column, caption_column, label_column, csv_labels=is_csv)
     return datasets.Dataset.from_dict(_normalize_columns(columns.values, columns.locations, spec))
+
+
+def is_video_feature(feature: Any) -> bool:
+    """Whether a `datasets` feature is a `datasets.Video()` column (decoded, or not)."""
+    return isinstance(feature, getattr(datasets, "Video", ()))
+
+
+def video_values_of(source: datasets.Dataset, video_column: str) -> datasets.Dataset | None:
+    """The videos of a dataset whose `video_column` is a `datasets.Video()` column, one row per row, undecoded
+    (`{"bytes", "path"}` values, column `video`) for [`VideoDataset`] to read; `None` for any other column (paths)."""
+    if not is_video_feature(source.features.get(video_column)):
+        return None
+    videos = source.select_columns([video_column]).cast_column(video_column, datasets.Video(decode=False))
+    return videos.rename_column(video_column, "video") if video_column != "video" else videos
+
+
+def video_source(video: Any, video_root: str | os.PathLike | None = None) -> Any:
+    """What a decoder reads for a video value: a path (or a `datasets.Video(decode=False)` value with a path and no
+    bytes) as the file [`resolve_video_path`] finds under `video_root`; bytes and other values as they are."""
+    if isinstance(video, (str, os.PathLike)):
+        return resolve_video_path(os.fspath(video), video_root)
+    if isinstance(video, dict) and video.get("bytes") is None and video.get("path"):
+        return resolve_video_path(video["path"], video_root)
+    return video
 
 
 def resolve_video_path(video: str, video_root: str | os.PathLike | None = None) -> Path:
@@ -471,5 +528,8 @@ __all__ = [
     "VIDEO_EXTENSIONS",
     "load_annotations",
     "parse_timestamp",
+    "is_video_feature",
     "resolve_video_path",
+    "video_source",
+    "video_values_of",
 ]

@@ -57,6 +57,11 @@ class VideoDataCollator:
         self.normalize_captions = normalize_captions
 
     def __call__(self, items: list[dict[str, Any] | SkippedSample | Placeholder]) -> dict[str, Any]:
+        if not items:
+            raise ValueError(
+                "VideoDataCollator was given no items: a batch needs at least one (a sampler or a dataset gave an "
+                "empty batch; check its length and batch size)."
+            )
         kept, skipped = [], []
         for item in items:
             if isinstance(item, Placeholder):
@@ -68,6 +73,7 @@ class VideoDataCollator:
                 skipped.extend(item.get("skipped", ()))
         batch = {}
         if kept:
+            _check_same_fields(kept)
             if "jpeg_frames" in kept[0]:  # left encoded: the training process decodes them on its device
                 batch.update(collate_encoded_clips(kept))
             else:
@@ -86,6 +92,28 @@ class VideoDataCollator:
         batch[SKIPPED_KEY] = torch.tensor(len(skipped), dtype=torch.long)
         batch[SKIPPED_SAMPLES_KEY] = skipped
         return batch
+
+
+def _check_same_fields(items: list[dict[str, Any]]) -> None:
+    """Refuses a batch whose items do not fit together: some with a caption or a label and some without, or clips of
+    different shapes (frame counts or sizes). The message names the field and an item of each kind."""
+    for field in ("caption", "labels", "jpeg_frames"):
+        having = [position for position, item in enumerate(items) if field in item]
+        if having and len(having) < len(items):
+            lacking = next(position for position in range(len(items)) if position not in having)
+            raise ValueError(
+                f"Items of one batch differ in their fields: item {having[0]} has {field!r} and item {lacking} has "
+                f"not. Give every item the same fields (all with {field!r}, or all without)."
+            )
+    if "jpeg_frames" in items[0]:  # encoded clips: their frame counts
+        shapes = [(len(item["jpeg_frames"]),) for item in items]
+    else:
+        shapes = [tuple(item["pixel_values"].shape) for item in items]
+    if other := next((position for position, shape in enumerate(shapes) if shape != shapes[0]), None):
+        raise ValueError(
+            f"Items of one batch have pixel_values of different shapes: item 0 {list(shapes[0])}, item {other} "
+            f"{list(shapes[other])} (frames, channels, height, width). Give every item the same num_frames and size."
+        )
 
 
 def record_skipped(

@@ -127,7 +127,15 @@ def _manifest_counts(folder: str) -> dict[str, tuple[int, int]]:
 def count_shard_samples(path: str) -> int:
     """The samples of a tar shard, from its member headers (no data is read)."""
     count, previous = 0, None
-    with tarfile.open(path, "r:") as tar:
+    try:
+        tar = tarfile.open(path, "r:")
+    except tarfile.TarError as error:
+        empty = os.path.getsize(path) == 0
+        raise ValueError(
+            f"Shard {path} is {'empty (0 bytes)' if empty else f'not a tar file ({error})'}: a shard cut short or "
+            "left by a run that was killed. Write it again, or leave it out of --train_shards."
+        ) from None
+    with tar:
         for member in _members(tar, path):
             parts = split_member_name(member.name)
             if parts is not None and parts[0] != previous:

@@ -26,7 +26,7 @@ from transformers.utils import logging
 
 from .annotation_cache import load_cached_annotations
 from .annotation_dataset import VideoDataset
-from .annotations import VIDEO_EXTENSIONS, load_annotations
+from .annotations import VIDEO_EXTENSIONS, load_annotations, video_values_of
 from .clips import ClipDataset
 from .evaluation_views import EvaluationVideoDataset
 from .shards import DEFAULT_SHUFFLE_BUFFER, ShardedVideoDataset
@@ -120,17 +120,25 @@ class AnnotationSplit:
     source: str
     class_names: list[str] | None = None
     """Classes the source itself declares (class folders, a `ClassLabel` feature), if any."""
+    videos: datasets.Dataset | None = None
+    """The videos of the rows when the source holds them in a `datasets.Video()` column ([`video_values_of`])."""
 
     def limit(self, rows: int | None) -> "AnnotationSplit":
         """This split cut to its first `rows` rows (`None`: all of them)."""
         if rows is not None and rows < len(self.annotations):
             self.annotations = self.annotations.select(range(rows))
+            self.videos = self.videos.select(range(rows)) if self.videos is not None else None
         return self
 
     def dataset(self, settings: DatasetSettings, *, train: bool) -> VideoDataset:
         """A [`VideoDataset`] of the table (training: augmented as `settings.augment` says, refilling unreadable
         rows), or with `settings.eval_views` the multi-view [`EvaluationVideoDataset`] of the evaluation split."""
-        common = {"video_root": self.video_root, "label2id": settings.label2id, **settings.reading(train)}
+        common = {
+            "video_root": self.video_root,
+            "label2id": settings.label2id,
+            "videos": self.videos,
+            **settings.reading(train),
+        }
         if train:
             return VideoDataset(self.annotations, train=settings.augment, seed=settings.seed, **common)
         if settings.eval_views is not None:
@@ -340,7 +348,8 @@ def _dataset_splits(
     def split_of(part: datasets.Dataset, described: str) -> AnnotationSplit:
         feature = part.features.get(columns["label_column"]) if columns["label_column"] else None
         names = list(feature.names) if isinstance(feature, datasets.ClassLabel) else None
-        return AnnotationSplit(load_annotations(part, **columns), data_args.video_root, described, class_names=names)
+        table, videos = load_annotations(part, **columns), video_values_of(part, columns["video_column"])
+        return AnnotationSplit(table, data_args.video_root, described, class_names=names, videos=videos)
 
     if isinstance(source, datasets.Dataset):
         if need_train and need_eval:

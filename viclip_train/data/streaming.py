@@ -45,6 +45,7 @@ import functools
 import os
 import warnings
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import datasets
@@ -56,14 +57,15 @@ from transformers import TrainingArguments
 from transformers.utils import logging
 
 from ..distributed import agree_across_processes
-from .annotations import INTERNVID_COLUMNS, parse_timestamp, resolve_video_path
+from .annotations import INTERNVID_COLUMNS, is_video_feature, parse_timestamp, video_source
 from .clips import ClipDataset
-from .collator import INDEX_KEY
+from .collator import INDEX_KEY, Placeholder
 from .shards import DEFAULT_SHUFFLE_BUFFER
 from .skipping import SkippedSample
 
 
 logger = logging.get_logger(__name__)
+_PADDING_REASON = "evaluation padding: this process's stream ended before the others'"
 
 STREAMING_STATE_FILE = "streaming_state_{rank}.pt"
 """Per-process record of the stream's position in a checkpoint folder, beside the Trainer's `rng_state_*.pth`."""
@@ -190,7 +192,7 @@ class StreamingVideoDataset(ClipDataset, torch.utils.data.IterableDataset):
             dataset, video_column, caption_column
         )
         video_feature = (dataset.features or {}).get(self.video_column)
-        if isinstance(video_feature, getattr(datasets, "Video", ())) and video_feature.decode:
+        if is_video_feature(video_feature) and video_feature.decode:
             # the bytes are decoded here, by the package's decoder, with the example's randomness
             dataset = dataset.cast_column(self.video_column, datasets.Video(decode=False))
         if train and shuffle_buffer > 1:
@@ -338,11 +340,8 @@ class StreamingVideoDataset(ClipDataset, torch.utils.data.IterableDataset):
         `video_root`."""
         if video is None:
             raise ValueError(f"no video in {self.video_column!r}")
-        if isinstance(video, (str, os.PathLike)):
-            return str(resolve_video_path(os.fspath(video), self.video_root))
-        if isinstance(video, dict) and video.get("bytes") is None and video.get("path"):
-            return str(resolve_video_path(video["path"], self.video_root))
-        return video
+        source = video_source(video, self.video_root)
+        return str(source) if isinstance(source, Path) else source
 
 
 class StreamingBatches(torch.utils.data.IterableDataset):
@@ -358,8 +357,8 @@ class StreamingBatches(torch.utils.data.IterableDataset):
     Args:
         dataset ([`StreamingVideoDataset`]): this process's stream.
         batch_size (`int`): items per batch.
-        collate_fn (`Callable`): builds a batch from items, e.g. [`VideoDataCollator`] (also called with `[]` for the
-            empty batches of evaluation).
+        collate_fn (`Callable`): builds a batch from items, e.g. [`VideoDataCollator`] (also called with one
+            [`Placeholder`] for the empty batches of evaluation).
         train (`bool`, defaults to `True`): endless epochs ended together (training) or one padded pass.
         agree (`Callable`, *optional*): `agree(value, everyone=...)`, [`agree_across_processes`] by default.
         loader_kwargs: `num_workers`, `pin_memory`, `persistent_workers`, `prefetch_factor` of the DataLoader.
@@ -450,7 +449,7 @@ class StreamingBatches(torch.utils.data.IterableDataset):
                 iterator = None
             if not self.agree(batch is not None, everyone=False):
                 return
-            yield batch if batch is not None else self.collate_fn([])
+            yield batch if batch is not None else self.collate_fn([Placeholder(_PADDING_REASON)])
 
     def save(self, folder: str | os.PathLike, rank: int) -> None:
         """Writes this process's position (epoch, batches taken, the DataLoader's state) into a checkpoint folder."""

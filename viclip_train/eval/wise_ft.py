@@ -16,6 +16,11 @@ mixes its temperature; rankings and top-k accuracies do not depend on it).
 
 The output folder is complete: weights, config, the ViCLIP folder's processor, the remote-code files and a model card
 naming the coefficient and both sources. `--help` lists every flag.
+
+Both folders are checked before any tensor is mixed or anything written: the ViCLIP side must be a dual encoder
+(`config.json` of model type `viclip` for `ViCLIPModel`, or a released OpenGVLab checkpoint) whose weights fill both
+towers, the CLIP side a `CLIPModel` (model type `clip`) with both towers. A fine-tuned classifier, a single tower, or
+the two folders swapped is an error naming the folder, the model it holds and the one expected (exit status 1).
 """
 
 import fnmatch
@@ -26,7 +31,7 @@ from dataclasses import dataclass, field
 
 import torch
 from huggingface_hub import ModelCard
-from transformers import HfArgumentParser
+from transformers import HfArgumentParser, PreTrainedConfig
 
 from viclip import ViCLIPConfig, ViCLIPModel
 from viclip_train.arguments import CommandHelpFormatter, parse_arguments_with_json
@@ -86,6 +91,78 @@ class WiseFTReport:
         if self.only_in_clip_init:
             parts.append(f"{len(self.only_in_clip_init)} of the CLIP initialisation ignored (not in the ViCLIP model)")
         return ", ".join(parts)
+
+
+class WiseFTSourceError(ValueError):
+    """A folder given to WiSE-FT that does not hold the model its flag asks for; the message names it and the fix."""
+
+
+_EXPECTED_MODELS = {
+    "--viclip_model_name_or_path": ("viclip", "ViCLIPModel", "a ViCLIP dual encoder (run_pretrain.py's output)"),
+    "--clip_model_name_or_path": ("clip", "CLIPModel", "a transformers CLIP dual encoder"),
+}
+
+
+def _declared_model(path: str) -> tuple[str | None, list[str]] | None:
+    """The `model_type` and `architectures` a folder's `config.json` declares, or `None` when it has none (OpenGVLab's
+    released layouts, which the loading path checks)."""
+    try:
+        config, _ = PreTrainedConfig.get_config_dict(path)
+    except OSError:
+        return None
+    return config.get("model_type"), list(config.get("architectures") or [])
+
+
+def check_source_folder(flag: str, path: str) -> None:
+    """
+    Refuses a folder that does not hold the model `flag` asks for, from its `config.json` alone (before any weight is
+    read): another model type (the two folders swapped, a tower on its own) or another architecture of the right type
+    (a fine-tuned classifier, which has no text tower to mix).
+
+    Raises:
+        [`WiseFTSourceError`]: naming the flag, the folder, the model found and the model expected.
+    """
+    model_type, architecture, description = _EXPECTED_MODELS[flag]
+    declared = _declared_model(path)
+    if declared is None or declared[0] is None:
+        return
+    found_type, found_architectures = declared
+    if found_type == model_type and (not found_architectures or architecture in found_architectures):
+        return
+    found = f"{', '.join(found_architectures) or 'a model'} (model type {found_type!r})"
+    swapped = {"viclip": "--viclip_model_name_or_path", "clip": "--clip_model_name_or_path"}.get(found_type)
+    if swapped is not None and swapped != flag:
+        fix = "The two folders look swapped: give the ViCLIP folder first and the CLIP folder second."
+    elif found_type == model_type:
+        fix = (
+            f"WiSE-FT mixes both towers, and a {found_architectures[0]} folder does not hold both (a fine-tuned "
+            f"classifier keeps the video tower only): give the folder of {description}."
+        )
+    else:
+        fix = f"Give the folder or Hub id of {description}."
+    raise WiseFTSourceError(
+        f"{flag} {path} holds {found}, where WiSE-FT needs {architecture} (model type {model_type!r}). {fix}"
+    )
+
+
+def load_dual_encoder(path: str) -> ViCLIPModel:
+    """
+    The ViCLIP dual encoder of `--viclip_model_name_or_path`, once its `config.json` is checked
+    ([`check_source_folder`]) and its weights fill every tensor of both towers (none missing, none left over).
+
+    Raises:
+        [`WiseFTSourceError`]: naming the folder and the weights missing or left over.
+    """
+    check_source_folder("--viclip_model_name_or_path", path)
+    model, loading_info = ViCLIPModel.from_pretrained(path, output_loading_info=True)
+    missing, unexpected = sorted(loading_info["missing_keys"]), sorted(loading_info["unexpected_keys"])
+    if missing or unexpected:
+        raise WiseFTSourceError(
+            f"--viclip_model_name_or_path {path} does not hold the weights of a complete ViCLIPModel: "
+            f"{len(missing)} missing (e.g. {missing[:3]}), {len(unexpected)} not of the model (e.g. {unexpected[:3]}). "
+            "WiSE-FT would mix randomly initialised towers; give the folder of a ViCLIP dual encoder."
+        )
+    return model
 
 
 def _check_coef(coef: float) -> None:
@@ -150,15 +227,20 @@ def clip_initialisation(viclip_config: ViCLIPConfig, clip_model_name_or_path: st
     ([`~viclip_train.convert.viclip_from_clip`]), with `viclip_config`'s frame count, text context and activation.
 
     Raises:
-        `ValueError`: when the CLIP model's sizes differ from the ViCLIP model's (it cannot be its initialisation).
+        [`WiseFTSourceError`] (a `ValueError`): when the folder holds no `CLIPModel` ([`check_source_folder`]), lacks
+        weights of a tower, or its sizes differ from the ViCLIP model's (it cannot be its initialisation).
     """
+    check_source_folder("--clip_model_name_or_path", clip_model_name_or_path)
     vision, text = viclip_config.vision_config, viclip_config.text_config
-    model = viclip_from_clip(
-        clip_model_name_or_path,
-        num_frames=vision.num_frames,
-        max_text_positions=text.max_position_embeddings,
-        hidden_act=vision.hidden_act,
-    )
+    try:
+        model = viclip_from_clip(
+            clip_model_name_or_path,
+            num_frames=vision.num_frames,
+            max_text_positions=text.max_position_embeddings,
+            hidden_act=vision.hidden_act,
+        )
+    except ValueError as error:
+        raise WiseFTSourceError(f"--clip_model_name_or_path: {error}") from error
     different = []
     for tower, name in _MATCHED_CONFIG_FIELDS:
         ours = getattr(getattr(viclip_config, tower) if tower else viclip_config, name)
@@ -166,7 +248,7 @@ def clip_initialisation(viclip_config: ViCLIPConfig, clip_model_name_or_path: st
         if ours != theirs:
             different.append(f"{tower + '.' if tower else ''}{name} {ours} vs {theirs}")
     if different:
-        raise ValueError(
+        raise WiseFTSourceError(
             f"{clip_model_name_or_path} cannot be the CLIP initialisation of this ViCLIP model: "
             f"{', '.join(different)} (ViCLIP vs CLIP). Give the CLIP checkpoint its pretraining started from (L/14: "
             "the DataComp-XL ViT-L/14; B/16: a ViT-B/16 CLIP)."
@@ -274,8 +356,13 @@ def main(argv: list[str] | None = None) -> None:
     _check_coef(args.coef)
     exclude = [] if [name.lower() for name in args.exclude] == ["none"] else list(args.exclude)
 
-    viclip_model = ViCLIPModel.from_pretrained(args.viclip_model_name_or_path)
-    clip_init = clip_initialisation(viclip_model.config, args.clip_model_name_or_path)
+    try:  # both folders checked before any tensor is mixed or anything written
+        check_source_folder("--viclip_model_name_or_path", args.viclip_model_name_or_path)
+        check_source_folder("--clip_model_name_or_path", args.clip_model_name_or_path)
+        viclip_model = load_dual_encoder(args.viclip_model_name_or_path)
+        clip_init = clip_initialisation(viclip_model.config, args.clip_model_name_or_path)
+    except WiseFTSourceError as error:
+        raise SystemExit(f"error: {error}") from error
     report = wise_ft(viclip_model, clip_init, args.coef, exclude)
     logger.info(f"WiSE-FT with coefficient {args.coef:g}: {report.summary()}.")
     if report.shape_mismatch:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import datasets
+import pyarrow as pa
 import torch
 from datasets.arrow_writer import ArrowWriter
 from tqdm.auto import tqdm
@@ -114,7 +115,22 @@ def load_window_table(index_dir: str | os.PathLike) -> datasets.Dataset:
     shards = _shard_paths(index_dir)
     if not shards:
         raise ValueError(f"The moment index {index_dir} holds no window yet: run the indexing command to fill it.")
-    return datasets.concatenate_datasets([datasets.Dataset.from_file(str(path)) for path in shards])
+    return datasets.concatenate_datasets([read_shard(path) for path in shards])
+
+
+def read_shard(path: Path) -> datasets.Dataset:
+    """One shard of an index (memory-mapped), or a `ValueError` naming it when it cannot be read: shards are renamed
+    into place only once complete, so a damaged one was cut or overwritten since."""
+    try:
+        shard = datasets.Dataset.from_file(str(path))
+        if set(shard.column_names) != set(WINDOW_COLUMNS):
+            raise ValueError(f"its columns are {shard.column_names}, not {list(WINDOW_COLUMNS)}")
+    except (pa.ArrowException, OSError, ValueError) as error:
+        raise ValueError(
+            f"The moment index shard {path} is damaged ({' '.join(str(error).split())[:300]}). Delete that file and "
+            "rerun the indexing command with the same settings: the videos it held are indexed again."
+        ) from None
+    return shard
 
 
 def read_index_config(index_dir: str | os.PathLike) -> dict[str, Any]:
@@ -122,7 +138,20 @@ def read_index_config(index_dir: str | os.PathLike) -> dict[str, Any]:
     path = Path(index_dir) / INDEX_CONFIG_NAME
     if not path.is_file():
         raise FileNotFoundError(f"{index_dir} is not a moment index (no {INDEX_CONFIG_NAME}).")
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        problem = f"{error.msg}; line {error.lineno}, column {error.colno}" if hasattr(error, "lineno") else error
+        config = f"not valid JSON ({problem})"
+    else:
+        if isinstance(config, dict):
+            return config
+        config = f"a JSON {type(config).__name__}, not an object"
+    raise ValueError(
+        f"The moment index settings {path} are damaged: {config}. The shards depend on those settings (model, window, "
+        f"stride, frames, size): write the file again with the settings the index was built with, or delete {index_dir} "
+        "and index again."
+    )
 
 
 @dataclass
@@ -312,7 +341,7 @@ def _open_index(index_dir: Path, settings: dict[str, Any]) -> set[str]:
         leftover.unlink()
     indexed = set()
     for path in _shard_paths(index_dir):
-        indexed.update(datasets.Dataset.from_file(str(path)).unique("video"))
+        indexed.update(read_shard(path).unique("video"))
     return indexed
 
 
