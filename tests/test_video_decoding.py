@@ -61,7 +61,7 @@ def middle_frames(num_frames: int):
     return sample
 
 
-def converting_no_frame(decode_size):
+def converting_no_frame(decode_size, stream_size=None):
     """A PyAV frame converter that fails: reading a video's metadata must convert (decode) no frame."""
 
     def convert(frame):
