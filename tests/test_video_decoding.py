@@ -21,6 +21,7 @@ from viclip.video_decoding_viclip import (
     resolve_video_backend,
     sample_frame_indices,
 )
+from viclip_train.data.video_reading import read_video_frames as viclip_train_read_video_frames
 
 
 BACKENDS = available_video_backends()
@@ -474,3 +475,90 @@ def test_datasets_video_column_values_are_read(index_video, tmp_path):
     expected = read_video_frames(index_video, clip_window=(3.0, 9.0))
     for video in (decoded, undecoded):
         assert np.array_equal(read_video_frames(video, clip_window=(3.0, 9.0)), expected)
+
+
+# --- frame sizes: odd heights, a resolution that changes mid-stream ------------------------------------------------
+
+
+def write_yuv420p_video(path: str, luma: np.ndarray, chroma: tuple[np.ndarray, np.ndarray]) -> str:
+    """A one-frame lossless (FFV1) Matroska file of exactly these YUV 4:2:0 planes, so that the decoded values are
+    known and only the conversion to RGB differs between decoders."""
+    height, width = luma.shape
+    container = av.open(path, "w")
+    stream = container.add_stream("ffv1", rate=10)
+    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    frame = av.VideoFrame(width, height, "yuv420p")
+    for plane, values in zip(frame.planes, (luma, *chroma), strict=True):
+        rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size).copy()
+        rows[: values.shape[0], : values.shape[1]] = values
+        plane.update(rows.tobytes())
+    for packet in [*stream.encode(frame), *stream.encode()]:
+        container.mux(packet)
+    container.close()
+    return path
+
+
+@needs_all_backends
+@pytest.mark.parametrize(
+    ("height", "width", "flat_chroma"),
+    [(32, 96, False), (32, 97, False), (33, 97, True)],
+    ids=["even-size", "odd-width", "odd-height-grey"],
+)
+def test_backends_convert_frames_to_the_same_rgb_except_the_chroma_of_odd_heights(
+    tmp_path, height, width, flat_chroma
+):
+    # libswscale converts even-height frames row pair by row pair, alike in the FFmpeg of each backend (decord 4.1,
+    # PyAV's own, torchcodec's system one). For an odd height it falls back to its general scaler, whose vertical
+    # chroma interpolation differs between versions (the "97x33 MPEG-4" frames of issue 17 differ by up to 50 levels
+    # where colour changes from row to row), while luma stays identical: grey content is the same everywhere.
+    rng = np.random.default_rng(0)
+    chroma_shape = ((height + 1) // 2, (width + 1) // 2)
+    chroma = tuple(
+        np.full(chroma_shape, 128, np.uint8) if flat_chroma else rng.integers(16, 240, chroma_shape, dtype=np.uint8)
+        for _ in range(2)
+    )
+    path = write_yuv420p_video(str(tmp_path / "planes.mkv"), rng.integers(16, 235, (height, width), np.uint8), chroma)
+    frames = [load_video(path, every_frame, backend=backend)[0] for backend in BACKENDS]
+    assert all(frame.shape == (1, height, width, 3) for frame in frames)
+    assert all(np.array_equal(frames[0], frame) for frame in frames[1:])
+
+
+def write_resolution_change_video(path: str) -> str:
+    """MPEG-TS H.264 whose frames 0-9 are 64x48 and frames 10-19 128x96 (two encodes joined, as a broadcast capture
+    or a concatenation of segments gives), index-coded."""
+    segments = []
+    for first, (height, width) in ((0, (48, 64)), (10, (96, 128))):
+        buffer = io.BytesIO()
+        container = av.open(buffer, "w", format="mpegts")
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"bf": "0", "x264-params": "scenecut=0"}
+        for index in range(first, first + 10):
+            frame = av.VideoFrame.from_ndarray(index_frame(index, height, width), format="rgb24")
+            frame.pts, frame.time_base = index, fractions.Fraction(1, 10)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+        container.close()
+        segments.append(buffer.getvalue())
+    with open(path, "wb") as file:
+        file.write(b"".join(segments))
+    return path
+
+
+@pytest.mark.parametrize("backend", [backend for backend in BACKENDS if backend != "torchcodec"])
+def test_frames_of_a_stream_whose_resolution_changes_are_scaled_to_its_first_size(tmp_path, backend):
+    path = write_resolution_change_video(str(tmp_path / "resolution_change.ts"))
+    frames, metadata = load_video(path, every_frame, backend=backend)
+    assert frames.shape == (20, 48, 64, 3)
+    assert frame_indices_of(frames) == list(range(20))
+    sampled = viclip_train_read_video_frames(path, num_frames=4, backend=backend)  # training's reader (the planner)
+    assert frame_indices_of(sampled) == [2, 7, 12, 17] and sampled.shape[1:3] == (48, 64)
+
+
+@pytest.mark.skipif("torchcodec" not in BACKENDS, reason="torchcodec is not installed")
+def test_torchcodec_refuses_a_stream_whose_resolution_changes_naming_the_file(tmp_path):
+    path = write_resolution_change_video(str(tmp_path / "resolution_change.ts"))
+    with pytest.raises(ValueError, match=r"torchcodec could not decode .*resolution_change\.ts"):
+        load_video(path, every_frame, backend="torchcodec")
