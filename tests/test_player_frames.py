@@ -15,6 +15,7 @@ installed backend meets the definition on every class of file, by itself or by r
 """
 
 import json
+import logging
 import re
 import shutil
 import subprocess
@@ -25,7 +26,14 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.video_files import VIDEO_FILE_BUILDERS, PlayerView, VideoFile, frame_index, marker_corner
+from tests.video_files import (
+    VIDEO_FILE_BUILDERS,
+    PlayerView,
+    VideoFile,
+    build_cover_art_only,
+    frame_index,
+    marker_corner,
+)
 from viclip import ViCLIPVideoProcessor
 from viclip.video_decoding_viclip import (
     VIDEO_BACKENDS,
@@ -207,3 +215,73 @@ def test_training_and_evaluation_read_the_same_frames(video_files, name, windowe
     outputs = processor(path, sampling="rand", rng=np.random.default_rng(0), clip_windows=window, return_tensors="pt")
     evaluation = outputs["pixel_values"][0].permute(0, 2, 3, 1).round().clamp(0, 255).to(torch.uint8).numpy()
     assert seen(training) == seen(evaluation)
+
+
+# --- who reads what, and what is refused -----------------------------------------------------------------------------
+
+# The files decord and torchcodec do not read as a player shows them, which `load_video` reads with PyAV instead
+READ_WITH_PYAV_INSTEAD = {
+    "decord": {
+        "h264_ts",
+        "mpeg2_ts",
+        "mpeg4_avi",
+        "h264_avi",
+        "mpeg4_mp4",
+        "thumbnail_track_first",
+        "two_streams_second_default",
+        "two_streams_first_default",
+        "edit_list_cut",
+        "cut_without_key_frame",
+    },
+    "pyav": set(),
+    "torchcodec": {"h264_ts", "mpeg2_ts", "mpeg4_avi", "h264_avi", "cut_without_key_frame"},
+}
+
+
+@pytest.mark.parametrize(("backend", "name"), backend_cases({}))
+def test_metadata_names_the_decoder_that_read_each_file(video_files, backend, name):
+    _, metadata = load_video(str(video_files[name].path), every_frame, backend=backend)
+    assert metadata.video_backend == ("pyav" if name in READ_WITH_PYAV_INSTEAD[backend] else backend)
+
+
+@pytest.mark.skipif("decord" not in INSTALLED_BACKENDS, reason="decord is not installed")
+def test_reading_with_pyav_instead_is_a_warning_once_per_reason_and_names_each_file(video_files, caplog):
+    logging.Logger.warning_once.cache_clear()  # transformers' once-only warnings
+    names = ("h264_ts", "mpeg2_ts", "edit_list_cut", "h264_mp4")
+    with caplog.at_level(logging.INFO):
+        for name in names:
+            load_video(str(video_files[name].path), every_frame, backend="decord")
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert len(warnings) == 2  # B-frames in MPEG-TS (two files), an edit list
+    assert "mpegts files with B-frames" in warnings[0] and "edit list" in warnings[1]
+    assert all("read with PyAV instead" in warning for warning in warnings)
+    infos = [record.getMessage() for record in caplog.records if record.levelno == logging.INFO]
+    assert [name for name in names if any(str(video_files[name].path) in info for info in infos)] == list(names[:3])
+
+
+@pytest.mark.parametrize("backend", INSTALLED_BACKENDS)
+def test_a_file_whose_only_video_is_cover_art_is_refused_naming_it(tmp_path, backend):
+    path = build_cover_art_only(tmp_path)
+    with pytest.raises(ValueError, match=r"cover_art_only\.mp4 has only an attached picture \(cover art\)"):
+        load_video(str(path), every_frame, backend=backend)
+
+
+@pytest.mark.parametrize("backend", INSTALLED_BACKENDS)
+@pytest.mark.parametrize("name", ["rotated_90", "h264_ts", "edit_list_cut", "cover_art_first"])
+def test_a_files_bytes_are_read_as_its_path(video_files, backend, name):
+    path = video_files[name].path
+    from_bytes, metadata = load_video(path.read_bytes(), every_frame, backend=backend)
+    assert np.array_equal(from_bytes, load_video(str(path), every_frame, backend=backend)[0])
+    assert metadata.video_backend == ("pyav" if name in READ_WITH_PYAV_INSTEAD[backend] else backend)
+
+
+@pytest.mark.parametrize("backend", INSTALLED_BACKENDS)
+@pytest.mark.parametrize("name", ["rotated_90", "rotated_180"])
+def test_decode_size_is_the_displayed_size(video_files, backend, name):
+    view = video_files[name].view
+    size = (view.size[0] // 2, view.size[1] // 2)
+    frames = read_video_frames(
+        str(video_files[name].path), num_frames=SAMPLED_FRAMES, backend=backend, decode_size=size
+    )
+    picked = sample_frame_indices(len(view.indices), SAMPLED_FRAMES)
+    assert seen(frames) == {"indices": [view.indices[p] for p in picked], "markers": [view.marker], "size": size}

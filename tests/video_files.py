@@ -363,6 +363,24 @@ def build_cover_art_first(folder: Path) -> VideoFile:
     return VideoFile(path, _regular_view(list(range(20)), stream_index=1), (0.5, 1.5))
 
 
+def build_cover_art_only(folder: Path) -> Path:
+    """An audio file with cover art (a music track as MP4): its only video stream is an attached picture, so a player
+    shows no video. Not a [`VideoFile`]: there is nothing to read."""
+    path = folder / "cover_art_only.mp4"
+    with av.open(str(path), "w") as container:
+        audio = container.add_stream("aac", rate=8000)
+        cover = container.add_stream("png")
+        cover.height, cover.width, cover.pix_fmt = HEIGHT, WIDTH, "rgb24"
+        cover.disposition = av.stream.Disposition.attached_pic
+        container.mux(cover.encode(av.VideoFrame.from_ndarray(index_frame(250), format="rgb24")))
+        container.mux(cover.encode(None))
+        silence = av.AudioFrame.from_ndarray(np.zeros((1, 8000), np.float32), format="fltp", layout="mono")
+        silence.sample_rate, silence.pts = 8000, 0
+        for packet in [*audio.encode(silence), *audio.encode(None)]:
+            container.mux(packet)
+    return path
+
+
 def build_two_streams_second_default(folder: Path) -> VideoFile:
     """Two 20-frame video tracks of the same size (indices 100-119, then 0-19); the second is the default one."""
     path = folder / "two_streams_second_default.mp4"

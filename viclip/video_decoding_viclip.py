@@ -47,6 +47,10 @@ class VideoDecodingError(ValueError):
     """A decoder could not open or decode a video (as opposed to a request that no decoder could satisfy)."""
 
 
+class NoVideoError(VideoDecodingError):
+    """A file holds no video a player would play: no video stream, or only an attached picture (cover art)."""
+
+
 def rng_from_torch_seed() -> np.random.Generator:
     """A numpy generator seeded from torch's (so that `torch.manual_seed` makes sampling and augmentation repeat)."""
     return np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
@@ -387,7 +391,7 @@ def played_stream(container: Any, name: str) -> Any:
     videos = [stream for stream in container.streams.video if not stream.disposition & attached_picture]
     if not videos:
         what = "only an attached picture (cover art)" if container.streams.video else "no video stream"
-        raise VideoDecodingError(f"The file {name} has {what}: there is no video to read.")
+        raise NoVideoError(f"The file {name} has {what}: there is no video to read.")
     return videos[0]
 
 
@@ -660,6 +664,8 @@ def _backend_for_file(backend: str, source: str | bytes, name: str) -> str:
         return backend
     try:
         problem = _BACKEND_PROBLEMS[backend](probe_video(source, name))
+    except NoVideoError:
+        raise
     except VideoDecodingError:
         return backend  # the backend itself says why it cannot read the file
     if problem is None:
