@@ -691,7 +691,10 @@ def load_video(
     Decodes the frames of `video` (see [`is_video_source`]; never a URL) that `sample_indices_fn(metadata=...)` picks,
     as transformers' `load_video` does: `uint8` RGB `[T, height, width, 3]` and their `VideoMetadata`. `backend`:
     decord, else PyAV, else torchcodec by default; what decord cannot read (GIFs, images, tiny files) is read with
-    PyAV. `decoders`: the decoder of each backend (a library may give faster ones that return the same frames).
+    PyAV, and so are files that decord or torchcodec would not read as a player shows them ([`probe_video`]: several
+    video streams, stream-copy cuts, B-frames in MPEG-TS or AVI, ...), with a warning once per reason; the metadata's
+    `video_backend` names the decoder that read the video. `decoders`: the decoder of each backend (a library may give
+    faster ones that return the same frames).
     """
     own_decoder = _is_torchcodec_decoder(video)
     source, name = (video, "the torchcodec decoder given") if own_decoder else _resolve_source(video)
