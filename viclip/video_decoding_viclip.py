@@ -501,8 +501,8 @@ def scan_pyav_window(
         usable = [info for info in infos if info.usable]
     frames = sorted({seconds(info.pts): info.pts for info in usable}.items())
     timestamps = [time for time, _ in frames]
-    ends = [seconds(info.pts + info.duration) for info in usable if info.duration]
-    video_end = max(ends) if ends else None
+    last_end = max((info.pts + info.duration for info in usable if info.duration), default=None)
+    video_end = None if last_end is None else seconds(last_end)
     window = (0, len(timestamps)) if clip_window is None else window_frames(timestamps, clip_window, name, video_end)
     return FrameTable(infos, seek_target, timestamps, [pts for _, pts in frames], *window, video_end)
 
