@@ -22,6 +22,7 @@ each view against the `ffmpeg` and `ffprobe` commands themselves, then every bac
 """
 
 import fractions
+import io
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -169,10 +170,18 @@ def _add_stream(
     return stream
 
 
-def _encode(container: av.container.OutputContainer, stream: av.video.stream.VideoStream, indices: list[int]) -> None:
-    """Encodes the index-coded frames `indices` into `stream`, flushing the encoder."""
-    for index in indices:
+def _encode(
+    container: av.container.OutputContainer,
+    stream: av.video.stream.VideoStream,
+    indices: list[int],
+    first_pts: int | None = None,
+) -> None:
+    """Encodes the index-coded frames `indices` into `stream`, flushing the encoder; the frames are timed from
+    `first_pts` frame intervals on when it is given (else the encoder numbers them from 0)."""
+    for position, index in enumerate(indices):
         frame = av.VideoFrame.from_ndarray(index_frame(index, stream.height, stream.width), format="rgb24")
+        if first_pts is not None:
+            frame.pts, frame.time_base = first_pts + position, fractions.Fraction(1, FPS)
         container.mux(stream.encode(frame))
     container.mux(stream.encode(None))
 
@@ -378,6 +387,21 @@ def build_cover_art_only(folder: Path) -> Path:
         silence.sample_rate, silence.pts = 8000, 0
         for packet in [*audio.encode(silence), *audio.encode(None)]:
             container.mux(packet)
+    return path
+
+
+def build_resolution_change(folder: Path) -> Path:
+    """H.264 in MPEG-TS whose frames 0-9 are 64x48 and frames 10-19 128x96: two encodes joined, as a broadcast capture
+    or concatenated segments give. Not a [`VideoFile`]: a player scales the frames to one size of its choosing."""
+    segments = []
+    for first, (height, width) in ((0, (48, 64)), (10, (HEIGHT, WIDTH))):
+        buffer = io.BytesIO()
+        with av.open(buffer, "w", format="mpegts") as container:
+            stream = _add_stream(container, "libx264", height=height, width=width, b_frames=0)
+            _encode(container, stream, list(range(first, first + 10)), first_pts=first)
+        segments.append(buffer.getvalue())
+    path = folder / "resolution_change.ts"
+    path.write_bytes(b"".join(segments))
     return path
 
 
