@@ -285,3 +285,18 @@ def test_decode_size_is_the_displayed_size(video_files, backend, name):
     )
     picked = sample_frame_indices(len(view.indices), SAMPLED_FRAMES)
     assert seen(frames) == {"indices": [view.indices[p] for p in picked], "markers": [view.marker], "size": size}
+
+
+@pytest.mark.skipif("pyav" not in INSTALLED_BACKENDS, reason="PyAV is not installed")
+@pytest.mark.parametrize("windowed", [False, True], ids=["whole", "clip_window"])
+@pytest.mark.parametrize("name", FILE_NAMES)
+def test_training_reader_reads_a_files_bytes_as_a_player_shows_it(video_files, name, windowed):
+    # shards hold clips as bytes: their layout comes from the container PyAV opened, not from a cached probe
+    video_file = video_files[name]
+    view, window = video_file.view, video_file.window if windowed else None
+    frames = read_video_frames(
+        video_file.path.read_bytes(), num_frames=SAMPLED_FRAMES, clip_window=window, backend="pyav"
+    )
+    shown_frames = view.frames_in_window(*window) if windowed else list(view.indices)
+    picked = sample_frame_indices(len(shown_frames), SAMPLED_FRAMES)
+    assert seen(frames) == shown(view, [shown_frames[position] for position in picked])

@@ -395,6 +395,25 @@ def played_stream(container: Any, name: str) -> Any:
     return videos[0]
 
 
+def open_pyav_with_layout(source: str | bytes, name: str) -> tuple[Any, Any, VideoLayout]:
+    """[`open_pyav`] and the file's [`probe_video`] layout: cached for a path; for bytes, read from the opened container
+    (its first packets, then back to the start) rather than by opening the bytes a second time."""
+    container, stream = open_pyav(source, name)
+    if isinstance(source, str):
+        try:
+            return container, stream, probe_video(source, name)
+        except Exception:
+            container.close()
+            raise
+    try:
+        layout = _probe_container(container, name)
+        seek_pyav(container, stream, None)
+    except Exception as error:
+        container.close()
+        raise VideoDecodingError(f"PyAV could not read {name}: {short_error(error)}") from error
+    return container, stream, layout
+
+
 def open_pyav(source: str | bytes, name: str) -> tuple[Any, Any]:
     """The container and the stream a player plays ([`played_stream`]), decoding on one thread (libavcodec decodes each
     packet when sent)."""
@@ -542,8 +561,7 @@ def read_video_pyav(video: Any, sample_indices_fn: Callable, *, clip_window=None
     packet times follow decoding order (AVI with H.264 B-frames) by the decoder's output order."""
     av = importlib.import_module("av")
     name = video if isinstance(video, str) else f"<{len(video)} bytes>"
-    layout = probe_video(video, name)
-    container, stream = open_pyav(video, name)
+    container, stream, layout = open_pyav_with_layout(video, name)
     convert = pyav_frame_converter(decode_size, (stream.codec_context.height, stream.codec_context.width))
     try:
         rate, decoded = stream.average_rate or stream.guessed_rate, {}
@@ -551,7 +569,8 @@ def read_video_pyav(video: Any, sample_indices_fn: Callable, *, clip_window=None
         every_packet_a_frame = not (layout.hides_leading_packets or layout.starts_without_key_frame)
         if clip_window is not None and layout.packet_pts_in_decoding_order:
             timestamps = time_pyav_output(container, stream, clip_window[1], fps)
-            first, stop = window_frames(timestamps, clip_window, name, timestamps[-1] + 1 / (fps or 25))
+            video_end = timestamps[-1] + 1 / (fps or 25) if timestamps else None
+            first, stop = window_frames(timestamps, clip_window, name, video_end)
             metadata = video_metadata(stop - first, fps, "pyav", clip=(timestamps, clip_window))
             indices = sampled_indices(sample_indices_fn, metadata, name)
             wanted = {first + index for index in indices.tolist()}

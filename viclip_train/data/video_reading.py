@@ -32,8 +32,7 @@ from viclip.video_decoding_viclip import (
     VideoDecodingError,
     finish,
     load_video,
-    open_pyav,
-    probe_video,
+    open_pyav_with_layout,
     pyav_frame_converter,
     read_video_pyav,
     sample_frame_indices,
@@ -195,13 +194,13 @@ def read_video_pyav_planned(video: Any, sample_indices_fn: Callable, *, clip_win
     model package's `read_video_pyav`, which decodes every frame up to the last sampled one.
     """
     name, indices, decoded = video if isinstance(video, str) else f"<{len(video)} bytes>", None, None
-    layout = probe_video(video, name)
-    if layout.hides_leading_packets or layout.starts_without_key_frame or layout.packet_pts_in_decoding_order:
-        # not every packet is a frame, or packet times are not presentation times: no plan from the packets alone
-        return read_video_pyav(video, sample_indices_fn, clip_window=clip_window, decode_size=decode_size)
-    container, stream = open_pyav(video, name)
+    container, stream, layout = open_pyav_with_layout(video, name)
     with container:
-        if stream.codec_context.name in PYAV_SKIPPING_CODECS:
+        # not every packet is a frame, or packet times are not presentation times: no plan from the packets alone
+        plannable = not (
+            layout.hides_leading_packets or layout.starts_without_key_frame or layout.packet_pts_in_decoding_order
+        )
+        if plannable and stream.codec_context.name in PYAV_SKIPPING_CODECS:
             convert = pyav_frame_converter(decode_size, (stream.codec_context.height, stream.codec_context.width))
             idr_test = starts_with_idr_test(stream)
             rate = stream.average_rate or stream.guessed_rate
