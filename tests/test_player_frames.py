@@ -7,7 +7,9 @@ video streams, cover art, stream-copy cuts, a still picture, and the plain H.264
 frames, and says what a player shows of each. The first tests check those views against the `ffmpeg` and `ffprobe`
 commands; the others read every file with every installed backend through the public functions of
 `viclip.video_decoding_viclip` (a whole video, a clip window, the reference's sampling) and compare the frames with the
-view: which frames, in which order, in which orientation, from which stream.
+view: which frames, in which order, in which orientation, from which stream. The last ones pin that training (through
+`ClipDataset`) and evaluation (through the video processor) read the same frames, which decoder reads each class of
+file (`metadata.video_backend`), the refusal of a file whose only video is cover art, and reads from bytes.
 
 Where a backend differs from the player, the `*_TODAY` tables below hold what it returns as `xfail(strict=True)`
 reasons: a fix shows up as an unexpected pass, which fails the suite until its entry is removed. They are empty: every
