@@ -226,6 +226,7 @@ READ_WITH_PYAV_INSTEAD = {
     "decord": {
         "h264_ts",
         "mpeg2_ts",
+        "mpeg2_ps",
         "mpeg4_avi",
         "h264_avi",
         "mpeg4_mp4",
@@ -236,7 +237,7 @@ READ_WITH_PYAV_INSTEAD = {
         "cut_without_key_frame",
     },
     "pyav": set(),
-    "torchcodec": {"h264_ts", "mpeg2_ts", "mpeg4_avi", "h264_avi", "cut_without_key_frame"},
+    "torchcodec": {"h264_ts", "mpeg2_ts", "mpeg2_ps", "mpeg4_avi", "h264_avi", "cut_without_key_frame"},
 }
 
 

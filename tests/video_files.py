@@ -307,6 +307,14 @@ def build_mpeg2_ts(folder: Path) -> VideoFile:
     return VideoFile(path, _regular_view(list(range(40))), (2.5, 3.5))
 
 
+def build_mpeg2_ps(folder: Path) -> VideoFile:
+    """A DVD or camcorder file (`.mpg`, `.vob`): MPEG-2 video with two B-frames between references in an MPEG program
+    stream, 40 frames; the clip window starts after 2 s, as for `build_h264_ts`."""
+    path = folder / "mpeg2.mpg"
+    _write_video(path, "mpeg2video", list(range(40)), container_format="mpeg", b_frames=2)
+    return VideoFile(path, _regular_view(list(range(40))), (2.5, 3.5))
+
+
 def build_mpeg4_avi(folder: Path) -> VideoFile:
     """An old AVI export: MPEG-4 Part 2 with B-frames in AVI, 24 frames. AVI stores no presentation timestamps, so
     FFmpeg's best-effort timestamps start one frame late (frame 0 is shown at 0.1 s)."""
@@ -469,6 +477,7 @@ VIDEO_FILE_BUILDERS: dict[str, Callable[[Path], VideoFile]] = {
     "rotated_270": build_rotated_270,
     "h264_ts": build_h264_ts,
     "mpeg2_ts": build_mpeg2_ts,
+    "mpeg2_ps": build_mpeg2_ps,
     "mpeg4_avi": build_mpeg4_avi,
     "h264_avi": build_h264_avi,
     "mpeg4_mp4": build_mpeg4_mp4,
