@@ -6,6 +6,7 @@ library's reader and its PyAV frame planner are tested in tests/test_video_readi
 import fractions
 import io
 import logging
+import os
 import shutil
 
 import av
@@ -539,3 +540,18 @@ def test_torchcodec_refuses_a_stream_whose_resolution_changes_naming_the_file(tm
     path = str(build_resolution_change(tmp_path))
     with pytest.raises(ValueError, match=r"torchcodec could not decode .*resolution_change\.ts"):
         load_video(path, every_frame, backend="torchcodec")
+
+
+def test_a_file_is_probed_once_while_it_is_unchanged(index_video):
+    # every read of a path asks `probe_video` how to read the file: an epoch over the same files pays it once
+    probe_file = video_decoding_viclip._probe_file
+    probe_file.cache_clear()
+    for backend in BACKENDS:
+        for _ in range(2):
+            load_video(index_video, middle_frames(2), backend=backend)
+            viclip_train_read_video_frames(index_video, num_frames=2, backend=backend)
+    assert probe_file.cache_info().misses == 1
+    status = os.stat(index_video)
+    os.utime(index_video, ns=(status.st_atime_ns, status.st_mtime_ns + 1_000_000))  # the file was replaced
+    load_video(index_video, middle_frames(2), backend=BACKENDS[0])
+    assert probe_file.cache_info().misses == 2
