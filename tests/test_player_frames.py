@@ -7,13 +7,17 @@ video streams, cover art, stream-copy cuts, a still picture, and the plain H.264
 frames, and says what a player shows of each. The first tests check those views against the `ffmpeg` and `ffprobe`
 commands; the others read every file with every installed backend through the public functions of
 `viclip.video_decoding_viclip` (a whole video, a clip window, the reference's sampling) and compare the frames with the
-view: which frames, in which order, in which orientation, from which stream.
+view: which frames, in which order, in which orientation, from which stream. The last ones pin that training (through
+`ClipDataset`) and evaluation (through the video processor) read the same frames, which decoder reads each class of
+file (`metadata.video_backend`), the refusal of a file whose only video is cover art, and reads from bytes.
 
-What the backends return today where it differs is written out in the `xfail(strict=True)` reasons below: a fix shows
-up as an unexpected pass, which fails the suite until its entry is removed.
+Where a backend differs from the player, the `*_TODAY` tables below hold what it returns as `xfail(strict=True)`
+reasons: a fix shows up as an unexpected pass, which fails the suite until its entry is removed. They are empty: every
+installed backend meets the definition on every class of file, by itself or by reading with PyAV where it cannot.
 """
 
 import json
+import logging
 import re
 import shutil
 import subprocess
@@ -24,7 +28,14 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.video_files import VIDEO_FILE_BUILDERS, PlayerView, VideoFile, frame_index, marker_corner
+from tests.video_files import (
+    VIDEO_FILE_BUILDERS,
+    PlayerView,
+    VideoFile,
+    build_cover_art_only,
+    frame_index,
+    marker_corner,
+)
 from viclip import ViCLIPVideoProcessor
 from viclip.video_decoding_viclip import (
     VIDEO_BACKENDS,
@@ -33,6 +44,7 @@ from viclip.video_decoding_viclip import (
     resolve_video_backend,
     sample_frame_indices,
 )
+from viclip_train.data.clips import ClipDataset
 from viclip_train.data.video_reading import read_video_frames
 
 
@@ -44,115 +56,15 @@ needs_ffmpeg_commands = pytest.mark.skipif(
     reason="checking what a player shows needs the ffmpeg and ffprobe commands (Debian: `apt-get install ffmpeg`)",
 )
 
-_TS_SEEK = "FFmpeg's seeks in MPEG-TS land one key frame (1 s) late"
-_ROTATION = "PyAV ignores the display matrix: frames come as stored, 96x128 landscape with the marker top-left"
-_ROTATION_180 = "PyAV ignores the display matrix: frames come as stored, upside down (marker top-left)"
-_EDIT_LIST = "the 5 packets the edit list hides are counted as frames"
-_NO_KEY = "the 7 packets before the first key frame, which never decode, are counted as frames"
-_NO_FRAMES_LEFT = "torchcodec raises 'Requested next frame while there are no more frames left to decode'"
-_OTHER_FRAMES = "torchcodec raises 'torchcodec returned other frames ... than those of the clip window'"
-_AVI_PTS = "it takes the AVI demuxer's packet times (decoding order) for presentation times"
-_STILL = "raises 'starts after the end ... its last frame is at 0.000 s': the frame's 2 s display is ignored"
-
-# What each backend returns today where it differs from the player: {(file, backend): reason}.
-WHOLE_VIDEO_TODAY = {
-    ("rotated_90", "pyav"): _ROTATION,
-    ("rotated_180", "pyav"): _ROTATION_180,
-    ("rotated_270", "pyav"): _ROTATION,
-    ("h264_ts", "decord"): f"decord returns frames 10-39, then 39 ten more times: {_TS_SEEK}",
-    ("h264_ts", "torchcodec"): f"{_NO_FRAMES_LEFT}: {_TS_SEEK}",
-    ("mpeg2_ts", "decord"): f"decord returns frames 12-39, then 39 twelve more times: {_TS_SEEK}",
-    ("mpeg2_ts", "torchcodec"): f"{_NO_FRAMES_LEFT}: {_TS_SEEK}",
-    ("mpeg4_avi", "torchcodec"): f"{_NO_FRAMES_LEFT} at the last frame, which has no timestamp",
-    ("h264_avi", "torchcodec"): f"{_NO_FRAMES_LEFT} at the last frames, which have no timestamp",
-    ("thumbnail_track_first", "pyav"): "PyAV reads the first listed stream: the 64x48 thumbnail, one frame (250)",
-    ("cover_art_first", "pyav"): "PyAV reads the first listed stream, the cover art: one frame (250)",
-    ("cover_art_first", "torchcodec"): "torchcodec's exact scan raises 'Could not seek file to pts=0'",
-    ("two_streams_second_default", "pyav"): "PyAV reads the first listed stream (frames 100-119), not the default",
-    ("two_streams_first_default", "decord"): "decord's FFmpeg 4.1 picks the higher bit rate stream (frames 100-119)",
-    ("edit_list_cut", "decord"): f"20 frames, 15-29 then 29 five more times: {_EDIT_LIST}",
-    ("edit_list_cut", "pyav"): f"20 frames, 15-29 then 29 five more times: {_EDIT_LIST}",
-    ("cut_without_key_frame", "decord"): f"17 frames, 20-29 then 29 seven more times: {_NO_KEY}",
-    ("cut_without_key_frame", "pyav"): f"17 frames, 20-29 then 29 seven more times: {_NO_KEY}",
-    ("cut_without_key_frame", "torchcodec"): f"{_NO_FRAMES_LEFT}: {_NO_KEY}",
-}
-CLIP_WINDOW_TODAY = {
-    ("rotated_90", "pyav"): _ROTATION,
-    ("rotated_180", "pyav"): _ROTATION_180,
-    ("rotated_270", "pyav"): _ROTATION,
-    ("h264_ts", "decord"): "decord returns frames 35-39, then 39 five more times, instead of 25-34 (times 1 s late)",
-    ("h264_ts", "pyav"): "PyAV returns 30, 30, 30, 30, 31-34: its seek lands on a non-key packet (2.5 s), taken for "
-    "the start; 2.6 s and 2.8 s are missed and the frames before the key frame at 3.0 s replaced by it",
-    ("h264_ts", "torchcodec"): f"{_OTHER_FRAMES}: {_TS_SEEK}",
-    ("mpeg2_ts", "decord"): "decord returns frames 36-39, then 39 six more times, instead of 25-34",
-    ("mpeg2_ts", "pyav"): "PyAV returns 30 five times, then 31-34: its seek lands on a non-key packet, taken for the "
-    "start; the frames before the key frame at 3.0 s are replaced by it",
-    ("mpeg2_ts", "torchcodec"): f"{_OTHER_FRAMES}: {_TS_SEEK}",
-    ("mpeg4_avi", "decord"): "decord returns 7 frames, 13-19, instead of 4-13: its AVI frame times are wrong",
-    ("h264_avi", "decord"): "decord raises 'starts after the end ... its last frame is at -922337217429372928.000 s'",
-    ("h264_avi", "pyav"): f"PyAV returns 7, 5, 4, 6, 9, 8, 10, 14, 12, 11 instead of 3-12: {_AVI_PTS}",
-    ("thumbnail_track_first", "pyav"): "PyAV raises 'starts after the end': it times the one-frame thumbnail stream",
-    ("thumbnail_track_first", "torchcodec"): "raises 'starts after the end': the window is located (with PyAV) in the "
-    "thumbnail stream",
-    ("cover_art_first", "pyav"): "PyAV raises 'its frames lack timestamps': it reads the cover art",
-    ("cover_art_first", "torchcodec"): "torchcodec's exact scan raises 'Could not seek file to pts=0'",
-    ("two_streams_second_default", "pyav"): "PyAV reads the first listed stream: frames 105-114",
-    ("two_streams_first_default", "decord"): "decord's FFmpeg 4.1 picks the higher bit rate stream: frames 105-114",
-    ("edit_list_cut", "decord"): f"decord returns frames 22-25 instead of 17-20 (times 0.5 s late): {_EDIT_LIST}",
-    ("cut_without_key_frame", "decord"): "decord returns frames 23-29 instead of 20-22: its times count the "
-    "undecodable packets",
-    ("cut_without_key_frame", "pyav"): "PyAV returns 20 five times, then 21, 22: the undecodable frames at 0.5-0.8 s "
-    "are replaced by the next decoded one",
-    ("cut_without_key_frame", "torchcodec"): _OTHER_FRAMES,
-    ("still_picture", "decord"): f"decord {_STILL}",
-    ("still_picture", "pyav"): f"PyAV {_STILL}",
-    ("still_picture", "torchcodec"): f"torchcodec {_STILL}",
-}
-SAMPLED_TODAY = {
-    ("rotated_90", "pyav"): _ROTATION,
-    ("rotated_180", "pyav"): _ROTATION_180,
-    ("rotated_270", "pyav"): _ROTATION,
-    ("h264_ts", "decord"): f"decord returns frames 14, 24, 34, 38 instead of 4, 14, 24, 34: {_TS_SEEK}",
-    ("h264_ts", "torchcodec"): f"torchcodec returns frames 10, 14, 30, 34 instead of 4, 14, 24, 34: {_TS_SEEK}",
-    ("mpeg2_ts", "decord"): f"decord returns frames 16, 25, 35, 35 instead of 4, 14, 24, 34: {_TS_SEEK}",
-    ("mpeg2_ts", "torchcodec"): f"torchcodec returns frames 12, 14, 30, 34 instead of 4, 14, 24, 34: {_TS_SEEK}",
-    ("mpeg4_avi", "decord"): "decord returns frames 2, 8, 16, 22 instead of 2, 8, 14, 20 (seeking with B-frames)",
-    ("mpeg4_avi", "torchcodec"): "torchcodec returns frames 1, 7, 13, 21 instead of 2, 8, 14, 20",
-    ("h264_avi", "decord"): "decord returns frames 2, 8, 4, 0 instead of 2, 8, 14, 20",
-    ("h264_avi", "pyav"): f"PyAV returns frames 1, 9, 13, 20 instead of 2, 8, 14, 20: {_AVI_PTS}",
-    ("h264_avi", "torchcodec"): "torchcodec returns frames 0, 6, 12, 20 instead of 2, 8, 14, 20",
-    ("mpeg4_mp4", "decord"): "decord returns frames 2, 8, 14, 22 instead of 2, 8, 14, 20 (seeking with B-frames)",
-    ("thumbnail_track_first", "pyav"): "PyAV returns the 64x48 thumbnail (250) four times",
-    ("cover_art_first", "pyav"): "PyAV returns the cover art (250) four times",
-    ("cover_art_first", "torchcodec"): "torchcodec's exact scan raises 'Could not seek file to pts=0'",
-    ("two_streams_second_default", "pyav"): "PyAV reads the first listed stream: frames 102, 107, 112, 117",
-    (
-        "two_streams_first_default",
-        "decord",
-    ): "decord's FFmpeg 4.1 picks the higher bit rate stream: 102, 107, 112, 117",
-    ("edit_list_cut", "decord"): f"decord returns frames 17, 22, 22, 27 instead of 16, 19, 23, 27: {_EDIT_LIST}",
-    ("edit_list_cut", "pyav"): f"PyAV returns frames 17, 22, 27, 27 instead of 16, 19, 23, 27: {_EDIT_LIST}",
-    ("cut_without_key_frame", "decord"): f"decord returns frames 21, 25, 22, 27 instead of 20, 23, 25, 28: {_NO_KEY}",
-    ("cut_without_key_frame", "pyav"): f"PyAV returns frames 21, 25, 29, 29 instead of 20, 23, 25, 28: {_NO_KEY}",
-    ("cut_without_key_frame", "torchcodec"): f"torchcodec returns 20, 20, 22, 27 instead of 20, 23, 25, 28: {_NO_KEY}",
-}
-# Where training (PyAV) and evaluation (decord) read different frames today: {file: reason}.
-TRAINING_DIFFERS_FROM_EVALUATION_TODAY = {
-    "rotated_90": "training reads the stored orientation, evaluation the displayed one",
-    "rotated_180": "training reads the stored orientation, evaluation the displayed one",
-    "rotated_270": "training reads the stored orientation, evaluation the displayed one",
-    "h264_ts": "evaluation (decord) reads frames 14, 24, 34, 38, training (PyAV) 4, 14, 24, 34",
-    "mpeg2_ts": "evaluation (decord) reads frames 16, 25, 35, 35, training (PyAV) 4, 14, 24, 34",
-    "mpeg4_avi": "evaluation (decord) reads frames 2, 8, 16, 22, training (PyAV) 2, 8, 14, 20",
-    "h264_avi": "evaluation (decord) reads frames 2, 8, 4, 0, training (PyAV) 1, 9, 13, 20",
-    "mpeg4_mp4": "evaluation (decord) reads frames 2, 8, 14, 22, training (PyAV) 2, 8, 14, 20",
-    "thumbnail_track_first": "training reads the thumbnail track, evaluation the video track",
-    "cover_art_first": "training reads the cover art, evaluation the video track",
-    "two_streams_second_default": "training reads the first stream, evaluation the second (default) one",
-    "two_streams_first_default": "training reads the first (default) stream, evaluation the second one",
-    "edit_list_cut": "evaluation reads frames 17, 22, 22, 27, training 17, 22, 27, 27",
-    "cut_without_key_frame": "evaluation reads frames 21, 25, 22, 27, training 21, 25, 29, 29",
-}
+# Where a backend still differs from the player, {(file, backend): what it returns}: each entry is a strict xfail, so
+# that a fix shows up as an unexpected pass. Every backend reads every class of file as a player shows it with the
+# versions installed here (PyAV 18.1 on FFmpeg 8.1, decord 0.6 on FFmpeg 4.1, torchcodec 0.17 on FFmpeg 5.1): decord
+# and torchcodec by themselves where they can, PyAV where `probe_video` says they cannot (see the README).
+WHOLE_VIDEO_TODAY: dict[tuple[str, str], str] = {}
+CLIP_WINDOW_TODAY: dict[tuple[str, str], str] = {}
+SAMPLED_TODAY: dict[tuple[str, str], str] = {}
+# Where training and evaluation read different frames: {file: reason}.
+TRAINING_DIFFERS_FROM_EVALUATION_TODAY: dict[str, str] = {}
 
 
 def backend_cases(today: dict[tuple[str, str], str]) -> list:
@@ -275,30 +187,119 @@ def test_sampled_frames_are_those_a_player_shows(video_files, backend, name):
 
 # --- training and evaluation read the same frames --------------------------------------------------------------------
 
-# viclip_train's datasets read with `resolve_video_backend(video_backend, for_training=train)`; the video processor
-# with its own `video_backend` (None: the evaluation default)
+# a training dataset reads clips with `ClipDataset.read_frames` (PyAV by default), the video processor with its own
+# `video_backend` (None: decord by default); both sample at random positions drawn from the same generator here
 TRAINING_BACKEND = resolve_video_backend(None, for_training=True) if INSTALLED_BACKENDS else None
 EVALUATION_BACKEND = resolve_video_backend(ViCLIPVideoProcessor.video_backend) if INSTALLED_BACKENDS else None
 
 
 def training_evaluation_cases() -> list:
-    measured = (TRAINING_BACKEND, EVALUATION_BACKEND) == ("pyav", "decord")  # the pair the reasons describe
     cases = []
     for name in FILE_NAMES:
-        marks = [pytest.mark.skipif(not INSTALLED_BACKENDS, reason="no video backend is installed")]
-        if measured and name in TRAINING_DIFFERS_FROM_EVALUATION_TODAY:
-            marks.append(pytest.mark.xfail(strict=True, reason=TRAINING_DIFFERS_FROM_EVALUATION_TODAY[name]))
-        cases.append(pytest.param(name, marks=marks, id=name))
+        for windowed in (False, True):
+            marks = [pytest.mark.skipif(not INSTALLED_BACKENDS, reason="no video backend is installed")]
+            if name in TRAINING_DIFFERS_FROM_EVALUATION_TODAY:
+                marks.append(pytest.mark.xfail(strict=True, reason=TRAINING_DIFFERS_FROM_EVALUATION_TODAY[name]))
+            case_id = f"{name}-{'clip_window' if windowed else 'whole'}"
+            cases.append(pytest.param(name, windowed, marks=marks, id=case_id))
     return cases
 
 
-@pytest.mark.parametrize("name", training_evaluation_cases())
-def test_training_and_evaluation_read_the_same_frames(video_files, name):
-    path = str(video_files[name].path)
-    training = read_video_frames(path, num_frames=SAMPLED_FRAMES, sampling="middle", backend=TRAINING_BACKEND)
+@pytest.mark.parametrize(("name", "windowed"), training_evaluation_cases())
+def test_training_and_evaluation_read_the_same_frames(video_files, name, windowed):
+    path, window = str(video_files[name].path), video_files[name].window if windowed else None
     processor = ViCLIPVideoProcessor(
         num_frames=SAMPLED_FRAMES, do_resize=False, do_rescale=False, do_normalize=False
     )  # the evaluation transform without resizing and normalising: the decoded frames as floats
-    pixel_values = processor(path, return_tensors="pt")["pixel_values"][0]
-    evaluation = pixel_values.permute(0, 2, 3, 1).round().clamp(0, 255).to(torch.uint8).numpy()
+    dataset = ClipDataset(processor, augment=True)  # what every training dataset of viclip_train decodes with
+    assert dataset.video_backend == TRAINING_BACKEND
+    training = dataset.read_frames(path, window, np.random.default_rng(0))
+    outputs = processor(path, sampling="rand", rng=np.random.default_rng(0), clip_windows=window, return_tensors="pt")
+    evaluation = outputs["pixel_values"][0].permute(0, 2, 3, 1).round().clamp(0, 255).to(torch.uint8).numpy()
     assert seen(training) == seen(evaluation)
+
+
+# --- who reads what, and what is refused -----------------------------------------------------------------------------
+
+# The files decord and torchcodec do not read as a player shows them, which `load_video` reads with PyAV instead
+READ_WITH_PYAV_INSTEAD = {
+    "decord": {
+        "h264_ts",
+        "mpeg2_ts",
+        "mpeg2_ps",
+        "mpeg4_avi",
+        "h264_avi",
+        "mpeg4_mp4",
+        "thumbnail_track_first",
+        "two_streams_second_default",
+        "two_streams_first_default",
+        "edit_list_cut",
+        "cut_without_key_frame",
+    },
+    "pyav": set(),
+    "torchcodec": {"h264_ts", "mpeg2_ts", "mpeg2_ps", "mpeg4_avi", "h264_avi", "cut_without_key_frame"},
+}
+
+
+@pytest.mark.parametrize(("backend", "name"), backend_cases({}))
+def test_metadata_names_the_decoder_that_read_each_file(video_files, backend, name):
+    _, metadata = load_video(str(video_files[name].path), every_frame, backend=backend)
+    assert metadata.video_backend == ("pyav" if name in READ_WITH_PYAV_INSTEAD[backend] else backend)
+
+
+@pytest.mark.skipif("decord" not in INSTALLED_BACKENDS, reason="decord is not installed")
+def test_reading_with_pyav_instead_is_a_warning_once_per_reason_and_names_each_file(video_files, caplog):
+    logging.Logger.warning_once.cache_clear()  # transformers' once-only warnings
+    names = ("h264_ts", "mpeg2_ts", "edit_list_cut", "h264_mp4")
+    with caplog.at_level(logging.INFO):
+        for name in names:
+            load_video(str(video_files[name].path), every_frame, backend="decord")
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert len(warnings) == 2  # B-frames in MPEG-TS (two files), an edit list
+    assert "mpegts files with B-frames" in warnings[0] and "edit list" in warnings[1]
+    assert all("read with PyAV instead" in warning for warning in warnings)
+    infos = [record.getMessage() for record in caplog.records if record.levelno == logging.INFO]
+    assert [name for name in names if any(str(video_files[name].path) in info for info in infos)] == list(names[:3])
+
+
+@pytest.mark.parametrize("backend", INSTALLED_BACKENDS)
+def test_a_file_whose_only_video_is_cover_art_is_refused_naming_it(tmp_path, backend):
+    path = build_cover_art_only(tmp_path)
+    with pytest.raises(ValueError, match=r"cover_art_only\.mp4 has only an attached picture \(cover art\)"):
+        load_video(str(path), every_frame, backend=backend)
+
+
+@pytest.mark.parametrize("backend", INSTALLED_BACKENDS)
+@pytest.mark.parametrize("name", ["rotated_90", "h264_ts", "edit_list_cut", "cover_art_first"])
+def test_a_files_bytes_are_read_as_its_path(video_files, backend, name):
+    path = video_files[name].path
+    from_bytes, metadata = load_video(path.read_bytes(), every_frame, backend=backend)
+    assert np.array_equal(from_bytes, load_video(str(path), every_frame, backend=backend)[0])
+    assert metadata.video_backend == ("pyav" if name in READ_WITH_PYAV_INSTEAD[backend] else backend)
+
+
+@pytest.mark.parametrize("backend", INSTALLED_BACKENDS)
+@pytest.mark.parametrize("name", ["rotated_90", "rotated_180"])
+def test_decode_size_is_the_displayed_size(video_files, backend, name):
+    view = video_files[name].view
+    size = (view.size[0] // 2, view.size[1] // 2)
+    frames = read_video_frames(
+        str(video_files[name].path), num_frames=SAMPLED_FRAMES, backend=backend, decode_size=size
+    )
+    picked = sample_frame_indices(len(view.indices), SAMPLED_FRAMES)
+    assert seen(frames) == {"indices": [view.indices[p] for p in picked], "markers": [view.marker], "size": size}
+
+
+@pytest.mark.skipif("pyav" not in INSTALLED_BACKENDS, reason="PyAV is not installed")
+@pytest.mark.parametrize("windowed", [False, True], ids=["whole", "clip_window"])
+@pytest.mark.parametrize("name", FILE_NAMES)
+def test_training_reader_reads_a_files_bytes_as_a_player_shows_it(video_files, name, windowed):
+    # shards hold clips as bytes: their layout comes from the container PyAV opened, not from a cached probe
+    video_file = video_files[name]
+    view, window = video_file.view, video_file.window if windowed else None
+    frames = read_video_frames(
+        video_file.path.read_bytes(), num_frames=SAMPLED_FRAMES, clip_window=window, backend="pyav"
+    )
+    shown_frames = view.frames_in_window(*window) if windowed else list(view.indices)
+    picked = sample_frame_indices(len(shown_frames), SAMPLED_FRAMES)
+    assert seen(frames) == shown(view, [shown_frames[position] for position in picked])

@@ -6,6 +6,7 @@ library's reader and its PyAV frame planner are tested in tests/test_video_readi
 import fractions
 import io
 import logging
+import os
 import shutil
 
 import av
@@ -14,6 +15,7 @@ import pytest
 from PIL import Image
 
 from tests.processing_helpers import bundled_clips, frame_indices_of, index_frame, write_index_video
+from tests.video_files import build_resolution_change, frame_index
 from viclip import video_decoding_viclip
 from viclip.video_decoding_viclip import (
     available_video_backends,
@@ -21,6 +23,7 @@ from viclip.video_decoding_viclip import (
     resolve_video_backend,
     sample_frame_indices,
 )
+from viclip_train.data.video_reading import read_video_frames as viclip_train_read_video_frames
 
 
 BACKENDS = available_video_backends()
@@ -61,7 +64,7 @@ def middle_frames(num_frames: int):
     return sample
 
 
-def converting_no_frame(decode_size):
+def converting_no_frame(decode_size, stream_size=None):
     """A PyAV frame converter that fails: reading a video's metadata must convert (decode) no frame."""
 
     def convert(frame):
@@ -474,3 +477,81 @@ def test_datasets_video_column_values_are_read(index_video, tmp_path):
     expected = read_video_frames(index_video, clip_window=(3.0, 9.0))
     for video in (decoded, undecoded):
         assert np.array_equal(read_video_frames(video, clip_window=(3.0, 9.0)), expected)
+
+
+# --- frame sizes: odd heights, a resolution that changes mid-stream ------------------------------------------------
+
+
+def write_yuv420p_video(path: str, luma: np.ndarray, chroma: tuple[np.ndarray, np.ndarray]) -> str:
+    """A one-frame lossless (FFV1) Matroska file of exactly these YUV 4:2:0 planes, so that the decoded values are
+    known and only the conversion to RGB differs between decoders."""
+    height, width = luma.shape
+    container = av.open(path, "w")
+    stream = container.add_stream("ffv1", rate=10)
+    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    frame = av.VideoFrame(width, height, "yuv420p")
+    for plane, values in zip(frame.planes, (luma, *chroma), strict=True):
+        rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size).copy()
+        rows[: values.shape[0], : values.shape[1]] = values
+        plane.update(rows.tobytes())
+    for packet in [*stream.encode(frame), *stream.encode()]:
+        container.mux(packet)
+    container.close()
+    return path
+
+
+@needs_all_backends
+@pytest.mark.parametrize(
+    ("height", "width", "flat_chroma"),
+    [(32, 96, False), (32, 97, False), (33, 97, True)],
+    ids=["even-size", "odd-width", "odd-height-grey"],
+)
+def test_backends_convert_frames_to_the_same_rgb_except_the_chroma_of_odd_heights(
+    tmp_path, height, width, flat_chroma
+):
+    # libswscale converts even-height frames row pair by row pair, alike in the FFmpeg of each backend (decord 4.1,
+    # PyAV's own, torchcodec's system one). For an odd height it falls back to its general scaler, whose vertical
+    # chroma interpolation differs between versions (the "97x33 MPEG-4" frames of issue 17 differ by up to 50 levels
+    # where colour changes from row to row), while luma stays identical: grey content is the same everywhere.
+    rng = np.random.default_rng(0)
+    chroma_shape = ((height + 1) // 2, (width + 1) // 2)
+    chroma = tuple(
+        np.full(chroma_shape, 128, np.uint8) if flat_chroma else rng.integers(16, 240, chroma_shape, dtype=np.uint8)
+        for _ in range(2)
+    )
+    path = write_yuv420p_video(str(tmp_path / "planes.mkv"), rng.integers(16, 235, (height, width), np.uint8), chroma)
+    frames = [load_video(path, every_frame, backend=backend)[0] for backend in BACKENDS]
+    assert all(frame.shape == (1, height, width, 3) for frame in frames)
+    assert all(np.array_equal(frames[0], frame) for frame in frames[1:])
+
+
+@pytest.mark.parametrize("backend", [backend for backend in BACKENDS if backend != "torchcodec"])
+def test_frames_of_a_stream_whose_resolution_changes_are_scaled_to_its_first_size(tmp_path, backend):
+    path = str(build_resolution_change(tmp_path))
+    frames, metadata = load_video(path, every_frame, backend=backend)
+    assert frames.shape == (20, 48, 64, 3)
+    assert [frame_index(frame) for frame in frames] == list(range(20))
+    sampled = viclip_train_read_video_frames(path, num_frames=4, backend=backend)  # training's reader (the planner)
+    assert [frame_index(frame) for frame in sampled] == [2, 7, 12, 17] and sampled.shape[1:3] == (48, 64)
+
+
+@pytest.mark.skipif("torchcodec" not in BACKENDS, reason="torchcodec is not installed")
+def test_torchcodec_refuses_a_stream_whose_resolution_changes_naming_the_file(tmp_path):
+    path = str(build_resolution_change(tmp_path))
+    with pytest.raises(ValueError, match=r"torchcodec could not decode .*resolution_change\.ts"):
+        load_video(path, every_frame, backend="torchcodec")
+
+
+def test_a_file_is_probed_once_while_it_is_unchanged(index_video):
+    # every read of a path asks `probe_video` how to read the file: an epoch over the same files pays it once
+    probe_file = video_decoding_viclip._probe_file
+    probe_file.cache_clear()
+    for backend in BACKENDS:
+        for _ in range(2):
+            load_video(index_video, middle_frames(2), backend=backend)
+            viclip_train_read_video_frames(index_video, num_frames=2, backend=backend)
+    assert probe_file.cache_info().misses == 1
+    status = os.stat(index_video)
+    os.utime(index_video, ns=(status.st_atime_ns, status.st_mtime_ns + 1_000_000))  # the file was replaced
+    load_video(index_video, middle_frames(2), backend=BACKENDS[0])
+    assert probe_file.cache_info().misses == 2

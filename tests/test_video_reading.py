@@ -28,7 +28,7 @@ needs_decord_and_pyav = pytest.mark.skipif(
 )
 
 
-def converting_no_frame(decode_size):
+def converting_no_frame(decode_size, stream_size=None):
     """A PyAV frame converter that fails: reading a video's metadata must convert (decode) no frame."""
 
     def convert(frame):

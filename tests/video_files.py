@@ -22,6 +22,7 @@ each view against the `ffmpeg` and `ffprobe` commands themselves, then every bac
 """
 
 import fractions
+import io
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -169,10 +170,18 @@ def _add_stream(
     return stream
 
 
-def _encode(container: av.container.OutputContainer, stream: av.video.stream.VideoStream, indices: list[int]) -> None:
-    """Encodes the index-coded frames `indices` into `stream`, flushing the encoder."""
-    for index in indices:
+def _encode(
+    container: av.container.OutputContainer,
+    stream: av.video.stream.VideoStream,
+    indices: list[int],
+    first_pts: int | None = None,
+) -> None:
+    """Encodes the index-coded frames `indices` into `stream`, flushing the encoder; the frames are timed from
+    `first_pts` frame intervals on when it is given (else the encoder numbers them from 0)."""
+    for position, index in enumerate(indices):
         frame = av.VideoFrame.from_ndarray(index_frame(index, stream.height, stream.width), format="rgb24")
+        if first_pts is not None:
+            frame.pts, frame.time_base = first_pts + position, fractions.Fraction(1, FPS)
         container.mux(stream.encode(frame))
     container.mux(stream.encode(None))
 
@@ -298,6 +307,14 @@ def build_mpeg2_ts(folder: Path) -> VideoFile:
     return VideoFile(path, _regular_view(list(range(40))), (2.5, 3.5))
 
 
+def build_mpeg2_ps(folder: Path) -> VideoFile:
+    """A DVD or camcorder file (`.mpg`, `.vob`): MPEG-2 video with two B-frames between references in an MPEG program
+    stream, 40 frames; the clip window starts after 2 s, as for `build_h264_ts`."""
+    path = folder / "mpeg2.mpg"
+    _write_video(path, "mpeg2video", list(range(40)), container_format="mpeg", b_frames=2)
+    return VideoFile(path, _regular_view(list(range(40))), (2.5, 3.5))
+
+
 def build_mpeg4_avi(folder: Path) -> VideoFile:
     """An old AVI export: MPEG-4 Part 2 with B-frames in AVI, 24 frames. AVI stores no presentation timestamps, so
     FFmpeg's best-effort timestamps start one frame late (frame 0 is shown at 0.1 s)."""
@@ -361,6 +378,39 @@ def build_cover_art_first(folder: Path) -> VideoFile:
         _encode(container, video, list(range(20)))
     _move_user_data_first(path)
     return VideoFile(path, _regular_view(list(range(20)), stream_index=1), (0.5, 1.5))
+
+
+def build_cover_art_only(folder: Path) -> Path:
+    """An audio file with cover art (a music track as MP4): its only video stream is an attached picture, so a player
+    shows no video. Not a [`VideoFile`]: there is nothing to read."""
+    path = folder / "cover_art_only.mp4"
+    with av.open(str(path), "w") as container:
+        audio = container.add_stream("aac", rate=8000)
+        cover = container.add_stream("png")
+        cover.height, cover.width, cover.pix_fmt = HEIGHT, WIDTH, "rgb24"
+        cover.disposition = av.stream.Disposition.attached_pic
+        container.mux(cover.encode(av.VideoFrame.from_ndarray(index_frame(250), format="rgb24")))
+        container.mux(cover.encode(None))
+        silence = av.AudioFrame.from_ndarray(np.zeros((1, 8000), np.float32), format="fltp", layout="mono")
+        silence.sample_rate, silence.pts = 8000, 0
+        for packet in [*audio.encode(silence), *audio.encode(None)]:
+            container.mux(packet)
+    return path
+
+
+def build_resolution_change(folder: Path) -> Path:
+    """H.264 in MPEG-TS whose frames 0-9 are 64x48 and frames 10-19 128x96: two encodes joined, as a broadcast capture
+    or concatenated segments give. Not a [`VideoFile`]: a player scales the frames to one size of its choosing."""
+    segments = []
+    for first, (height, width) in ((0, (48, 64)), (10, (HEIGHT, WIDTH))):
+        buffer = io.BytesIO()
+        with av.open(buffer, "w", format="mpegts") as container:
+            stream = _add_stream(container, "libx264", height=height, width=width, b_frames=0)
+            _encode(container, stream, list(range(first, first + 10)), first_pts=first)
+        segments.append(buffer.getvalue())
+    path = folder / "resolution_change.ts"
+    path.write_bytes(b"".join(segments))
+    return path
 
 
 def build_two_streams_second_default(folder: Path) -> VideoFile:
@@ -427,6 +477,7 @@ VIDEO_FILE_BUILDERS: dict[str, Callable[[Path], VideoFile]] = {
     "rotated_270": build_rotated_270,
     "h264_ts": build_h264_ts,
     "mpeg2_ts": build_mpeg2_ts,
+    "mpeg2_ps": build_mpeg2_ps,
     "mpeg4_avi": build_mpeg4_avi,
     "h264_avi": build_h264_avi,
     "mpeg4_mp4": build_mpeg4_mp4,

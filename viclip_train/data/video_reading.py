@@ -32,7 +32,7 @@ from viclip.video_decoding_viclip import (
     VideoDecodingError,
     finish,
     load_video,
-    open_pyav,
+    open_pyav_with_layout,
     pyav_frame_converter,
     read_video_pyav,
     sample_frame_indices,
@@ -194,18 +194,24 @@ def read_video_pyav_planned(video: Any, sample_indices_fn: Callable, *, clip_win
     model package's `read_video_pyav`, which decodes every frame up to the last sampled one.
     """
     name, indices, decoded = video if isinstance(video, str) else f"<{len(video)} bytes>", None, None
-    container, stream = open_pyav(video, name)
+    container, stream, layout = open_pyav_with_layout(video, name)
     with container:
-        if stream.codec_context.name in PYAV_SKIPPING_CODECS:
-            convert, idr_test = pyav_frame_converter(decode_size), starts_with_idr_test(stream)
+        # not every packet is a frame, or packet times are not presentation times: no plan from the packets alone
+        plannable = not (
+            layout.hides_leading_packets or layout.starts_without_key_frame or layout.packet_pts_in_decoding_order
+        )
+        if plannable and stream.codec_context.name in PYAV_SKIPPING_CODECS:
+            convert = pyav_frame_converter(decode_size, (stream.codec_context.height, stream.codec_context.width))
+            idr_test = starts_with_idr_test(stream)
             rate = stream.average_rate or stream.guessed_rate
             fps = float(rate) if rate else None
             with suppress(av.FFmpegError):  # the full decode reports the error if it was not due to skipping
                 if clip_window is not None:
-                    infos, seek_target, timestamps, pts, first, stop = scan_pyav_window(
+                    infos, seek_target, timestamps, pts, first, stop, video_end = scan_pyav_window(
                         container, stream, clip_window, name, idr_test
                     )
-                    metadata = video_metadata(stop - first, fps, "pyav", clip=(timestamps, clip_window))
+                    clip = (timestamps, clip_window)
+                    metadata = video_metadata(stop - first, fps, "pyav", clip=clip, video_end=video_end)
                     indices = sampled_indices(sample_indices_fn, metadata, name)
                     position_of = {pts[first + i]: i for i in indices.tolist()}
                     if len(indices) and timestamps_allow_skipping(infos, False):
