@@ -523,13 +523,13 @@ def scan_pyav_window(
     None: the start of the file) until every later packet is shown after it. Frames are the usable packets (see
     [`scan_pyav_packets`]), in presentation order."""
     start, end = clip_window if clip_window is not None else (0.0, math.inf)
-    origin, time_base = stream.start_time or 0, stream.time_base
+    origin, time_base, slack = stream.start_time or 0, stream.time_base, window_slack((start, end))
 
     def seconds(pts: int) -> float:
         return float((pts - origin) * time_base)
 
     def is_past_window(infos: list[PacketInfo]) -> bool:  # decoding times never decrease (checked below)
-        return infos[-1].dts is not None and seconds(infos[-1].dts) >= end - window_slack(clip_window)
+        return infos[-1].dts is not None and seconds(infos[-1].dts) >= end - slack
 
     target = start
     while True:
