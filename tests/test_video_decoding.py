@@ -16,7 +16,7 @@ from PIL import Image
 
 from tests.processing_helpers import bundled_clips, frame_indices_of, index_frame, write_index_video
 from tests.video_files import build_resolution_change, frame_index
-from viclip import video_decoding_viclip
+from viclip import video_decoding_viclip, video_frames_viclip
 from viclip.video_decoding_viclip import (
     available_video_backends,
     load_video,
@@ -149,7 +149,7 @@ def test_every_decoder_returns_frames_and_their_metadata(index_video, backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_sampler_that_asks_for_no_frame_reads_the_metadata_without_decoding(index_video, backend, monkeypatch):
-    monkeypatch.setattr(video_decoding_viclip, "pyav_frame_converter", converting_no_frame)
+    monkeypatch.setattr(video_frames_viclip, "pyav_frame_converter", converting_no_frame)
     frames, metadata = load_video(index_video, lambda metadata: [], backend=backend)
     assert frames.shape[0] == 0 and metadata.total_num_frames == 200
 
@@ -544,7 +544,7 @@ def test_torchcodec_refuses_a_stream_whose_resolution_changes_naming_the_file(tm
 
 def test_a_file_is_probed_once_while_it_is_unchanged(index_video):
     # every read of a path asks `probe_video` how to read the file: an epoch over the same files pays it once
-    probe_file = video_decoding_viclip._probe_file
+    probe_file = video_frames_viclip._probe_file
     probe_file.cache_clear()
     for backend in BACKENDS:
         for _ in range(2):

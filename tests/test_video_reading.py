@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from tests.processing_helpers import bundled_clips, write_index_video
-from viclip.video_decoding_viclip import PacketInfo, available_video_backends, sample_frame_indices
+from viclip.video_decoding_viclip import available_video_backends, sample_frame_indices
+from viclip.video_frames_viclip import PacketInfo
 from viclip_train.data import video_reading
 from viclip_train.data.video_reading import (
     count_video_frames,
@@ -45,7 +46,7 @@ def index_video(tmp_path_factory):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_count_and_duration_read_the_container_without_decoding(index_video, backend, monkeypatch):
-    monkeypatch.setattr("viclip.video_decoding_viclip.pyav_frame_converter", converting_no_frame)
+    monkeypatch.setattr("viclip.video_frames_viclip.pyav_frame_converter", converting_no_frame)
     assert count_video_frames(index_video, backend) == 200
     assert video_duration(index_video, backend) == pytest.approx(20.0)
 

@@ -26,16 +26,14 @@ import av
 import numpy as np
 from transformers.video_utils import VideoMetadata
 
-from viclip.video_decoding_viclip import (
-    VIDEO_DECODERS,
+from viclip.video_decoding_viclip import VIDEO_DECODERS, load_video, sample_frame_indices
+from viclip.video_frames_viclip import (
     PacketInfo,
     VideoDecodingError,
     finish,
-    load_video,
     open_pyav_with_layout,
     pyav_frame_converter,
     read_video_pyav,
-    sample_frame_indices,
     sampled_indices,
     scan_pyav_packets,
     scan_pyav_window,
