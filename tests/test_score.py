@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -166,3 +167,28 @@ def test_kill_9_during_scoring_then_rerun_gives_exactly_the_rows_of_an_uninterru
     assert list(resumed["row"]) == list(whole["row"]) == list(range(10))
     assert list(resumed["score"]) == list(whole["score"])
     assert finish_job(tmp_path / "killed").read == 10
+
+
+@pytest.mark.slow  # three interpreters (the launcher and two workers) start torch on 2 cores: about 30 s
+def test_two_gloo_processes_score_disjoint_chunks_and_give_the_rows_and_scores_of_one_process(
+    corpus, tiny_viclip_folder, tmp_path
+):
+    main(_command(corpus, tmp_path / "one", tiny_viclip_folder))
+    environment = {**os.environ, "PYTHONPATH": str(TESTS_DIR.parent), "OMP_NUM_THREADS": "1"}
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
+        "-m", "viclip_train.score", *_command(corpus, tmp_path / "two", tiny_viclip_folder),
+    ]  # fmt: skip
+    result = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    one, two = load_job_table(tmp_path / "one"), load_job_table(tmp_path / "two")
+    assert list(two["row"]) == list(one["row"]) == list(range(10))
+    np.testing.assert_allclose(two["score"], one["score"], rtol=0, atol=1e-6)
+    assert "10 of 10 rows read, 0 skipped" in result.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
