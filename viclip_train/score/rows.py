@@ -44,6 +44,12 @@ SOURCE_KINDS = ("annotation_file", "dataset", "shards", "video_dir")
 _VIDEO_FIELDS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".flv", ".mpg", ".mpeg")
 _PROMPT_INDEX = re.compile(r"-\d+$")
 
+
+def prompt_from_filename(name: str) -> str:
+    """A generated video's prompt as VBench reads it from the file name: the stem without a trailing `-<index>`."""
+    return _PROMPT_INDEX.sub("", Path(name).stem)
+
+
 CLIP_FEATURES = datasets.Features(
     {
         "video": datasets.Value("string"),
@@ -90,14 +96,15 @@ class ScoreRows:
         )
 
 
-def _clip_table(rows: dict[str, list]) -> datasets.Dataset:
+def clip_table(rows: dict[str, list]) -> datasets.Dataset:
+    """The normalised entries ([`CLIP_FEATURES`]) of `rows` (`video` and any others; those missing are `None`)."""
     count = len(rows["video"])
     filled = {name: rows.get(name, [None] * count) for name in CLIP_FEATURES}
     return datasets.Dataset.from_dict(filled, features=CLIP_FEATURES)
 
 
 def _from_annotations(table: datasets.Dataset, columns: datasets.Dataset, source: str, video_root) -> ScoreRows:
-    clips = _clip_table({name: table[name] for name in ("video", "caption", "start", "end")})
+    clips = clip_table({name: table[name] for name in ("video", "caption", "start", "end")})
     return ScoreRows(columns, clips, source, video_root)
 
 
@@ -135,7 +142,7 @@ def load_dataset_rows(
         if caption_column is not None and caption_column not in loaded.column_names:
             raise ValueError(f"{source} has no column {caption_column!r}; its columns are {loaded.column_names}.")
         captions = loaded[caption_column] if caption_column else [None] * len(loaded)
-        clips = _clip_table({"video": [None] * len(loaded), "caption": captions})
+        clips = clip_table({"video": [None] * len(loaded), "caption": captions})
         return ScoreRows(loaded, clips, source, video_root, video_feature=video_column)
     table = load_annotations(loaded, video_column=video_column, caption_column=caption_column)
     return _from_annotations(table, loaded, source, video_root)
@@ -145,9 +152,9 @@ def load_video_folder_rows(video_dir: str | os.PathLike, *, caption_from_filenam
     """The videos under a folder (sorted relative paths), with the file name as the caption when
     `caption_from_filename` (VBench's `<prompt>-<index>.mp4`: the prompt without `-<index>`)."""
     videos = list_videos(video_dir)
-    captions = [_PROMPT_INDEX.sub("", Path(video).stem) if caption_from_filename else None for video in videos]
+    captions = [prompt_from_filename(video) if caption_from_filename else None for video in videos]
     columns = datasets.Dataset.from_dict({"video": videos})
-    return ScoreRows(columns, _clip_table({"video": videos, "caption": captions}), str(video_dir), str(video_dir))
+    return ScoreRows(columns, clip_table({"video": videos, "caption": captions}), str(video_dir), str(video_dir))
 
 
 def load_shard_rows(shards: str | Sequence[str], *, caption_field: str = "caption") -> ScoreRows:
@@ -172,7 +179,7 @@ def load_shard_rows(shards: str | Sequence[str], *, caption_field: str = "captio
                     key, fields = parts[0], {}
                 fields[parts[1]] = member
     source = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more shards" if len(paths) > 3 else "")
-    return ScoreRows(datasets.Dataset.from_dict(columns), _clip_table(clips), source)
+    return ScoreRows(datasets.Dataset.from_dict(columns), clip_table(clips), source)
 
 
 def _add_shard_sample(tar, path, key, fields, columns, clips, caption_field) -> None:
@@ -264,9 +271,11 @@ __all__ = [
     "SOURCE_KINDS",
     "ScoreRowDataset",
     "ScoreRows",
+    "clip_table",
     "collate_rows",
     "load_annotation_rows",
     "load_dataset_rows",
     "load_shard_rows",
     "load_video_folder_rows",
+    "prompt_from_filename",
 ]
