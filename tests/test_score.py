@@ -31,6 +31,7 @@ from viclip_train.score import (
     run_score_job,
 )
 from viclip_train.score.command import main
+from viclip_train.score.vbench import main as vbench_main
 
 
 TESTS_DIR = Path(__file__).parent
@@ -192,3 +193,33 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def test_the_vbench_runner_finds_videos_as_vbench_does_and_writes_its_results_layout(
+    corpus, tiny_viclip_folder, tmp_path, capsys
+):
+    annotations = json.loads(corpus.annotation_file("train").read_text())[:3]
+    folder = tmp_path / "generated"
+    folder.mkdir()
+    for index, row in enumerate(annotations):
+        shutil.copy(corpus.root / row["video"], folder / f"{row['caption']}-{index}.mp4")
+    info = [
+        {"prompt_en": annotations[0]["caption"], "dimension": ["overall_consistency"]},
+        {"prompt_en": annotations[1]["caption"], "dimension": ["overall_consistency", "temporal_style"]},
+        {"prompt_en": annotations[2]["caption"], "dimension": ["temporal_style"]},
+    ]
+    (tmp_path / "info.json").write_text(json.dumps(info))
+
+    vbench_main([
+        "--model_name_or_path", str(tiny_viclip_folder), "--videos_path", str(folder), "--output_dir",
+        str(tmp_path / "out"), "--full_info_json", str(tmp_path / "info.json"), "--num_workers", "0",
+        "--device", "cpu", "--disable_tqdm",
+    ])  # fmt: skip
+
+    results = json.loads((tmp_path / "out" / "results_eval_results.json").read_text())
+    scores = {Path(v["video_path"]).name: v["video_results"] for d in results.values() for v in d[1]}
+    names = [f"{row['caption']}-{index}.mp4" for index, row in enumerate(annotations)]
+    assert [Path(v["video_path"]).name for v in results["overall_consistency"][1]] == names[:2]
+    assert [Path(v["video_path"]).name for v in results["temporal_style"][1]] == names[1:]
+    assert results["temporal_style"][0] == pytest.approx((scores[names[1]] + scores[names[2]]) / 2)
+    assert f"overall_consistency: {results['overall_consistency'][0]:.6f} (2 videos)" in capsys.readouterr().out
