@@ -25,6 +25,7 @@ fits; use it (or a little less) as --batch_size. Raise --num_workers until the p
 import logging
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import datasets
 import torch
@@ -35,6 +36,7 @@ from viclip.video_processing_viclip import PROTOCOLS, ViCLIPVideoProcessor
 from viclip_train.arguments import CommandHelpFormatter
 from viclip_train.data.clips import normalize_pixel_values
 from viclip_train.distributed import end_distributed_run
+from viclip_train.moments.index_videos import DTYPES
 from viclip_train.moments.search import load_viclip
 from viclip_train.score.job import TASKS, process_layout, run_score_job
 from viclip_train.score.rows import (
@@ -47,8 +49,6 @@ from viclip_train.score.rows import (
 
 
 logger = logging.getLogger(__name__)
-
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 @dataclass
@@ -193,19 +193,27 @@ def largest_batch_size(model: torch.nn.Module, video_processor, limit: int = 409
     return fits
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = HfArgumentParser(ScoreArguments, description=__doc__, formatter_class=CommandHelpFormatter)
-    (args,) = parser.parse_args_into_dataclasses(args=argv)
+def start_job_process(model_name_or_path: str, device: str | None, dtype: str) -> tuple[int, Any, Any, str]:
+    """Sets up one process of a job: logging, the process group under `torchrun` / `accelerate launch` (NCCL on
+    GPUs, gloo on the CPU), this process's device (its `LOCAL_RANK` GPU by default) and the model there. Returns
+    `(rank, model, processor, model_id)`, the model id being a local folder's absolute path (recorded in the output,
+    so that a search from any directory finds it)."""
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
     datasets.utils.logging.set_verbosity_warning()
     rank, world_size = process_layout()
-    device = args.device
     if world_size > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() and device != "cpu" else "gloo")
     if device is None and torch.cuda.is_available():
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
-    model_path = args.model_name_or_path
-    model, processor = load_viclip(model_path, device=device or "cpu", dtype=DTYPES[args.dtype])
+    model, processor = load_viclip(model_name_or_path, device=device or "cpu", dtype=DTYPES[dtype])
+    is_folder = os.path.isdir(model_name_or_path)
+    return rank, model, processor, os.path.abspath(model_name_or_path) if is_folder else model_name_or_path
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = HfArgumentParser(ScoreArguments, description=__doc__, formatter_class=CommandHelpFormatter)
+    (args,) = parser.parse_args_into_dataclasses(args=argv)
+    rank, model, processor, model_id = start_job_process(args.model_name_or_path, args.device, args.dtype)
     video_processor = protocol_video_processor(args.protocol, model, processor)
     if args.find_batch_size:
         if next(model.parameters()).device.type != "cuda":
@@ -220,8 +228,7 @@ def main(argv: list[str] | None = None) -> None:
         args.output_dir,
         task=args.task,
         video_processor=video_processor,
-        # a local folder is recorded by its absolute path, so that a search from any directory finds it
-        model_id=os.path.abspath(model_path) if os.path.isdir(model_path) else model_path,
+        model_id=model_id,
         protocol=args.protocol,
         embed_text=args.embed_text,
         normalize_captions=args.normalize_captions,
@@ -236,4 +243,4 @@ def main(argv: list[str] | None = None) -> None:
     end_distributed_run()
 
 
-__all__ = ["ScoreArguments", "load_rows", "main", "protocol_video_processor"]
+__all__ = ["ScoreArguments", "load_rows", "main", "protocol_video_processor", "start_job_process"]

@@ -116,6 +116,8 @@ class JobSummary:
     def lines(self) -> list[str]:
         """The summary as printed."""
         lines = [f"{self.task}: {self.read} of {self.rows} rows read, {self.skipped} skipped -> {self.output_dir}"]
+        if self.skipped:
+            lines.append(f"skipped rows, each with the reason: {Path(self.output_dir) / SKIPPED_ROWS_NAME}")
         if self.score:
             quantiles = ", ".join(f"{name}={value:.4f}" for name, value in self.score.items() if name.startswith("q"))
             score = self.score

@@ -27,15 +27,13 @@ from pathlib import Path
 
 import datasets
 import numpy as np
-import torch
-import torch.distributed as dist
 from transformers import HfArgumentParser
 
 from viclip_train.arguments import CommandHelpFormatter
 from viclip_train.distributed import end_distributed_run
-from viclip_train.moments.search import load_viclip
-from viclip_train.score.command import DTYPES, protocol_video_processor
-from viclip_train.score.job import load_job_table, process_layout, run_score_job
+from viclip_train.moments.index_videos import DTYPES
+from viclip_train.score.command import protocol_video_processor, start_job_process
+from viclip_train.score.job import load_job_table, run_score_job
 from viclip_train.score.rows import ScoreRows, clip_table, prompt_from_filename
 
 
@@ -118,24 +116,15 @@ class VBenchArguments:
 def main(argv: list[str] | None = None) -> None:
     parser = HfArgumentParser(VBenchArguments, description=__doc__, formatter_class=CommandHelpFormatter)
     (args,) = parser.parse_args_into_dataclasses(args=argv)
-    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
-    datasets.utils.logging.set_verbosity_warning()
-    rank, world_size = process_layout()
-    device = args.device
-    if world_size > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() and device != "cpu" else "gloo")
-    if device is None and torch.cuda.is_available():
-        device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
-    model, processor = load_viclip(args.model_name_or_path, device=device or "cpu", dtype=DTYPES[args.dtype])
+    rank, model, processor, model_id = start_job_process(args.model_name_or_path, args.device, args.dtype)
     listed = vbench_videos(args.videos_path, args.dimension, args.full_info_json)
-    model_path = args.model_name_or_path
     summary = run_score_job(
         vbench_rows(args.videos_path, listed),
         model,
         processor,
         Path(args.output_dir) / "scores",
         video_processor=protocol_video_processor("vbench", model, processor),
-        model_id=os.path.abspath(model_path) if os.path.isdir(model_path) else model_path,
+        model_id=model_id,
         protocol="vbench",
         batch_size=args.batch_size,
         num_workers=args.num_workers,
