@@ -131,12 +131,19 @@ def test_every_source_type_is_scored_or_embedded(corpus, tiny, tmp_path):
 
 def test_rerunning_with_other_settings_is_an_error_naming_the_setting(corpus, tiny, tmp_path):
     model, processor = tiny
-    rows = load_annotation_rows(corpus.annotation_file("train"), video_root=str(corpus.root))
+    shutil.copy(corpus.annotation_file("train"), tmp_path / "rows.json")
+    rows = load_annotation_rows(tmp_path / "rows.json", video_root=str(corpus.root))
     run_score_job(rows, model, processor, tmp_path / "out", num_workers=0, chunk_rows=4)
     with pytest.raises(ValueError, match="chunk_rows=4"):
         run_score_job(rows, model, processor, tmp_path / "out", num_workers=0, chunk_rows=5)
     summary = run_score_job(rows, model, processor, tmp_path / "out", num_workers=0, chunk_rows=4, batch_size=7)
     assert summary.rows_this_run == 0 and summary.read == 10  # done already: nothing scored twice
+    changed = json.loads(corpus.annotation_file("train").read_text())
+    changed[3]["caption"] = "another caption"
+    (tmp_path / "rows.json").write_text(json.dumps(changed))
+    changed_rows = load_annotation_rows(tmp_path / "rows.json", video_root=str(corpus.root))
+    with pytest.raises(ValueError, match="source_fingerprint"):
+        run_score_job(changed_rows, model, processor, tmp_path / "out", num_workers=0, chunk_rows=4)
 
 
 def _command(corpus, output_dir: Path, model_folder: Path, *extra: str) -> list[str]:
