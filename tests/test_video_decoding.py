@@ -252,7 +252,7 @@ def test_torchcodec_without_ffmpeg_is_refused_with_how_to_install_it(monkeypatch
 
 def test_unknown_backend_is_refused_naming_the_choices():
     with pytest.raises(ValueError, match="torchcodec"):
-        resolve_video_backend("opencv")
+        resolve_video_backend("ffmpeg")
 
 
 # --- clip windows: frames chosen by presentation timestamp -----------------------------------------------------------

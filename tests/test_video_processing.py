@@ -392,7 +392,7 @@ def test_save_and_load_keeps_settings_but_not_call_arguments(tmp_path):
     "settings, message",
     [
         ({"sampling": "uniform"}, "sampling"),
-        ({"video_backend": "opencv"}, "video_backend"),
+        ({"video_backend": "ffmpeg"}, "video_backend"),
         ({"decode_size": (0, 32)}, "decode_size"),
         ({"do_convert_rgb": False}, "RGB"),
         ({"rng": np.random.default_rng(0)}, "rng"),

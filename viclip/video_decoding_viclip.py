@@ -19,12 +19,13 @@ import math
 import numbers
 import os
 import re
+import tempfile
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from transformers.utils import is_av_available, is_decord_available, is_torchcodec_available, logging
+from transformers.utils import is_av_available, is_cv2_available, is_decord_available, is_torchcodec_available, logging
 from transformers.video_utils import VideoMetadata
 
 from .video_frames_viclip import (
@@ -38,6 +39,7 @@ from .video_frames_viclip import (
     sampled_indices,
     scan_pyav_window,
     short_error,
+    stack_decoded,
     video_metadata,
     window_frames,
 )
@@ -45,14 +47,17 @@ from .video_frames_viclip import (
 
 logger = logging.get_logger(__name__)
 
-SAMPLING_MODES = ("middle", "rand")
-# Backend -> (its package, whether transformers finds it installed), in order of preference.
+SAMPLING_MODES = ("middle", "rand", "stride")
+# Backend -> (its package, whether transformers finds it installed), in order of preference. OpenCV comes last: it
+# is never chosen automatically, only by name (InternVid's demo reads videos with it).
 BACKEND_PACKAGES = {
     "decord": ("decord", is_decord_available),
     "pyav": ("av", is_av_available),
     "torchcodec": ("torchcodec", is_torchcodec_available),
+    "opencv": ("opencv-python-headless", is_cv2_available),
 }
 VIDEO_BACKENDS = tuple(BACKEND_PACKAGES)
+AUTOMATIC_BACKENDS = ("decord", "pyav", "torchcodec")
 
 
 def rng_from_torch_seed() -> np.random.Generator:
@@ -65,12 +70,21 @@ def sample_frame_indices(
 ) -> np.ndarray:
     """The reference's segment sampling: `n = min(num_frames, num_video_frames)` segments cut at `linspace(0,
     num_video_frames, n + 1).astype(int)`; `"middle"` takes `(lo + hi) // 2` of each `[lo, hi]`, `"rand"` (with `rng`)
-    a uniform index in `[lo, hi)`, or `n` sorted distinct frames; padded with the last index to `num_frames` int64."""
+    a uniform index in `[lo, hi)`, or `n` sorted distinct frames; padded with the last index to `num_frames` int64.
+    `"stride"` is InternVid's demo instead: every `num_video_frames // num_frames`-th frame from the first, `num_frames`
+    of them (a video with fewer frames than that is an error, as in the demo)."""
     if sampling not in SAMPLING_MODES:
         raise ValueError(f"sampling must be one of {SAMPLING_MODES}, got {sampling!r}.")
     if int(num_frames) < 1 or int(num_video_frames) < 1:
         raise ValueError(f"Cannot sample {num_frames} frames from a video with {num_video_frames} frames.")
     num_video_frames, num_frames = int(num_video_frames), int(num_frames)
+    if sampling == "stride":
+        if num_video_frames < num_frames:
+            raise ValueError(
+                f"Stride sampling (InternVid's demo) takes {num_frames} frames {num_video_frames} // {num_frames} "
+                f"apart and needs at least {num_frames} frames; the video has {num_video_frames}."
+            )
+        return np.arange(num_frames, dtype=np.int64) * (num_video_frames // num_frames)
     num_segments = min(num_frames, num_video_frames)
     edges = np.linspace(0, num_video_frames, num_segments + 1).astype(int)
     low, high = edges[:-1], edges[1:] - 1
@@ -97,16 +111,18 @@ def _backend_problem(backend: str) -> str | None:
 
 
 def available_video_backends() -> list[str]:
-    """The decoders that can be used here, in order of preference: decord, PyAV, torchcodec."""
-    return [backend for backend in VIDEO_BACKENDS if _backend_problem(backend) is None]
+    """The general decoders (clip windows, decode sizes) that can be used here, in order of preference: decord, PyAV,
+    torchcodec. OpenCV's, for InternVid's demo protocol alone, is not among them."""
+    return [backend for backend in AUTOMATIC_BACKENDS if _backend_problem(backend) is None]
 
 
 def resolve_video_backend(backend: str | None = None, *, for_training: bool = False) -> str:
     """`backend` after checking it can be used, or the preferred available one: decord (the reference's reader),
-    PyAV, torchcodec; PyAV first for training clips (decord and PyAV give identical full-resolution frames)."""
+    PyAV, torchcodec; PyAV first for training clips (decord and PyAV give identical full-resolution frames). OpenCV
+    only by name."""
     if backend is not None and backend not in VIDEO_BACKENDS:
         raise ValueError(f"video backend must be one of {VIDEO_BACKENDS} (or None for automatic), got {backend!r}.")
-    candidates = [backend] if backend else ("pyav", "decord", "torchcodec") if for_training else VIDEO_BACKENDS
+    candidates = [backend] if backend else ("pyav", "decord", "torchcodec") if for_training else AUTOMATIC_BACKENDS
     problems = [_backend_problem(candidate) for candidate in candidates]
     if None not in problems:
         raise ImportError(f"Cannot decode videos: {problems[0] if backend else 'install decord or PyAV (av)'}.")
@@ -294,7 +310,50 @@ def read_video_torchcodec(video: Any, sample_indices_fn: Callable, *, clip_windo
     return finish(None if frames is None else frames.numpy(), metadata, indices)
 
 
-VIDEO_DECODERS = {"decord": read_video_decord, "pyav": read_video_pyav, "torchcodec": read_video_torchcodec}
+def read_video_opencv(video: Any, sample_indices_fn: Callable, *, clip_window=None, decode_size=None):
+    """The sampled frames, by OpenCV's `VideoCapture` (its own FFmpeg build and YUV-to-BGR conversion, returned as
+    RGB), of an absolute path or a file's bytes (written to a temporary file: OpenCV opens files by name). As InternVid's
+    demo reads videos: the frame count is the number of frames `VideoCapture.read` returns, so every frame is grabbed
+    once to count them, then again up to the last sampled one. Whole videos at their size only: no clip window or
+    decode size."""
+    if clip_window is not None or decode_size is not None:
+        raise ValueError("The opencv backend reads whole videos at their size: read clip windows with decord or PyAV.")
+    cv2 = importlib.import_module("cv2")
+    if not isinstance(video, str):
+        with tempfile.NamedTemporaryFile(suffix=".video") as file:
+            file.write(video)
+            file.flush()
+            return read_video_opencv(file.name, sample_indices_fn)
+    capture, num_frames = cv2.VideoCapture(video), 0
+    try:
+        if not capture.isOpened():
+            raise VideoDecodingError(f"OpenCV could not open the video file {video}.")
+        fps = capture.get(cv2.CAP_PROP_FPS) or None
+        while capture.grab():
+            num_frames += 1
+    finally:
+        capture.release()
+    metadata = video_metadata(num_frames, fps, "opencv")
+    indices, decoded = sampled_indices(sample_indices_fn, metadata, video), {}
+    wanted, capture = set(indices.tolist()), cv2.VideoCapture(video)
+    try:
+        for index in range(int(indices.max()) + 1 if len(indices) else 0):
+            if not capture.grab():
+                break
+            if index in wanted and (retrieved := capture.retrieve())[0]:
+                decoded[index] = retrieved[1][:, :, ::-1]  # BGR to RGB
+    finally:
+        capture.release()
+    frames = stack_decoded(decoded, indices, num_frames, video) if len(indices) else None
+    return finish(frames, metadata, indices)
+
+
+VIDEO_DECODERS = {
+    "decord": read_video_decord,
+    "pyav": read_video_pyav,
+    "torchcodec": read_video_torchcodec,
+    "opencv": read_video_opencv,
+}
 
 
 _BACKEND_PROBLEMS = {"decord": decord_problem, "torchcodec": torchcodec_problem}

@@ -1,6 +1,7 @@
 # Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
 """ViCLIP's video processor: a `BaseVideoProcessor` with the reference's sampling, resize and training augmentation."""
 
+import importlib
 from typing import Any, Literal
 
 import numpy as np
@@ -13,6 +14,8 @@ from transformers.image_processing_utils import BatchFeature
 from transformers.image_utils import (
     IMAGENET_DEFAULT_MEAN,
     IMAGENET_DEFAULT_STD,
+    OPENAI_CLIP_MEAN,
+    OPENAI_CLIP_STD,
     ChannelDimension,
     PILImageResampling,
     SizeDict,
@@ -20,7 +23,7 @@ from transformers.image_utils import (
     pil_torch_interpolation_mapping,
 )
 from transformers.processing_utils import Unpack, VideosKwargs
-from transformers.utils import logging
+from transformers.utils import is_cv2_available, logging
 from transformers.video_processing_utils import BaseVideoProcessor
 from transformers.video_utils import VideoMetadata, is_valid_video, make_batched_metadata, make_batched_videos
 
@@ -38,6 +41,36 @@ logger = logging.get_logger(__name__)
 
 TRAIN_CROP_SCALE, TRAIN_CROP_RATIO, TRAIN_FLIP_PROBABILITY = (0.5, 1.0), (3.0 / 4.0, 4.0 / 3.0), 0.5
 
+PROTOCOLS: dict[str, dict[str, Any]] = {
+    # the reference's evaluation transform: this processor's defaults
+    "reference": {},
+    # VBench's overall_consistency and temporal_style (vbench/utils.py: read_frames_decord_by_fps, get_frame_indices
+    # "middle", clip_transform): decord, 8 segment middles, the short side resized to 224 bicubic on uint8 WITHOUT
+    # antialiasing (the torchvision releases VBench ran with), centre crop 224, x / 255, CLIP's mean and std
+    "vbench": {
+        "video_backend": "decord",
+        "sampling": "middle",
+        "size": {"shortest_edge": 224},
+        "do_center_crop": True,
+        "crop_size": {"height": 224, "width": 224},
+        "resample": PILImageResampling.BICUBIC,
+        "antialias": False,
+        "image_mean": OPENAI_CLIP_MEAN,
+        "image_std": OPENAI_CLIP_STD,
+    },
+    # InternVid's demo (`frames2tensor`): every frame read with OpenCV, frames `[::len // 8][:8]`, `cv2.resize` to
+    # 224x224 (bilinear), ImageNet mean and std
+    "internvid_demo": {
+        "video_backend": "opencv",
+        "sampling": "stride",
+        "size": {"height": 224, "width": 224},
+        "resample": PILImageResampling.BILINEAR,
+        "antialias": False,
+        "resize_backend": "opencv",
+    },
+}
+"""Named evaluation protocols: settings of [`ViCLIPVideoProcessor`] ([`ViCLIPVideoProcessor.from_protocol`])."""
+
 
 def resample_to_interpolation(resample: Any) -> InterpolationMode:
     """A `PILImageResampling` (or its int value, or an `InterpolationMode`) as torchvision's `InterpolationMode`."""
@@ -46,22 +79,27 @@ def resample_to_interpolation(resample: Any) -> InterpolationMode:
 
 class ViCLIPVideoProcessorKwargs(VideosKwargs, total=False):
     r"""
-    sampling (`str`): `"middle"` (reference evaluation) or `"rand"` (reference training) segment sampling.
+    sampling (`str`): `"middle"` (reference evaluation) or `"rand"` (reference training) segment sampling, or
+        `"stride"` (InternVid's demo: every `len // num_frames`-th frame from the first).
     clip_windows (`(float, float)` or a list of them): `(start, end)` seconds of each file: frames shown in it only.
-    video_backend (`str`): `"decord"`, `"pyav"` or `"torchcodec"`; by default decord, else PyAV.
+    video_backend (`str`): `"decord"`, `"pyav"`, `"torchcodec"` or `"opencv"`; by default decord, else PyAV.
     decode_size (`(int, int)`): `(height, width)` to decode files at; unset keeps the reference's numerics.
     do_train_augmentation (`bool`): the reference training transform instead of the resize: RandomResizedCrop to
         `size` (scale 0.5-1, ratio 3/4-4/3, bicubic), then a flip with probability 0.5 (`do_train_flip`).
     rng (`np.random.Generator`): randomness of sampling and augmentation; by default seeded from torch.
+    antialias (`bool`): antialiasing of the evaluation resize (the reference's: on; VBench's torchvision: off).
+    resize_backend (`str`): `"torchvision"` (default) or `"opencv"` (`cv2.resize`, InternVid's demo; uint8 frames).
     """
 
-    sampling: Literal["middle", "rand"] | None
+    sampling: Literal["middle", "rand", "stride"] | None
     clip_windows: tuple | list | None
-    video_backend: Literal["decord", "pyav", "torchcodec"] | None
+    video_backend: Literal["decord", "pyav", "torchcodec", "opencv"] | None
     decode_size: dict[str, int] | tuple[int, int] | list[int] | None
     do_train_augmentation: bool | None
     do_train_flip: bool | None
     rng: np.random.Generator | None
+    antialias: bool | None
+    resize_backend: Literal["torchvision", "opencv"] | None
 
 
 class ViCLIPVideoProcessor(BaseVideoProcessor):
@@ -92,6 +130,8 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
     decode_size = None
     do_train_augmentation = False
     do_train_flip = True
+    antialias = True
+    resize_backend = "torchvision"
     valid_kwargs = ViCLIPVideoProcessorKwargs
     model_input_names = ["pixel_values"]
     _call_only_kwargs = ("clip_windows", "rng", "video_metadata", "device", "return_tensors")
@@ -107,6 +147,38 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
         super().__init__(**kwargs)
         if kwargs.get("fps") is not None and kwargs.get("num_frames") is None:
             self.num_frames = None  # `fps` replaces the default frame count
+
+    @classmethod
+    def from_protocol(
+        cls, protocol: str, *, num_frames: int = 8, image_size: int = 224, **kwargs
+    ) -> "ViCLIPVideoProcessor":
+        """
+        The processor of a named evaluation protocol ([`PROTOCOLS`]): `"reference"` (the reference's evaluation
+        transform), `"vbench"` (VBench's `overall_consistency` and `temporal_style`) or `"internvid_demo"` (InternVid's
+        demo). `num_frames` and `image_size` are the model's (8 and 224 for every released ViCLIP, as the protocols
+        have them); `kwargs` override other settings.
+
+        InternVid's demo reads frames and resizes them with OpenCV (`pip install opencv-python-headless`). Without it,
+        frames are read with decord or PyAV (FFmpeg's YUV-to-RGB conversion instead of OpenCV's: pixel values may
+        differ by a few levels) and resized by torchvision's bilinear kernel without antialiasing (which differs from
+        OpenCV's fixed-point bilinear by rounding, at most 1 level), with a warning.
+        """
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"Unknown protocol {protocol!r}; the protocols are {sorted(PROTOCOLS)}.")
+        settings = {**PROTOCOLS[protocol], "num_frames": num_frames}
+        for name in ("size", "crop_size"):
+            if name in settings:
+                settings[name] = {key: image_size for key in settings[name]}
+        if protocol == "reference":
+            settings["size"] = {"height": image_size, "width": image_size}
+        if settings.get("resize_backend") == "opencv" and not is_cv2_available():
+            logger.warning(
+                f"The {protocol} protocol reads and resizes frames with OpenCV, which is not installed (pip install "
+                "opencv-python-headless): using decord/PyAV and torchvision's bilinear resize, whose pixel values may "
+                "differ from OpenCV's by a few levels."
+            )
+            settings.update(video_backend=None, resize_backend="torchvision")
+        return cls(**{**settings, **kwargs})
 
     def to_dict(self) -> dict[str, Any]:
         """The saved configuration, without per-call arguments."""
@@ -171,14 +243,25 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
             prepared[-1] = _checked_frames(prepared[-1], f"videos[{position}]")
         return prepared
 
-    def resize(self, video: torch.Tensor, size: SizeDict, resample: Any = None, antialias: bool = True, **kwargs):
-        """Resized by torchvision's v1 kernel: on uint8, float then rounded, as the reference (v2 differs by 3/255)."""
+    def resize(
+        self, video: torch.Tensor, size: SizeDict, resample: Any = None, antialias: bool | None = None, **kwargs
+    ):
+        """Resized by torchvision's v1 kernel: on uint8, float then rounded, as the reference (v2 differs by 3/255); or,
+        with `resize_backend="opencv"`, by `cv2.resize` (uint8 frames, to a height and width)."""
+        antialias = self.antialias if antialias is None else antialias
+        if self.resize_backend == "opencv" and size.height and size.width:
+            return _resize_with_opencv(video, size, resample)
         if not (size.height and size.width) and not (size.shortest_edge and not size.longest_edge):
             return super().resize(video, size, resample, antialias)
         new_size = [size.height, size.width] if size.height and size.width else size.shortest_edge
         frames = video.reshape(-1, *video.shape[-3:])
         frames = tv_functional.resize(frames, new_size, resample_to_interpolation(resample), antialias=antialias)
         return frames.reshape(*video.shape[:-2], *frames.shape[-2:])
+
+    def center_crop(self, video: torch.Tensor, size: SizeDict, **kwargs) -> torch.Tensor:
+        """torchvision's `CenterCrop` of `[..., C, H, W]` frames (the offset `round((H - h) / 2)`, as VBench crops;
+        transformers' own floors it, one pixel apart when the margin is odd)."""
+        return tv_functional.center_crop(video, [size.height, size.width])
 
     def rescale_and_normalize(self, images, do_rescale, rescale_factor, do_normalize, image_mean, image_std):
         """The reference's arithmetic in float32: `x / 255` (`x * (1 / 255)` can differ), then `(x - mean) / std`."""
@@ -280,6 +363,21 @@ def _clip_window_per_video(clip_windows: Any, videos: list[Any]) -> list[tuple[f
     return windows
 
 
+def _resize_with_opencv(video: torch.Tensor, size: SizeDict, resample: Any) -> torch.Tensor:
+    """uint8 frames `[..., 3, H, W]` resized one by one by `cv2.resize` (as InternVid's demo does) to `size`."""
+    if video.dtype != torch.uint8:
+        raise ValueError(f"resize_backend='opencv' resizes uint8 frames, got {video.dtype}: decode the video here.")
+    cv2 = importlib.import_module("cv2")  # optional (InternVid's demo protocol), so not a remote-code requirement
+    flags = {InterpolationMode.BILINEAR: cv2.INTER_LINEAR, InterpolationMode.BICUBIC: cv2.INTER_CUBIC}
+    interpolation = flags[resample_to_interpolation(resample)]
+    frames = video.reshape(-1, *video.shape[-3:]).permute(0, 2, 3, 1).cpu().numpy()
+    resized = [
+        cv2.resize(np.ascontiguousarray(f), (size.width, size.height), interpolation=interpolation) for f in frames
+    ]
+    resized = torch.from_numpy(np.stack(resized)).permute(0, 3, 1, 2).to(video.device)
+    return resized.reshape(*video.shape[:-2], size.height, size.width)
+
+
 def train_crop_and_flip(height: int, width: int, rng: np.random.Generator, flip: bool = True) -> tuple[list, bool]:
     """The reference's training crop box (torchvision's RandomResizedCrop, one for all frames) and flip, from `rng`."""
     with torch.random.fork_rng(devices=[]):
@@ -289,4 +387,10 @@ def train_crop_and_flip(height: int, width: int, rng: np.random.Generator, flip:
     return box, bool(rng.random() < TRAIN_FLIP_PROBABILITY) and flip
 
 
-__all__ = ["ViCLIPVideoProcessor", "ViCLIPVideoProcessorKwargs", "resample_to_interpolation", "train_crop_and_flip"]
+__all__ = [
+    "PROTOCOLS",
+    "ViCLIPVideoProcessor",
+    "ViCLIPVideoProcessorKwargs",
+    "resample_to_interpolation",
+    "train_crop_and_flip",
+]
