@@ -423,4 +423,36 @@ VICLIP_PRESETS: dict[str, dict] = {
 PRESET_ALIASES = {"b16": "viclip-b16", "l14": "viclip-l14", "vit-b/16": "viclip-b16", "vit-l/14": "viclip-l14"}
 
 
-__all__ = ["ViCLIPConfig", "ViCLIPTextConfig", "ViCLIPVisionConfig", "VICLIP_PRESETS"]
+_CONFIG_SIZES = {
+    "vision_config": ("hidden_size", "num_channels", "patch_size", "image_size", "num_frames", "intermediate_size"),
+    "text_config": ("hidden_size", "vocab_size", "max_position_embeddings", "intermediate_size"),
+}
+
+
+def shape_mismatch_message(config: PreTrainedConfig, source: Any, mismatched: set) -> str:
+    """What to tell a user whose weights do not have the shapes `config` (a ViCLIP or tower config) gives: the tensors
+    `(key, saved shape, built shape)`, both shapes, and the config fields that set them."""
+    mismatched = sorted(mismatched)
+    shown = "; ".join(f"{key}: weights {list(saved)}, config {list(built)}" for key, saved, built in mismatched[:4])
+    dual = hasattr(config, "vision_config")
+    towers = set()
+    for key, *_ in mismatched:
+        if not dual:  # a tower model: every tensor is the tower's
+            towers.add(config.base_config_key)
+        elif key.startswith(("vision_model.", "visual_projection.", "text_model.", "text_projection.")):
+            towers.add("text_config" if key.startswith("text") else "vision_config")
+    described = []
+    for tower in sorted(towers):
+        tower_config = getattr(config, tower) if dual else config
+        fields = ", ".join(f"{name} {getattr(tower_config, name)}" for name in _CONFIG_SIZES[tower])
+        described.append(f"{tower}: {fields}")
+    config = f" ({'; '.join(described)})" if described else ""
+    return (
+        f"{source}: {len(mismatched)} tensor(s) of the weights do not have the shapes config.json gives them ({shown}"
+        f"{'; ...' if len(mismatched) > 4 else ''}). The config{config} does not describe these weights: it was edited "
+        "or belongs to another model. Restore the folder's config.json (download the model again, or save it again "
+        "with `save_pretrained`); `ignore_mismatched_sizes=True` initialises those tensors randomly instead."
+    )
+
+
+__all__ = ["shape_mismatch_message", "ViCLIPConfig", "ViCLIPTextConfig", "ViCLIPVisionConfig", "VICLIP_PRESETS"]

@@ -25,7 +25,7 @@ from transformers.utils import ModelOutput, TransformersKwargs, logging
 from transformers.utils.generic import can_return_tuple
 from transformers.utils.output_capturing import capture_outputs
 
-from .configuration_viclip import ViCLIPConfig, ViCLIPTextConfig, ViCLIPVisionConfig
+from .configuration_viclip import ViCLIPConfig, ViCLIPTextConfig, ViCLIPVisionConfig, shape_mismatch_message
 from .losses import viclip_contrastive_loss
 
 
@@ -430,7 +430,7 @@ class ViCLIPPreTrainedModel(PreTrainedModel):
             if load_config.ignore_mismatched_sizes or not loading_info.mismatched_keys:
                 raise
             source = load_config.pretrained_model_name_or_path
-            raise ValueError(_shape_mismatch_message(model, source, loading_info.mismatched_keys)) from error
+            raise ValueError(shape_mismatch_message(model.config, source, loading_info.mismatched_keys)) from error
 
     def _init_weights(self, module: nn.Module) -> None:
         """
@@ -468,38 +468,6 @@ class ViCLIPPreTrainedModel(PreTrainedModel):
                 if parameter.ndim < 2 or is_table:
                     exempt.add(name)
         return exempt
-
-
-_CONFIG_SIZES = {
-    "vision_config": ("hidden_size", "num_channels", "patch_size", "image_size", "num_frames", "intermediate_size"),
-    "text_config": ("hidden_size", "vocab_size", "max_position_embeddings", "intermediate_size"),
-}
-
-
-def _shape_mismatch_message(model: PreTrainedModel, source: Any, mismatched: set) -> str:
-    """What to tell a user whose weights do not have the shapes the config gives: the tensors, both shapes, and the
-    config fields that set them."""
-    mismatched = sorted(mismatched)
-    shown = "; ".join(f"{key}: weights {list(saved)}, config {list(built)}" for key, saved, built in mismatched[:4])
-    dual = hasattr(model.config, "vision_config")
-    towers = set()
-    for key, *_ in mismatched:
-        if not dual:  # a tower model: every tensor is the tower's
-            towers.add(model.config.base_config_key)
-        elif key.startswith(("vision_model.", "visual_projection.", "text_model.", "text_projection.")):
-            towers.add("text_config" if key.startswith("text") else "vision_config")
-    described = []
-    for tower in sorted(towers):
-        tower_config = getattr(model.config, tower) if dual else model.config
-        fields = ", ".join(f"{name} {getattr(tower_config, name)}" for name in _CONFIG_SIZES[tower])
-        described.append(f"{tower}: {fields}")
-    config = f" ({'; '.join(described)})" if described else ""
-    return (
-        f"{source}: {len(mismatched)} tensor(s) of the weights do not have the shapes config.json gives them ({shown}"
-        f"{'; ...' if len(mismatched) > 4 else ''}). The config{config} does not describe these weights: it was edited "
-        "or belongs to another model. Restore the folder's config.json (download the model again, or save it again "
-        "with `save_pretrained`); `ignore_mismatched_sizes=True` initialises those tensors randomly instead."
-    )
 
 
 def _as_video_batch(pixel_values: torch.Tensor | None) -> torch.Tensor:

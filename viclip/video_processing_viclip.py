@@ -1,7 +1,6 @@
 # Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
 """ViCLIP's video processor: a `BaseVideoProcessor` with the reference's sampling, resize and training augmentation."""
 
-import importlib
 from typing import Any, Literal
 
 import numpy as np
@@ -14,8 +13,6 @@ from transformers.image_processing_utils import BatchFeature
 from transformers.image_utils import (
     IMAGENET_DEFAULT_MEAN,
     IMAGENET_DEFAULT_STD,
-    OPENAI_CLIP_MEAN,
-    OPENAI_CLIP_STD,
     ChannelDimension,
     PILImageResampling,
     SizeDict,
@@ -23,53 +20,24 @@ from transformers.image_utils import (
     pil_torch_interpolation_mapping,
 )
 from transformers.processing_utils import Unpack, VideosKwargs
-from transformers.utils import is_cv2_available, logging
+from transformers.utils import logging
 from transformers.video_processing_utils import BaseVideoProcessor
-from transformers.video_utils import VideoMetadata, is_valid_video, make_batched_metadata, make_batched_videos
+from transformers.video_utils import VideoMetadata, make_batched_metadata
 
 from .video_decoding_viclip import (
-    check_clip_window,
     check_decode_size,
     is_video_source,
     load_video,
     rng_from_torch_seed,
     sample_frame_indices,
 )
+from .video_inputs_viclip import batch_of_videos, checked_frames, clip_window_per_video
+from .video_protocols_viclip import protocol_settings, resize_with_opencv
 
 
 logger = logging.get_logger(__name__)
 
 TRAIN_CROP_SCALE, TRAIN_CROP_RATIO, TRAIN_FLIP_PROBABILITY = (0.5, 1.0), (3.0 / 4.0, 4.0 / 3.0), 0.5
-
-PROTOCOLS: dict[str, dict[str, Any]] = {
-    # the reference's evaluation transform: this processor's defaults
-    "reference": {},
-    # VBench's overall_consistency and temporal_style (vbench/utils.py: read_frames_decord_by_fps, get_frame_indices
-    # "middle", clip_transform): decord, 8 segment middles, the short side resized to 224 bicubic on uint8 WITHOUT
-    # antialiasing (the torchvision releases VBench ran with), centre crop 224, x / 255, CLIP's mean and std
-    "vbench": {
-        "video_backend": "decord",
-        "sampling": "middle",
-        "size": {"shortest_edge": 224},
-        "do_center_crop": True,
-        "crop_size": {"height": 224, "width": 224},
-        "resample": PILImageResampling.BICUBIC,
-        "antialias": False,
-        "image_mean": OPENAI_CLIP_MEAN,
-        "image_std": OPENAI_CLIP_STD,
-    },
-    # InternVid's demo (`frames2tensor`): every frame read with OpenCV, frames `[::len // 8][:8]`, `cv2.resize` to
-    # 224x224 (bilinear), ImageNet mean and std
-    "internvid_demo": {
-        "video_backend": "opencv",
-        "sampling": "stride",
-        "size": {"height": 224, "width": 224},
-        "resample": PILImageResampling.BILINEAR,
-        "antialias": False,
-        "resize_backend": "opencv",
-    },
-}
-"""Named evaluation protocols: settings of [`ViCLIPVideoProcessor`] ([`ViCLIPVideoProcessor.from_protocol`])."""
 
 
 def resample_to_interpolation(resample: Any) -> InterpolationMode:
@@ -149,36 +117,12 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
             self.num_frames = None  # `fps` replaces the default frame count
 
     @classmethod
-    def from_protocol(
-        cls, protocol: str, *, num_frames: int = 8, image_size: int = 224, **kwargs
-    ) -> "ViCLIPVideoProcessor":
-        """
-        The processor of a named evaluation protocol ([`PROTOCOLS`]): `"reference"` (the reference's evaluation
+    def from_protocol(cls, protocol: str, *, num_frames: int = 8, image_size: int = 224, **kwargs):
+        """The processor of a named evaluation protocol ([`PROTOCOLS`]): `"reference"` (the reference's evaluation
         transform), `"vbench"` (VBench's `overall_consistency` and `temporal_style`) or `"internvid_demo"` (InternVid's
-        demo). `num_frames` and `image_size` are the model's (8 and 224 for every released ViCLIP, as the protocols
-        have them); `kwargs` override other settings.
-
-        InternVid's demo reads frames and resizes them with OpenCV (`pip install opencv-python-headless`). Without it,
-        frames are read with decord or PyAV (FFmpeg's YUV-to-RGB conversion instead of OpenCV's: pixel values may
-        differ by a few levels) and resized by torchvision's bilinear kernel without antialiasing (which differs from
-        OpenCV's fixed-point bilinear by rounding, at most 1 level), with a warning.
-        """
-        if protocol not in PROTOCOLS:
-            raise ValueError(f"Unknown protocol {protocol!r}; the protocols are {sorted(PROTOCOLS)}.")
-        settings = {**PROTOCOLS[protocol], "num_frames": num_frames}
-        for name in ("size", "crop_size"):
-            if name in settings:
-                settings[name] = {key: image_size for key in settings[name]}
-        if protocol == "reference":
-            settings["size"] = {"height": image_size, "width": image_size}
-        if settings.get("resize_backend") == "opencv" and not is_cv2_available():
-            logger.warning(
-                f"The {protocol} protocol reads and resizes frames with OpenCV, which is not installed (pip install "
-                "opencv-python-headless): using decord/PyAV and torchvision's bilinear resize, whose pixel values may "
-                "differ from OpenCV's by a few levels."
-            )
-            settings.update(video_backend=None, resize_backend="torchvision")
-        return cls(**{**settings, **kwargs})
+        demo; see [`protocol_settings`] for its OpenCV). `num_frames` and `image_size` are the model's (8 and 224 for
+        every released ViCLIP, as the protocols have them); `kwargs` override other settings."""
+        return cls(**{**protocol_settings(protocol, num_frames, image_size), **kwargs})
 
     def to_dict(self) -> dict[str, Any]:
         """The saved configuration, without per-call arguments."""
@@ -209,8 +153,8 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
     def _decode_and_sample_videos(self, videos, video_metadata, do_sample_frames=None, sample_indices_fn=None):
         """Decodes the sampled frames of video files as `[T, 3, H, W]` uint8 with the call's `clip_windows`,
         `video_backend` and `decode_size` (keywords of the sampler) and samples the others; returns them, and metadata."""
-        videos, call = _batch_of_videos(videos), getattr(sample_indices_fn, "keywords", {})
-        windows = _clip_window_per_video(call.get("clip_windows"), videos)
+        videos, call = batch_of_videos(videos), getattr(sample_indices_fn, "keywords", {})
+        windows = clip_window_per_video(call.get("clip_windows"), videos)
         backend, decode_size = (call.get(name, getattr(self, name)) for name in ("video_backend", "decode_size"))
         given = [None] * len(videos) if video_metadata is None else make_batched_metadata(videos, video_metadata)
         sample_indices_fn = sample_indices_fn or (lambda metadata, **kwargs: np.arange(metadata.total_num_frames))
@@ -240,17 +184,15 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
             if ChannelDimension(layout) == ChannelDimension.LAST:
                 video, layout = torch.as_tensor(video).permute(0, 3, 1, 2), ChannelDimension.FIRST
             prepared += super()._prepare_input_videos([video], do_convert_rgb, layout, device)
-            prepared[-1] = _checked_frames(prepared[-1], f"videos[{position}]")
+            prepared[-1] = checked_frames(prepared[-1], f"videos[{position}]")
         return prepared
 
-    def resize(
-        self, video: torch.Tensor, size: SizeDict, resample: Any = None, antialias: bool | None = None, **kwargs
-    ):
+    def resize(self, video: torch.Tensor, size: SizeDict, resample=None, antialias: bool | None = None, **kwargs):
         """Resized by torchvision's v1 kernel: on uint8, float then rounded, as the reference (v2 differs by 3/255); or,
         with `resize_backend="opencv"`, by `cv2.resize` (uint8 frames, to a height and width)."""
         antialias = self.antialias if antialias is None else antialias
         if self.resize_backend == "opencv" and size.height and size.width:
-            return _resize_with_opencv(video, size, resample)
+            return resize_with_opencv(video, size, resample_to_interpolation(resample))
         if not (size.height and size.width) and not (size.shortest_edge and not size.longest_edge):
             return super().resize(video, size, resample, antialias)
         new_size = [size.height, size.width] if size.height and size.width else size.shortest_edge
@@ -295,89 +237,6 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
         return BatchFeature({"pixel_values": pixel_values}, tensor_type=return_tensors)
 
 
-def _batch_of_videos(videos: Any) -> list[Any]:
-    """The videos of a call, one entry each: files as they are, the rest as transformers' `make_batched_videos` has it."""
-    if is_video_source(videos):
-        return [videos]
-    if not isinstance(videos, (list, tuple)) or is_valid_video(_with_channel_axis(videos)):
-        return make_batched_videos(_with_channel_axis(videos))
-    batch = []
-    for position, video in enumerate(videos):
-        try:
-            batch += [video] if is_video_source(video) else make_batched_videos(_with_channel_axis(video))
-        except ValueError as error:
-            raise TypeError(f"videos[{position}] is a {type(video).__name__}: not a video, array or frames") from error
-    return batch
-
-
-def _checked_frames(video: torch.Tensor, name: str) -> torch.Tensor:
-    """Frames `[T, C, H, W]`, integers as uint8 (resized as the reference resizes uint8). Refuses frames that cannot be
-    an image's values: none, empty, bool, integers outside 0-255 or non-finite floats (normalising them would give
-    numbers that look valid)."""
-    if video.numel() == 0:
-        raise ValueError(
-            f"{name} has shape {tuple(video.shape)} (frames, channels, height, width): a video needs at least one frame "
-            "of at least one pixel."
-        )
-    if video.dtype == torch.bool:
-        raise ValueError(f"{name} holds bool frames (a mask, not an image): give uint8 frames (0-255) or floats.")
-    if not video.is_floating_point() and video.dtype != torch.uint8:
-        low, high = int(video.min()), int(video.max())
-        if low < 0 or high > 255:
-            raise ValueError(
-                f"{name} is {video.dtype} with values from {low} to {high}, outside 0-255: give uint8 frames (0-255), "
-                "or convert them yourself (e.g. 16-bit frames: `(frames >> 8).astype(np.uint8)`)."
-            )
-        return video.to(torch.uint8)
-    if video.is_floating_point() and not bool(torch.isfinite(video).all()):
-        count = int((~torch.isfinite(video)).sum())
-        raise ValueError(
-            f"{name} has {count} NaN or infinite values of {video.numel()}: frames must be finite numbers."
-        )
-    return video
-
-
-def _with_channel_axis(video: Any) -> Any:
-    """Grayscale frames without a channel axis (`[H, W]` each) with one."""
-    is_grayscale = isinstance(video, (list, tuple)) and video and all(getattr(f, "ndim", 0) == 2 for f in video)
-    return [f[..., None] for f in video] if is_grayscale else video
-
-
-def _clip_window_per_video(clip_windows: Any, videos: list[Any]) -> list[tuple[float, float] | None]:
-    """`clip_windows` (one pair for all the videos, or one per video: pairs or None) as one checked window per video."""
-    if clip_windows is None:
-        return [None] * len(videos)
-    per_video = isinstance(clip_windows, (list, tuple)) and all(
-        window is None or isinstance(window, (list, tuple, np.ndarray)) for window in clip_windows
-    )
-    windows = list(clip_windows) if per_video else [clip_windows] * len(videos)
-    if len(windows) != len(videos):
-        raise ValueError(f"clip_windows has {len(windows)} windows for {len(videos)} videos; give one per video.")
-    for position, window in enumerate(windows):
-        try:
-            windows[position] = check_clip_window(window)
-        except ValueError as error:
-            raise ValueError(f"clip_windows{f'[{position}]' if per_video else ''}: {error}") from None
-    if misplaced := [i for i, (v, w) in enumerate(zip(videos, windows, strict=True)) if w and not is_video_source(v)]:
-        raise ValueError(f"clip_windows{misplaced} are set for videos that are not video files (arrays, frames).")
-    return windows
-
-
-def _resize_with_opencv(video: torch.Tensor, size: SizeDict, resample: Any) -> torch.Tensor:
-    """uint8 frames `[..., 3, H, W]` resized one by one by `cv2.resize` (as InternVid's demo does) to `size`."""
-    if video.dtype != torch.uint8:
-        raise ValueError(f"resize_backend='opencv' resizes uint8 frames, got {video.dtype}: decode the video here.")
-    cv2 = importlib.import_module("cv2")  # optional (InternVid's demo protocol), so not a remote-code requirement
-    flags = {InterpolationMode.BILINEAR: cv2.INTER_LINEAR, InterpolationMode.BICUBIC: cv2.INTER_CUBIC}
-    interpolation = flags[resample_to_interpolation(resample)]
-    frames = video.reshape(-1, *video.shape[-3:]).permute(0, 2, 3, 1).cpu().numpy()
-    resized = [
-        cv2.resize(np.ascontiguousarray(f), (size.width, size.height), interpolation=interpolation) for f in frames
-    ]
-    resized = torch.from_numpy(np.stack(resized)).permute(0, 3, 1, 2).to(video.device)
-    return resized.reshape(*video.shape[:-2], size.height, size.width)
-
-
 def train_crop_and_flip(height: int, width: int, rng: np.random.Generator, flip: bool = True) -> tuple[list, bool]:
     """The reference's training crop box (torchvision's RandomResizedCrop, one for all frames) and flip, from `rng`."""
     with torch.random.fork_rng(devices=[]):
@@ -387,10 +246,4 @@ def train_crop_and_flip(height: int, width: int, rng: np.random.Generator, flip:
     return box, bool(rng.random() < TRAIN_FLIP_PROBABILITY) and flip
 
 
-__all__ = [
-    "PROTOCOLS",
-    "ViCLIPVideoProcessor",
-    "ViCLIPVideoProcessorKwargs",
-    "resample_to_interpolation",
-    "train_crop_and_flip",
-]
+__all__ = ["ViCLIPVideoProcessor", "ViCLIPVideoProcessorKwargs", "resample_to_interpolation", "train_crop_and_flip"]

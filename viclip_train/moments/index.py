@@ -123,8 +123,8 @@ def read_shard(path: Path) -> datasets.Dataset:
     into place only once complete, so a damaged one was cut or overwritten since."""
     try:
         shard = datasets.Dataset.from_file(str(path))
-        if set(shard.column_names) != set(WINDOW_COLUMNS):
-            raise ValueError(f"its columns are {shard.column_names}, not {list(WINDOW_COLUMNS)}")
+        if missing := [name for name in WINDOW_COLUMNS if name not in shard.column_names]:  # extra columns are kept
+            raise ValueError(f"it has no column(s) {missing}; its columns are {shard.column_names}")
     except (pa.ArrowException, OSError, ValueError) as error:
         raise ValueError(
             f"The moment index shard {path} is damaged ({' '.join(str(error).split())[:300]}). Delete that file and "

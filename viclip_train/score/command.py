@@ -32,7 +32,8 @@ import torch
 import torch.distributed as dist
 from transformers import HfArgumentParser
 
-from viclip.video_processing_viclip import PROTOCOLS, ViCLIPVideoProcessor
+from viclip.video_processing_viclip import ViCLIPVideoProcessor
+from viclip.video_protocols_viclip import PROTOCOLS
 from viclip_train.arguments import CommandHelpFormatter
 from viclip_train.data.clips import normalize_pixel_values
 from viclip_train.distributed import end_distributed_run
