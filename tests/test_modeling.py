@@ -633,31 +633,6 @@ def test_towers_and_projection_models_load_as_remote_code_in_a_process_that_neve
 # Weight decay and the logit scale
 
 
-def test_the_model_names_the_parameters_exempt_from_weight_decay():
-    model = tiny_model()
-    exempt = model.no_weight_decay()
-    for name in (
-        "logit_scale",
-        "vision_model.embeddings.class_embedding",
-        "vision_model.embeddings.position_embedding.weight",
-        "vision_model.embeddings.temporal_embedding",
-        "text_model.embeddings.token_embedding.weight",
-        "text_model.embeddings.position_embedding.weight",
-        "vision_model.encoder.layers.0.self_attn.qkv.bias",
-        "vision_model.pre_layernorm.weight",
-        "text_model.final_layer_norm.bias",
-    ):
-        assert name in exempt, name
-    for name in (
-        "vision_model.encoder.layers.0.self_attn.qkv.weight",
-        "vision_model.embeddings.patch_embedding.weight",
-        "visual_projection.weight",
-        "text_model.encoder.layers.1.mlp.fc2.weight",
-    ):
-        assert name not in exempt, name
-    assert exempt <= {name for name, _ in model.named_parameters()}
-
-
 def test_clamped_logit_scale_is_float32_and_capped_at_ln_100():
     model = tiny_model().to(torch.bfloat16)
     with torch.no_grad():

@@ -20,6 +20,7 @@ from transformers.masking_utils import create_causal_mask
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutput, BaseModelOutputWithPooling, ImageClassifierOutput
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, PreTrainedModel
+from transformers.models.clip.modeling_clip import CLIPTextModelOutput
 from transformers.processing_utils import Unpack
 from transformers.utils import ModelOutput, TransformersKwargs, logging
 from transformers.utils.generic import can_return_tuple
@@ -71,22 +72,11 @@ class ViCLIPVisionModelWithProjectionOutput(ModelOutput):
 
 
 @dataclass
-class ViCLIPTextModelWithProjectionOutput(ModelOutput):
+class ViCLIPTextModelWithProjectionOutput(CLIPTextModelOutput):
     r"""
-    text_embeds (`torch.FloatTensor` of shape `(batch_size, projection_dim)`):
-        Projected (not normalised) caption embeddings: the end token's final hidden state times the text projection.
-    last_hidden_state (`torch.FloatTensor` of shape `(batch_size, tokens, hidden_size)`):
-        Final hidden states of the text tower.
-    hidden_states (`tuple(torch.FloatTensor)`, *optional*, returned when `output_hidden_states=True`):
-        Hidden states after the embeddings and after every layer.
-    attentions (`tuple(torch.FloatTensor)`, *optional*, returned when `output_attentions=True`):
-        Attention probabilities of every layer.
+    CLIP's text output: `text_embeds` are the projected (not normalised) caption embeddings, the end token's final
+    hidden state times the text projection; `last_hidden_state`, `hidden_states` and `attentions` the text tower's.
     """
-
-    text_embeds: torch.FloatTensor | None = None
-    last_hidden_state: torch.FloatTensor | None = None
-    hidden_states: tuple[torch.FloatTensor, ...] | None = None
-    attentions: tuple[torch.FloatTensor, ...] | None = None
 
 
 @dataclass
@@ -205,9 +195,7 @@ class ViCLIPVisionEmbeddings(nn.Module):
         return resampled.transpose(1, 2).to(self.temporal_embedding.dtype)
 
     @staticmethod
-    def random_kept_token_indices(
-        batch_size: int, num_tokens: int, mask_ratio: float, device: torch.device
-    ) -> torch.LongTensor:
+    def random_kept_token_indices(batch_size: int, num_tokens: int, mask_ratio: float, device: torch.device):
         """
         Draws, per sample, which of `num_tokens` patch tokens survive masking: `int(mask_ratio * num_tokens)` are
         dropped uniformly at random, the rest are returned in ascending order, shape `(batch_size, kept_tokens)`.
@@ -454,20 +442,6 @@ class ViCLIPPreTrainedModel(PreTrainedModel):
             init.normal_(module.visual_projection.weight, std=module.visual_projection.in_features**-0.5 * factor)
         elif isinstance(module, ViCLIPTextModelWithProjection):
             init.normal_(module.text_projection.weight, std=module.text_projection.in_features**-0.5 * factor)
-
-    def no_weight_decay(self) -> set[str]:
-        """
-        Names of the parameters trained without weight decay, as the reference recipe trains them (and as timm's
-        `no_weight_decay()` names them): every parameter of fewer than two dimensions (biases, LayerNorm weights,
-        `logit_scale`, the class token) and the embedding tables (token, spatial, temporal and text positions).
-        """
-        exempt = set()
-        for module_name, module in self.named_modules():
-            for name, parameter in module.named_parameters(prefix=module_name, recurse=False):
-                is_table = isinstance(module, nn.Embedding) or name.endswith(".temporal_embedding")
-                if parameter.ndim < 2 or is_table:
-                    exempt.add(name)
-        return exempt
 
 
 def _as_video_batch(pixel_values: torch.Tensor | None) -> torch.Tensor:

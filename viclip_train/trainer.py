@@ -45,18 +45,18 @@ logger = transformers.utils.logging.get_logger(__name__)
 
 def decay_parameter_names(model: torch.nn.Module) -> list[str]:
     """
-    Names of the parameters that get weight decay: all but those the model exempts through its `no_weight_decay()`
-    (ViCLIP models: biases, norms, `logit_scale`, the class token and the embedding tables). Parameters are matched by
-    identity, so a wrapped model (`torch.compile`) gets the same choice. Models without the method decay their
-    matrices and kernels only.
+    Names of the parameters that get weight decay, as the reference recipe decays them (timm's `no_weight_decay()`
+    of its model): every matrix and kernel but the embedding tables (token, spatial, temporal and text positions);
+    biases, norms, `logit_scale` and the class token (fewer than two dimensions) never decay. Names are the model's
+    own, so a wrapped model (`torch.compile`) gets the same choice under its prefix.
     """
-    no_weight_decay = getattr(model, "no_weight_decay", None)
-    if no_weight_decay is None:
-        return [name for name, parameter in model.named_parameters() if parameter.ndim >= 2]
-    owner = getattr(no_weight_decay, "__self__", model)  # the module the method belongs to, inside any wrapper
-    exempt_names = set(no_weight_decay())
-    exempt = {id(parameter) for name, parameter in owner.named_parameters() if name in exempt_names}
-    return [name for name, parameter in model.named_parameters() if id(parameter) not in exempt]
+    decayed = []
+    for module_name, module in model.named_modules():
+        for name, parameter in module.named_parameters(prefix=module_name, recurse=False):
+            is_table = isinstance(module, torch.nn.Embedding) or name.endswith("temporal_embedding")
+            if parameter.ndim >= 2 and not is_table:
+                decayed.append(name)
+    return decayed
 
 
 class ClampLogitScaleCallback(TrainerCallback):
