@@ -105,6 +105,24 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
         if kwargs.get("fps") is not None and kwargs.get("num_frames") is None:
             self.num_frames = None  # `fps` replaces the default frame count
 
+    @classmethod
+    def from_dict(cls, video_processor_dict: dict[str, Any], **kwargs):
+        """The base class's, with two differences: `fps` or `num_frames` given alone (at `from_pretrained`) replaces
+        both saved settings, as in the constructor and in each call, instead of joining a saved `num_frames` that
+        excludes it; and the saved `auto_map` (for loading the folder) does not become a setting of the processor."""
+        video_processor_dict = {name: value for name, value in video_processor_dict.items() if name != "auto_map"}
+        if len({name for name in ("fps", "num_frames") if kwargs.get(name) is not None}) == 1:
+            video_processor_dict.update(fps=None, num_frames=None)
+        return super().from_dict(video_processor_dict, **kwargs)
+
+    def save_pretrained(self, save_directory, push_to_hub: bool = False, **kwargs) -> list[str]:
+        """Saves the settings like [`BaseVideoProcessor.save_pretrained`], with `auto_map` and the processing files
+        next to them for `trust_remote_code=True` loading; the `auto_map` that saving sets on this processor is not
+        part of its state (a reloaded processor has none), so it is removed again."""
+        saved_files = super().save_pretrained(save_directory, push_to_hub=push_to_hub, **kwargs)
+        self.__dict__.pop("auto_map", None)
+        return saved_files
+
     def to_dict(self) -> dict[str, Any]:
         """The saved configuration, without per-call arguments."""
         return {name: value for name, value in super().to_dict().items() if name not in self._call_only_kwargs}
