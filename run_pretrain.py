@@ -88,8 +88,9 @@ class ModelArguments(arguments.ModelArguments):
         default=None,
         metadata={
             "help": "Hub licence id of the trained weights (e.g. mit, apache-2.0), written in the model card. "
-            "Default: the licence declared by the card of the local folder training starts from "
-            "(--model_name_or_path or --clip_model_name_or_path); otherwise none, and the card says it is unknown."
+            "Default: the licence declared by the card of the checkpoint training starts from "
+            "(--model_name_or_path or --clip_model_name_or_path: a local folder, or a Hub repository whose card can "
+            "be read); otherwise none, and the card says it is unknown."
         },
     )
 

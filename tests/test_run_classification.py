@@ -144,6 +144,14 @@ def test_fine_tuning_can_start_from_random_weights_of_a_preset(monkeypatch, corp
     assert config["vision_config"]["hidden_size"] == 32 and len(config["id2label"]) == 4
 
 
+def test_card_states_the_epochs_trained_when_max_steps_stops_the_run(finetuned):
+    epoch = read_json(finetuned / "trainer_state.json")["epoch"]  # 2 steps of 4 of 12 clips
+    assert epoch == pytest.approx(2 / 3, abs=0.01)
+    training = (finetuned / "README.md").read_text().split("## Training", 1)[1]
+    assert f"{round(epoch, 2):g} epoch(s) (stopped by `--max_steps 2`)" in training
+    assert "3 epoch(s)" not in training  # --num_train_epochs, which the run did not reach
+
+
 def test_saved_config_holds_the_label_maps(finetuned):
     config = read_json(finetuned / "config.json")
     assert sorted(config["id2label"].values()) == sorted(DIRECTIONS)
@@ -400,6 +408,39 @@ def test_push_to_hub_publishes_the_output_folder(monkeypatch, corpus, tiny_vicli
     )  # fmt: skip
     assert calls["repo"] == "user/tiny-classifier" and calls["token"] == "secret"
     assert {"README.md", "config.json", "model.safetensors", "processor_config.json"} <= set(calls["uploaded"])
+
+
+@pytest.mark.parametrize("failing", ["whoami", "upload_folder"])
+def test_push_to_hub_failure_ends_the_run_with_one_line(monkeypatch, corpus, tiny_viclip_folder, tmp_path, failing):
+    class FailingApi:
+        def __init__(self, token=None):
+            pass
+
+        def whoami(self):
+            if failing == "whoami":
+                raise ConnectionError("Max retries exceeded\nwith url: /api/whoami-v2\n(Caused by ...)")
+            return {"name": "user", "auth": {"accessToken": {"role": "write"}}}
+
+        def create_repo(self, repo_id, **kwargs):
+            pass
+
+        def upload_folder(self, repo_id, folder_path, **kwargs):
+            raise ConnectionError("Max retries exceeded\nwith url: /api/models/user/tiny-classifier/commit/main")
+
+    monkeypatch.setattr("huggingface_hub.HfApi", FailingApi)
+    with pytest.raises(SystemExit) as stopped:
+        run_script(
+            monkeypatch,
+            "--model_name_or_path", str(tiny_viclip_folder), *corpus_args(corpus, ["train"]),
+            "--output_dir", str(tmp_path), "--do_train", "--max_steps", "1", "--push_to_hub",
+            "--hub_model_id", "user/tiny-classifier",
+        )  # fmt: skip
+    message = str(stopped.value.code)
+    assert message.startswith("error: --push_to_hub user/tiny-classifier:") and "\n" not in message
+    assert "ConnectionError: Max retries exceeded" in message
+    assert stopped.value.__context__ is None or stopped.value.__suppress_context__  # no traceback of the cause
+    if failing == "upload_folder":  # the run trained and saved before publishing
+        assert "is complete; publish it later" in message and (tmp_path / "model.safetensors").is_file()
 
 
 def test_every_argument_has_help():

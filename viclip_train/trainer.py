@@ -34,7 +34,7 @@ from .data.clips import DatasetHooks, normalize_pixel_values
 from .data.collator import NON_MODEL_KEYS, SKIPPED_SAMPLES_KEY
 from .data.skipping import SkippedSampleLog
 from .distributed import sum_across_processes
-from .hub import check_hub_write_access, publish_folder
+from .hub import HubAccessError, check_hub_write_access, publish_folder
 
 
 logger = transformers.utils.logging.get_logger(__name__)
@@ -388,7 +388,10 @@ def prepare_run(training_args: TrainingArguments) -> bool:
     training_args.remove_unused_columns = False
     push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False
     if push_to_hub and training_args.process_index == 0:
-        user = check_hub_write_access(_repo_id(training_args), training_args.hub_token)
+        try:
+            user = check_hub_write_access(_repo_id(training_args), training_args.hub_token)
+        except HubAccessError as error:  # the message says it all, as the converter prints it
+            raise SystemExit(f"error: {error}") from None
         logger.info(f"--push_to_hub: {user} can write to {_repo_id(training_args)}.")
     return push_to_hub
 
@@ -424,10 +427,20 @@ def evaluate_and_save(trainer: ViCLIPTrainer, dataset: Any = None, prefix: str =
 
 
 def publish_output(trainer: ViCLIPTrainer, push_to_hub: bool) -> None:
-    """With `--push_to_hub` (as returned by [`prepare_run`]), publishes the output folder from the main process."""
+    """With `--push_to_hub` (as returned by [`prepare_run`]), publishes the output folder from the main process; a
+    failed upload ends the run with one line that says the folder is complete and how to publish it later."""
     if push_to_hub and trainer.is_world_process_zero():
-        training_args = trainer.args
-        url = publish_folder(training_args.output_dir, _repo_id(training_args), token=training_args.hub_token)
+        training_args, repo_id = trainer.args, _repo_id(trainer.args)
+        try:
+            url = publish_folder(training_args.output_dir, repo_id, token=training_args.hub_token)
+        except Exception as error:  # network, permissions, quota: the trained folder is intact either way
+            reason = " ".join(str(error).split())[:300]
+            raise SystemExit(
+                f"error: --push_to_hub {repo_id}: the upload failed ({type(error).__name__}: {reason}). The output "
+                f"folder {training_args.output_dir} is complete; publish it later with "
+                f'`python -c "from viclip_train.hub import publish_folder; '
+                f"publish_folder('{training_args.output_dir}', '{repo_id}')\"`."
+            ) from None
         logger.info(f"Published {training_args.output_dir} to {url}")
 
 
