@@ -123,7 +123,9 @@ class DataArguments(arguments.LabelledDataArguments):
 
 def parse_arguments() -> tuple[ModelArguments, DataArguments, EvaluationArguments, TrainingArguments]:
     parser = HfArgumentParser(
-        (ModelArguments, DataArguments, EvaluationArguments, TrainingArguments), description=__doc__
+        (ModelArguments, DataArguments, EvaluationArguments, TrainingArguments),
+        description=__doc__,
+        allow_abbrev=False,
     )
     return parse_arguments_with_json(parser)
 

@@ -295,7 +295,9 @@ def pretraining_model_card(
 
 
 def main() -> None:
-    parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments), description=__doc__)
+    parser = HfArgumentParser(
+        (ModelArguments, DataArguments, TrainingArguments), description=__doc__, allow_abbrev=False
+    )
     model_args, data_args, training_args = parse_arguments_with_json(parser)
     push_to_hub = prepare_run(training_args)
 

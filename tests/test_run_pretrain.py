@@ -538,6 +538,66 @@ def test_json_config_values_are_overridden_by_later_flags(tmp_path):
     assert (args.output_dir, args.max_steps) == ("from-json", 2)
 
 
+def pretraining_parser() -> HfArgumentParser:
+    return HfArgumentParser((run_pretrain.ModelArguments, run_pretrain.DataArguments, TrainingArguments))
+
+
+def test_a_data_source_after_a_json_config_replaces_the_configs_source(tmp_path, monkeypatch, caplog):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine.csv").write_text("video,caption\na.mp4,a clip\n")
+    (tmp_path / "videos").mkdir()
+    arguments = [str(ROOT / "configs" / "demo.json"), "--train_file", "mine.csv", "--video_root", "videos"]
+    with caplog.at_level(logging.WARNING):
+        _, data_args, _ = parse_arguments_with_json(pretraining_parser(), arguments)
+    assert (data_args.train_file, data_args.synthetic_corpus_dir) == ("mine.csv", None)
+    assert "--train_file on the command line replaces 'synthetic_corpus_dir' (data/synthetic)" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--synthetic_corpus_dir", "data", "--train_file", "mine.csv"], "--synthetic_corpus_dir and --train_file on"),
+        (["--train_file=mine.csv", "--dataset_name", "org/videos"], "--train_file and --dataset_name on the command"),
+    ],
+)
+def test_two_data_sources_in_one_place_are_an_error_naming_both(tmp_path, monkeypatch, arguments, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine.csv").write_text("video,caption\na.mp4,a clip\n")
+    with pytest.raises(ValueError, match=message + ".* name two training data sources"):
+        parse_arguments_with_json(pretraining_parser(), [*arguments, "--output_dir", "out"])
+
+
+def test_evaluating_on_other_data_than_a_configs_synthetic_corpus_needs_the_training_data_too(tmp_path):
+    (tmp_path / "val.csv").write_text("video,caption\na.mp4,a clip\n")
+    arguments = [str(ROOT / "configs" / "demo.json"), "--validation_file", str(tmp_path / "val.csv")]
+    with pytest.raises(ValueError, match="--validation_file on the command line and 'synthetic_corpus_dir' in"):
+        parse_arguments_with_json(pretraining_parser(), arguments)
+
+
+def test_unknown_key_in_a_json_config_is_an_error_naming_it_and_the_closest_flag(tmp_path):
+    config_file = tmp_path / "run.json"
+    config_file.write_text(json.dumps({"output_dir": "out", "num_train_epoch": 3}))
+    with pytest.raises(ValueError, match="'num_train_epoch' is not a flag of this script; did you mean 'num_train_ep"):
+        parse_arguments_with_json(pretraining_parser(), [str(config_file)])
+
+
+def test_abbreviated_flags_are_refused_not_matched_to_the_flag_they_start():
+    arguments = ["--output_dir", "out", "--config_name", "viclip-b16", "--max_step", "2"]
+    with pytest.raises(ValueError, match=r"not used by the HfArgumentParser: \['--max_step', '2'\]"):
+        parse_arguments_with_json(pretraining_parser(), arguments)
+
+
+def test_every_command_line_parser_of_the_project_refuses_abbreviated_flags():
+    files = [*ROOT.glob("*.py"), *ROOT.glob("viclip_train/**/*.py"), *ROOT.glob("bench/*.py")]
+    parsers = [
+        (path.name, call)
+        for path in files
+        for call in re.findall(r"ArgumentParser\((.*?)\n    \)|ArgumentParser\((.*?)\)\n", path.read_text(), re.S)
+    ]
+    assert len(parsers) >= 20
+    assert [name for name, call in parsers if "allow_abbrev=False" not in "".join(call)] == []
+
+
 def test_fsdp_on_cpus_is_reported_as_having_no_effect(tmp_path, caplog):
     parser = HfArgumentParser((TrainingArguments,))
     arguments = ["--output_dir", str(tmp_path), "--use_cpu", "true", "--fsdp", "full_shard", "--report_to", "none"]

@@ -341,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m viclip_train.data.shard_writer",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
     )
     parser.add_argument(
         "--annotations",

@@ -268,7 +268,9 @@ def wise_ft_model_card(args: WiseFTArguments, exclude: Sequence[str], report: Wi
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = HfArgumentParser(WiseFTArguments, description=__doc__, formatter_class=CommandHelpFormatter)
+    parser = HfArgumentParser(
+        WiseFTArguments, description=__doc__, formatter_class=CommandHelpFormatter, allow_abbrev=False
+    )
     (args,) = parse_arguments_with_json(parser, argv)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     _check_coef(args.coef)

@@ -86,7 +86,9 @@ def format_moments(query: str, moments: list[Moment], output_format: str = "tabl
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = HfArgumentParser(SearchArguments, description=__doc__, formatter_class=CommandHelpFormatter)
+    parser = HfArgumentParser(
+        SearchArguments, description=__doc__, formatter_class=CommandHelpFormatter, allow_abbrev=False
+    )
     (args,) = parser.parse_args_into_dataclasses(args=argv)
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.WARNING)
     if args.output_format not in OUTPUT_FORMATS:
