@@ -278,8 +278,8 @@ def main() -> None:
         failed_fraction_window=data_args.failed_fraction_window,
         evaluation=classification,
     )
-    if training_args.do_train:
-        train_and_save(trainer, training_args)
+    if training_args.do_train and train_and_save(trainer, training_args) is None:
+        return  # finished by an earlier run, whose results are kept
     metrics = {}
     if training_args.do_eval:
         logger.info(f"Evaluating on {validation.source}: {evaluation_views(eval_args)}.")

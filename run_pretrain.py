@@ -343,8 +343,8 @@ def main() -> None:
         failed_fraction_window=data_args.failed_fraction_window,
         evaluation=retrieval,
     )
-    if training_args.do_train:
-        train_and_save(trainer, training_args)
+    if training_args.do_train and train_and_save(trainer, training_args) is None:
+        return  # finished by an earlier run, whose results are kept
     metrics = evaluate_and_save(trainer) if training_args.do_eval else {}
 
     if trainer.is_world_process_zero():

@@ -538,6 +538,21 @@ def test_json_config_values_are_overridden_by_later_flags(tmp_path):
     assert (args.output_dir, args.max_steps) == ("from-json", 2)
 
 
+@pytest.mark.parametrize("rerun", [{}, {"max_steps": 1}], ids=["same-max-steps", "lower-max-steps"])
+def test_rerunning_a_finished_run_trains_nothing_and_keeps_its_results(tiny_corpus, tmp_path, monkeypatch, rerun):
+    output_dir = tmp_path / "out"
+    config = tiny_run_config(tiny_corpus, output_dir)  # --max_steps 2, a checkpoint at step 2
+    run_in_process(config, tmp_path, monkeypatch)
+    kept = ["train_results.json", "eval_results.json", "all_results.json", "README.md", "model.safetensors"]
+    finished = {name: (output_dir / name).read_bytes() for name in kept}
+    messages = []
+    monkeypatch.setattr(trainer_module.logger, "warning", lambda message, *args: messages.append(message))
+    run_in_process({**config, **rerun}, tmp_path, monkeypatch)
+    assert any(m.startswith("Nothing left to train:") and "step 2 of --max_steps" in m for m in messages)
+    assert json.loads((output_dir / "trainer_state.json").read_text())["global_step"] == 2
+    assert {name: (output_dir / name).read_bytes() for name in kept} == finished
+
+
 def pretraining_parser() -> HfArgumentParser:
     return HfArgumentParser((run_pretrain.ModelArguments, run_pretrain.DataArguments, TrainingArguments))
 
@@ -701,8 +716,10 @@ def test_push_to_hub_without_write_access_fails_in_one_line_before_training(tiny
 
     monkeypatch.setattr("huggingface_hub.HfApi", ReadOnlyToken)
     config = tiny_run_config(tiny_corpus, tmp_path / "out", push_to_hub=True, hub_model_id="someone/tiny")
-    with pytest.raises(HubAccessError, match=r"^--push_to_hub someone/tiny: the token 'ro' of 'someone' cannot write"):
+    with pytest.raises(SystemExit) as stopped:  # one line, no traceback, as the converter ends
         run_in_process(config, tmp_path, monkeypatch)
+    assert re.match(r"error: --push_to_hub someone/tiny: the token 'ro' of 'someone' cannot write", stopped.value.code)
+    assert "\n" not in stopped.value.code and stopped.value.__suppress_context__
     assert not (tmp_path / "out").exists()  # nothing trained
 
 

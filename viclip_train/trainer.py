@@ -7,6 +7,7 @@ in this order: set the run up ([`prepare_run`]), train and save ([`train_and_sav
 publish ([`publish_output`]).
 """
 
+import json
 import logging
 import math
 import os
@@ -400,21 +401,44 @@ def _repo_id(training_args: TrainingArguments) -> str:
     return training_args.hub_model_id or os.path.basename(os.path.normpath(training_args.output_dir))
 
 
-def train_and_save(trainer: ViCLIPTrainer, training_args: TrainingArguments) -> dict[str, float]:
+def train_and_save(trainer: ViCLIPTrainer, training_args: TrainingArguments) -> dict[str, float] | None:
     """
     Trains, resuming from the newest complete checkpoint in `--output_dir` unless told otherwise (so that rerunning
     an interrupted command continues it), then saves the model (weights, config, remote code, processor), the
     training metrics and the trainer state. Returns the training metrics.
+
+    When that checkpoint has already reached `--max_steps` (or, without it, `--num_train_epochs`), the run was
+    finished: nothing is trained or written, the log says so, and `None` is returned, for the script to stop with
+    the finished run's results kept (its model, metrics and card; the model in memory is the untrained start).
     """
     checkpoint = resolve_resume_checkpoint(
         training_args.output_dir, training_args.resume_from_checkpoint, not training_args.save_only_model
     )
+    if checkpoint is not None and (reached := _training_reached(checkpoint, training_args)):
+        logger.warning(
+            f"Nothing left to train: {checkpoint} has reached {reached}. The results of that run in "
+            f"{training_args.output_dir} are kept; to train further, raise --max_steps or --num_train_epochs, or "
+            "start over in a new --output_dir (or with --resume_from_checkpoint false)."
+        )
+        return None
     result = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model()
     trainer.log_metrics("train", result.metrics)
     trainer.save_metrics("train", result.metrics)
     trainer.save_state()
     return result.metrics
+
+
+def _training_reached(checkpoint: str, training_args: TrainingArguments) -> str | None:
+    """Which end of training (`--max_steps` or `--num_train_epochs`) `checkpoint` has reached, if any."""
+    with open(os.path.join(checkpoint, "trainer_state.json"), encoding="utf-8") as handle:
+        state = json.load(handle)
+    if training_args.max_steps > 0:
+        step = state["global_step"]
+        return f"step {step} of --max_steps {training_args.max_steps}" if step >= training_args.max_steps else None
+    epoch = state.get("epoch") or 0.0
+    done = epoch >= training_args.num_train_epochs - 1e-6
+    return f"epoch {epoch:g} of --num_train_epochs {training_args.num_train_epochs:g}" if done else None
 
 
 def evaluate_and_save(trainer: ViCLIPTrainer, dataset: Any = None, prefix: str = "eval") -> dict[str, float]:
