@@ -10,6 +10,8 @@ import textwrap
 
 import pytest
 import torch
+from transformers.testing_utils import CaptureLogger
+from transformers.utils import logging
 
 from viclip import (
     ViCLIPConfig,
@@ -167,13 +169,25 @@ def test_masked_forward_equals_an_unmasked_forward_over_exactly_the_kept_tokens(
     torch.testing.assert_close(masked.last_hidden_state, unmasked, rtol=0, atol=1e-6)
 
 
-def test_masking_is_off_in_eval_mode_and_follows_the_config_in_training():
-    model = tiny_vision_model(mask_ratio=0.5)
+def test_masking_is_a_forward_argument_never_applied_by_default_even_in_training():
+    model = tiny_vision_model().train()
     videos = random_videos()
     assert model(videos).kept_token_indices is None
-    model.train()
-    assert model(videos).kept_token_indices.shape == (2, 8)
-    assert model(videos, mask_ratio=0.0).kept_token_indices is None
+    assert model(videos, mask_ratio=0.5).kept_token_indices.shape == (2, 8)
+
+
+def test_a_saved_mask_ratio_of_an_older_folder_is_dropped_with_a_warning_and_never_masks(tmp_path):
+    ViCLIPModel(ViCLIPConfig(**tiny_config_kwargs())).save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["vision_config"]["mask_ratio"] = 0.5  # as run_pretrain.py wrote it before
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    logger = logging.get_logger("viclip.configuration_viclip")
+    with CaptureLogger(logger) as captured:
+        model = ViCLIPModel.from_pretrained(tmp_path).train()
+    assert "vision_config.mask_ratio of an older ViCLIP folder is ignored" in captured.out
+    assert model.vision_model(random_videos()).kept_token_indices is None
+    model.save_pretrained(tmp_path / "resaved")
+    assert "mask_ratio" not in json.loads((tmp_path / "resaved" / "config.json").read_text())["vision_config"]
 
 
 def test_mask_indices_are_drawn_on_the_device_of_the_input():
@@ -722,7 +736,6 @@ def test_forward_refuses_a_mask_ratio_outside_0_1(mask_ratio):
         ({"text_config": {"attention_dropout": -0.1}}, "text_config.attention_dropout"),
         ({"vision_config": {"attention_dropout": 1.0}}, "vision_config.attention_dropout"),
         ({"vision_config": {"drop_path_rate": -0.1}}, "vision_config.drop_path_rate"),
-        ({"vision_config": {"mask_ratio": 1.0}}, "vision_config.mask_ratio"),
         ({"vision_config": {"num_attention_heads": 5}}, "vision_config.num_attention_heads"),
         ({"vision_config": {"patch_size": 12}}, "vision_config.patch_size"),
     ],

@@ -184,6 +184,26 @@ def uninterrupted_short_run(tiny_corpus, tmp_path_factory) -> Path:
     return output_dir / "out"
 
 
+def test_mask_ratio_masks_the_training_steps_but_is_not_saved_in_the_model_config(uninterrupted_short_run):
+    vision_config = json.loads((uninterrupted_short_run / "config.json").read_text())["vision_config"]
+    assert "mask_ratio" not in vision_config  # a saved model is inference-ready
+    assert "token mask ratio 0.5" in (uninterrupted_short_run / "README.md").read_text()  # the run's setting
+
+    calls = []
+
+    class Recorder(torch.nn.Module):
+        def forward(self, **inputs):
+            calls.append((self.training, inputs.get("mask_ratio")))
+            return dataclasses.make_dataclass("Output", ["loss"])(torch.tensor(1.0))
+
+    trainer = ViCLIPTrainer.__new__(ViCLIPTrainer)  # compute_loss alone, without building a run
+    trainer.mask_ratio, trainer._zero_weight = 0.5, False
+    model = Recorder()
+    trainer.compute_loss(model.train(), {"pixel_values": torch.zeros(1)})
+    trainer.compute_loss(model.eval(), {"pixel_values": torch.zeros(1)})
+    assert calls == [(True, 0.5), (False, None)]
+
+
 def assert_same_weights(expected_dir: Path, resumed_dir: Path) -> None:
     expected, resumed = load_file(expected_dir / "model.safetensors"), load_file(resumed_dir / "model.safetensors")
     assert expected.keys() == resumed.keys()

@@ -101,6 +101,8 @@ class ViCLIPTrainer(Trainer):
       run passes over (shards pass over them unread, streams continue from their saved position); and what a
       checkpoint saves beyond the Trainer's own state (a stream's position, `streaming_state_<N>.pt`). Other datasets
       are read as the Trainer reads them.
+    - **Token masking** (`mask_ratio`): the share of video patch tokens dropped in training steps, passed to the
+      model's forward; a setting of the run (`run_pretrain.py --mask_ratio`), never of the saved model's config.
     - **Exact resume.** A dataset's randomness depends only on its seed, the epoch and the sample; the token mask and
       dropout come from torch's generator, whose state the Trainer saves with each checkpoint and restores.
     - **Complete checkpoints.** `checkpoint-N` is written to `.saving-checkpoint-N/` and renamed into place once every
@@ -135,9 +137,11 @@ class ViCLIPTrainer(Trainer):
         failed_fraction_window: int = 1000,
         evaluation: Callable[["ViCLIPTrainer", Any], dict[str, float]] | None = None,
         video_processor: Any = None,
+        mask_ratio: float = 0.0,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        self.mask_ratio = mask_ratio  # of the video tokens in training steps: a training setting, not the model's
         self.video_processor = video_processor or getattr(self.processing_class, "video_processor", None)
         self.max_failed_fraction = max_failed_fraction
         self.failed_fraction_window = failed_fraction_window
@@ -266,6 +270,8 @@ class ViCLIPTrainer(Trainer):
             inputs.pop(key, None)
         if "labels" not in inputs:
             inputs = {**inputs, "return_loss": True}
+        if self.mask_ratio and model.training:
+            inputs = {**inputs, "mask_ratio": self.mask_ratio}
         outputs = model(**inputs)
         loss = outputs.loss * 0.0 if self._zero_weight else outputs.loss
         return (loss, outputs) if return_outputs else loss

@@ -60,7 +60,7 @@ def viclip_from_clip(
         max_text_positions (`int`, defaults to 32): text context length.
         hidden_act (`str`, *optional*): activation of both towers; defaults to CLIP's.
         config_kwargs: further top-level [`ViCLIPConfig`] fields; `vision_config={...}` / `text_config={...}`
-            override tower fields (for example `vision_config={"drop_path_rate": 0.1, "mask_ratio": 0.9}`).
+            override tower fields (for example `vision_config={"drop_path_rate": 0.1}`).
     """
     clip = CLIPModel.from_pretrained(pretrained_model_name_or_path)
     clip_text, clip_vision = clip.config.text_config, clip.config.vision_config
