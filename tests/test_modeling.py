@@ -566,6 +566,27 @@ def test_a_saved_tower_reloads_and_loads_through_the_auto_classes(tmp_path):
         )
 
 
+def test_auto_model_for_text_encoding_loads_the_text_tower_of_a_full_folder_as_clips_does(tmp_path):
+    from transformers import AutoModelForTextEncoding
+
+    model = tiny_model()
+    model.save_pretrained(tmp_path)
+    text = AutoModelForTextEncoding.from_pretrained(tmp_path).eval()
+    assert type(text) is ViCLIPTextModel
+    with torch.no_grad():
+        torch.testing.assert_close(
+            text(CAPTION_IDS).pooler_output, model.text_model(CAPTION_IDS).pooler_output, rtol=0, atol=0
+        )
+
+
+def test_dual_encoder_output_offers_the_video_tower_output_under_clips_name():
+    model = tiny_model()
+    with torch.no_grad():
+        outputs = model(input_ids=CAPTION_IDS, pixel_values=random_videos())
+    assert outputs.vision_model_output is outputs.video_model_output
+    assert "vision_model_output" not in outputs.keys()  # one field; the tuple form is unchanged
+
+
 TOWERS_AS_REMOTE_CODE = """
 import sys, torch
 from transformers import AutoModel

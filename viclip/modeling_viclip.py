@@ -106,6 +106,9 @@ class ViCLIPOutput(ModelOutput):
         Output of the video tower; its `pooler_output` is the (unnormalised) projected embedding.
     text_model_output ([`BaseModelOutputWithPooling`]):
         Output of the text tower; its `pooler_output` is the (unnormalised) projected embedding.
+
+    Code written for [`CLIPOutput`] finds the video tower's output under CLIP's name too, `vision_model_output` (an
+    attribute, not a key); CLIP's `logits_per_image` and `image_embeds` are `logits_per_video` and `video_embeds`.
     """
 
     loss: torch.FloatTensor | None = None
@@ -115,6 +118,11 @@ class ViCLIPOutput(ModelOutput):
     text_embeds: torch.FloatTensor | None = None
     video_model_output: ViCLIPVisionModelOutput | None = None
     text_model_output: BaseModelOutputWithPooling | None = None
+
+    @property
+    def vision_model_output(self) -> ViCLIPVisionModelOutput | None:
+        """`video_model_output`, under the name [`CLIPOutput`] gives the vision tower's output."""
+        return self.video_model_output
 
     def to_tuple(self) -> tuple[Any]:
         return tuple(v.to_tuple() if isinstance(v, ModelOutput) else v for v in self.values())

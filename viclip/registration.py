@@ -55,7 +55,7 @@ def register_auto_classes() -> None:
     than once.
 
     The models go where transformers registers CLIP's: the dual encoder and both towers with `AutoModel`, the text
-    tower with `AutoModelForTextEncoding`, the classifier with `AutoModelForVideoClassification`. transformers has no
+    tower with `AutoModelForTextEncoding` (also from a full ViCLIP folder, as CLIP's), the classifier with `AutoModelForVideoClassification`. transformers has no
     Auto class for `...WithProjection` models, so `ViCLIPVisionModelWithProjection` and
     `ViCLIPTextModelWithProjection` are used by name, as CLIP's are.
     """
@@ -70,6 +70,9 @@ def register_auto_classes() -> None:
         config_class.register_for_auto_class()
         model_class.register_for_auto_class("AutoModel")
     AutoModelForTextEncoding.register(ViCLIPTextConfig, ViCLIPTextModel, exist_ok=True)
+    # and from a full folder, as CLIP's text tower loads from a CLIPConfig one (its mapping names the dual encoder's
+    # model type); `register` refuses a model whose `config_class` is not the key, so the mapping is given the pair
+    AutoModelForTextEncoding._model_mapping.register(ViCLIPConfig, ViCLIPTextModel, exist_ok=True)
     AutoModelForVideoClassification.register(ViCLIPConfig, ViCLIPForVideoClassification, exist_ok=True)
     ViCLIPForVideoClassification.register_for_auto_class("AutoModelForVideoClassification")
     register_processing_classes()
