@@ -4,6 +4,7 @@ exemptions, config validation, and loading through the Auto classes and as remot
 
 import json
 import math
+import os
 import subprocess
 import sys
 import textwrap
@@ -585,6 +586,26 @@ def test_dual_encoder_output_offers_the_video_tower_output_under_clips_name():
         outputs = model(input_ids=CAPTION_IDS, pixel_values=random_videos())
     assert outputs.vision_model_output is outputs.video_model_output
     assert "vision_model_output" not in outputs.keys()  # one field; the tuple form is unchanged
+
+
+def test_hub_id_that_cannot_be_reached_fails_at_once_saying_what_to_do(tmp_path):
+    code = (
+        "import time, viclip\n"
+        "start = time.monotonic()\n"
+        "try:\n"
+        "    viclip.ViCLIPModel.from_pretrained('OpenGVLab/ViCLIP')\n"
+        "except OSError as error:\n"
+        "    print(round(time.monotonic() - start, 1), error)\n"
+    )
+    offline = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    environment = {key: value for key, value in os.environ.items() if key not in offline}
+    # a Hub address nothing listens on: every request is refused, as without a network (no retries counted here)
+    environment.update(HF_ENDPOINT="http://127.0.0.1:9", HF_HOME=str(tmp_path / "hf_home"))
+    result = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True, timeout=120)
+    seconds, message = result.stdout.strip().split(" ", 1)
+    assert float(seconds) < 5, result.stderr  # transformers' own path retries each file for about 20 s
+    assert "Cannot load 'OpenGVLab/ViCLIP': the Hub (http://127.0.0.1:9) cannot be reached" in message
+    assert "hf download OpenGVLab/ViCLIP" in message and "HF_HUB_OFFLINE=1" in message
 
 
 TOWERS_AS_REMOTE_CODE = """
