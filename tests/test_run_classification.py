@@ -21,7 +21,7 @@ import run_classification
 from run_classification import DataArguments, EvaluationArguments, ModelArguments
 from tests.conftest import tiny_config_kwargs
 from tests.processing_helpers import frame_indices_of, tiny_processor, write_index_video
-from viclip import ViCLIPConfig, ViCLIPForVideoClassification
+from viclip import ViCLIPConfig, ViCLIPForVideoClassification, ViCLIPModel
 from viclip_train.data.annotations import load_annotations
 from viclip_train.data.collator import VideoDataCollator
 from viclip_train.data.evaluation_views import EvaluationVideoDataset, spatial_crops, temporal_view_frames
@@ -150,6 +150,28 @@ def test_card_states_the_epochs_trained_when_max_steps_stops_the_run(finetuned):
     training = (finetuned / "README.md").read_text().split("## Training", 1)[1]
     assert f"{round(epoch, 2):g} epoch(s) (stopped by `--max_steps 2`)" in training
     assert "3 epoch(s)" not in training  # --num_train_epochs, which the run did not reach
+
+
+def test_total_flos_count_video_tokens_not_pixels_and_match_the_pretraining_estimate(finetuned):
+    classifier = ViCLIPForVideoClassification.from_pretrained(finetuned)
+    dual_encoder = ViCLIPModel(ViCLIPConfig(**tiny_config_kwargs()))
+    trainer = ViCLIPTrainer.__new__(ViCLIPTrainer)  # floating_point_ops alone, without building a run
+    trainer.accelerator = type("Accelerator", (), {"unwrap_model": staticmethod(lambda model: model)})()
+    videos, captions = torch.zeros(4, 4, 3, 32, 32), torch.ones(4, 32, dtype=torch.long)
+    tokens = 4 * (4 * (32 // 16) ** 2 + 1)  # 4 clips of 4 frames of 2x2 patches, plus their class tokens
+    vision_parameters = classifier.vision_model.num_parameters(exclude_embeddings=True)
+    trainer.model = classifier
+    assert (
+        trainer.floating_point_ops({"pixel_values": videos, "labels": torch.zeros(4)})
+        == 6 * tokens * vision_parameters
+    )
+    trainer.model = dual_encoder
+    text_parameters = dual_encoder.text_model.num_parameters(exclude_embeddings=True)
+    both = trainer.floating_point_ops({"pixel_values": videos, "input_ids": captions})
+    assert both == 6 * tokens * vision_parameters + 6 * captions.numel() * text_parameters
+    # the run's own count: 2 steps of such batches (transformers' default counted every pixel, 1,800x more)
+    total_flos = read_json(finetuned / "trainer_state.json")["total_flos"]
+    assert total_flos == pytest.approx(2 * 6 * tokens * vision_parameters, rel=0.01)
 
 
 def test_saved_config_holds_the_label_maps(finetuned):

@@ -276,6 +276,25 @@ class ViCLIPTrainer(Trainer):
         loss = outputs.loss * 0.0 if self._zero_weight else outputs.loss
         return (loss, outputs) if return_outputs else loss
 
+    def floating_point_ops(self, inputs: dict[str, Any]) -> int:
+        """
+        transformers' estimate of a step's operations (6 x parameters x tokens, forward and backward), per tower: the
+        video tokens (patches of every frame plus the class token, before masking) times the video tower's parameters,
+        the caption tokens times the text tower's. transformers' own counts the main input's elements: the pixel
+        values of a classifier (thousands of times its tokens) but only the captions of a dual encoder.
+        """
+        model = self.accelerator.unwrap_model(self.model)
+        flos = 0
+        if (pixel_values := inputs.get("pixel_values")) is not None and hasattr(model, "vision_model"):
+            patch_size = model.vision_model.config.patch_size
+            frames = pixel_values.shape[1] if pixel_values.dim() == 5 else 1
+            patches = (pixel_values.shape[-2] // patch_size) * (pixel_values.shape[-1] // patch_size)
+            tokens = pixel_values.shape[0] * (frames * patches + 1)
+            flos += 6 * tokens * model.vision_model.num_parameters(exclude_embeddings=True)
+        if (input_ids := inputs.get("input_ids")) is not None and hasattr(model, "text_model"):
+            flos += 6 * input_ids.numel() * model.text_model.num_parameters(exclude_embeddings=True)
+        return flos
+
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         for key in NON_MODEL_KEYS:
             inputs.pop(key, None)
