@@ -381,6 +381,24 @@ def test_license_is_unknown_when_the_starting_folder_declares_none(tmp_path):
     )
 
 
+def test_wise_ft_card_summary_names_both_source_models_in_one_readable_sentence(tmp_path):
+    from viclip_train.eval.wise_ft import DEFAULT_EXCLUDED, WiseFTArguments, WiseFTReport, wise_ft_model_card
+
+    (tmp_path / "viclip").mkdir()
+    (tmp_path / "clip").mkdir()
+    args = WiseFTArguments(
+        viclip_model_name_or_path=str(tmp_path / "viclip"),
+        clip_model_name_or_path=str(tmp_path / "clip"),
+        output_dir=str(tmp_path / "out"),
+    )
+    card = wise_ft_model_card(args, DEFAULT_EXCLUDED, WiseFTReport(mixed=["a"], excluded=["b"]))
+    assert (
+        "A WiSE-FT weight-space ensemble (coefficient 0.5) of two models: the ViCLIP model (the local folder "
+        "`viclip`) and the model built from its CLIP initialisation (the local folder `clip`), as the InternVid "
+        "reference's zero-shot evaluation option `wiseft` makes it."
+    ) in card.text
+
+
 def test_pretraining_card_names_local_data_by_file_name_only(tmp_path):
     model_args, data_args, training_args = card_args(tmp_path, run_pretrain, config_name="viclip-b16")
     training_args.hub_model_id = "org/pretrained"

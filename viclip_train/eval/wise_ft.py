@@ -251,10 +251,10 @@ def wise_ft_model_card(args: WiseFTArguments, exclude: Sequence[str], report: Wi
     return build_model_card(
         model_name=output_name,
         summary=(
-            f"A WiSE-FT weight-space ensemble (coefficient {args.coef:g}) of the ViCLIP model "
-            f"{display_name(args.viclip_model_name_or_path)} with the model built from its CLIP initialisation "
-            f"{display_name(args.clip_model_name_or_path)}, as the InternVid reference's zero-shot evaluation option "
-            "`wiseft` does. Written by `python -m viclip_train.eval.wise_ft`."
+            f"A WiSE-FT weight-space ensemble (coefficient {args.coef:g}) of two models: the ViCLIP model "
+            f"({display_name(args.viclip_model_name_or_path)}) and the model built from its CLIP initialisation "
+            f"({display_name(args.clip_model_name_or_path)}), as the InternVid reference's zero-shot evaluation "
+            "option `wiseft` makes it. Written by `python -m viclip_train.eval.wise_ft`."
         ),
         usage=dual_encoder_usage(model_id),
         classification=dual_encoder_classification_section(model_id),
