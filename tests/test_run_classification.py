@@ -482,19 +482,6 @@ def test_demo_config_parses(monkeypatch, tmp_path):
     assert data_args.synthetic_corpus_dir and training_args.do_eval
 
 
-@pytest.fixture(scope="module")
-def pretraining_demo_model(tmp_path_factory) -> Path:
-    """The model of the pretraining demo (`configs/demo.json`), trained here so that a clean checkout can run this."""
-    config = json.loads((REPO_ROOT / "configs" / "demo.json").read_text())
-    config["output_dir"] = str(tmp_path_factory.mktemp("demo-pretrain"))
-    config_file = tmp_path_factory.mktemp("configs") / "demo.json"
-    config_file.write_text(json.dumps(config))
-    subprocess.run(
-        [sys.executable, str(REPO_ROOT / "run_pretrain.py"), str(config_file)], cwd=REPO_ROOT, check=True, timeout=600
-    )
-    return Path(config["output_dir"])
-
-
 def run_demo(config_name: str, model_dir: Path, output_dir: Path, script: str = "run_classification.py") -> dict:
     """Runs a demo configuration from `model_dir` in a fresh process from the repository root, writing to
     `output_dir`."""
