@@ -101,8 +101,8 @@ class ModelArguments(arguments.ModelArguments):
         default=None,
         metadata={
             "help": "Hub licence id of the fine-tuned weights (e.g. mit, apache-2.0), written in the model card. "
-            "Default: the licence declared by the card of the local folder --model_name_or_path; otherwise none, "
-            "and the card says the licence is unknown."
+            "Default: the licence declared by the card of --model_name_or_path (a local folder, or a Hub repository "
+            "whose card can be read); otherwise none, and the card says the licence is unknown."
         },
     )
 
@@ -123,7 +123,9 @@ class DataArguments(arguments.LabelledDataArguments):
 
 def parse_arguments() -> tuple[ModelArguments, DataArguments, EvaluationArguments, TrainingArguments]:
     parser = HfArgumentParser(
-        (ModelArguments, DataArguments, EvaluationArguments, TrainingArguments), description=__doc__
+        (ModelArguments, DataArguments, EvaluationArguments, TrainingArguments),
+        description=__doc__,
+        allow_abbrev=False,
     )
     return parse_arguments_with_json(parser)
 
@@ -155,19 +157,19 @@ def classification_model_card(
     training_args: TrainingArguments,
     class_names: Sequence[str],
     metrics: Mapping[str, float],
+    epochs_trained: float | None = None,
 ) -> ModelCard:
     """
     The Hub card of the output folder: `pipeline_tag: video-classification` (a classifier with fixed labels), the
-    evaluation top-1 / top-5 in its `model-index`, and the licence of `--card_license` or of the starting folder's
-    card.
+    evaluation top-1 / top-5 in its `model-index`, the epochs trained (`epochs_trained`, the trainer state's; by
+    default `--num_train_epochs`), and the licence of `--card_license` or of the starting checkpoint's card.
     """
     start = model_args.model_name_or_path
     start_text = display_name(start) if start else f"random weights (`{model_args.config_name}`)"
     if data_args.synthetic_corpus_dir:
-        data, eval_name = (
-            "the synthetic moving-shapes corpus of `viclip_train.data.synthetic` (classes: directions)",
-            "synthetic-directions",
-        )
+        classes = "direction" if data_args.label_column == "label" else data_args.label_column  # "label": directions
+        data = f"the synthetic moving-shapes corpus of `viclip_train.data.synthetic` (classes: its `{classes}` column)"
+        eval_name = f"synthetic-{classes}"
     else:
         source = data_args.dataset_name or data_args.train_file or data_args.train_dir
         data = display_name(source) if source else "custom data"
@@ -182,8 +184,10 @@ def classification_model_card(
         )
     shown = ", ".join(f"`{name}`" for name in class_names[:50]) + (" ..." if len(class_names) > 50 else "")
     flip = ", horizontal flip" if data_args.horizontal_flip else " (no flip: direction-sensitive classes)"
+    epochs = training_args.num_train_epochs if epochs_trained is None else round(epochs_trained, 2)
+    stopped_by = f" (stopped by `--max_steps {training_args.max_steps}`)" if training_args.max_steps > 0 else ""
     training = (
-        f"{training_args.num_train_epochs:g} epoch(s), learning rate {training_args.learning_rate:g}, batch size "
+        f"{epochs:g} epoch(s){stopped_by}, learning rate {training_args.learning_rate:g}, batch size "
         f"{training_args.per_device_train_batch_size} per device; training augmentation: random segment sampling, "
         f"RandomResizedCrop{flip}."
     )
@@ -274,8 +278,8 @@ def main() -> None:
         failed_fraction_window=data_args.failed_fraction_window,
         evaluation=classification,
     )
-    if training_args.do_train:
-        train_and_save(trainer, training_args)
+    if training_args.do_train and train_and_save(trainer, training_args) is None:
+        return  # finished by an earlier run, whose results are kept
     metrics = {}
     if training_args.do_eval:
         logger.info(f"Evaluating on {validation.source}: {evaluation_views(eval_args)}.")
@@ -284,7 +288,9 @@ def main() -> None:
         metrics = evaluate_and_save(trainer, dataset)
 
     if training_args.do_train and trainer.is_world_process_zero():
-        card = classification_model_card(model_args, data_args, eval_args, training_args, class_names, metrics)
+        card = classification_model_card(
+            model_args, data_args, eval_args, training_args, class_names, metrics, epochs_trained=trainer.state.epoch
+        )
         save_model_card(card, training_args.output_dir)
     publish_output(trainer, push_to_hub)
 

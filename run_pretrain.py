@@ -33,7 +33,7 @@ from viclip_train.data.shards import DEFAULT_SHUFFLE_BUFFER
 from viclip_train.data.sources import DatasetSettings, build_datasets, load_splits
 from viclip_train.distributed import end_distributed_run
 from viclip_train.eval.retrieval import evaluate_retrieval
-from viclip_train.loading import load_config, load_processor, merge_config_overrides
+from viclip_train.loading import load_config, load_processor
 from viclip_train.model_card import (
     build_model_card,
     display_name,
@@ -77,8 +77,9 @@ class ModelArguments(arguments.ModelArguments):
     mask_ratio: float = field(
         default=0.9,
         metadata={
-            "help": "Share of video patch tokens dropped in training, in [0, 1) (0.9 in the reference's first "
-            "stage, 0 in its second)."
+            "help": "Share of video patch tokens dropped in training steps, in [0, 1) (0.9 in the reference's first "
+            "stage, 0 in its second). A setting of this run, stated in the model card, not saved in the model's "
+            "config: the saved model never masks unless a training loop passes mask_ratio to its forward."
         },
     )
     freeze_text: bool = field(
@@ -88,8 +89,9 @@ class ModelArguments(arguments.ModelArguments):
         default=None,
         metadata={
             "help": "Hub licence id of the trained weights (e.g. mit, apache-2.0), written in the model card. "
-            "Default: the licence declared by the card of the local folder training starts from "
-            "(--model_name_or_path or --clip_model_name_or_path); otherwise none, and the card says it is unknown."
+            "Default: the licence declared by the card of the checkpoint training starts from "
+            "(--model_name_or_path or --clip_model_name_or_path: a local folder, or a Hub repository whose card can "
+            "be read); otherwise none, and the card says it is unknown."
         },
     )
 
@@ -222,8 +224,7 @@ class DataArguments(arguments.DataArguments):
 
 def load_model(model_args: ModelArguments) -> ViCLIPModel:
     """The model to train: continued from ViCLIP, initialised from CLIP, or random from a config; its configuration
-    (overrides and `--mask_ratio` included) is validated as it is built."""
-    masking = {"vision_config": {"mask_ratio": model_args.mask_ratio}}
+    (with the overrides) is validated as it is built. `--mask_ratio` is not part of it: the trainer applies it."""
     if model_args.clip_model_name_or_path:
         overrides = dict(model_args.config_overrides or {})
         clip_options = {
@@ -233,16 +234,16 @@ def load_model(model_args: ModelArguments) -> ViCLIPModel:
             model_args.clip_model_name_or_path,
             num_frames=model_args.num_frames,
             **clip_options,
-            **merge_config_overrides(overrides, masking),
+            **overrides,
         )
         model.set_attn_implementation(model_args.attn_implementation)
     elif model_args.model_name_or_path:
-        config = load_config(model_args, **masking)
+        config = load_config(model_args)
         model = ViCLIPModel.from_pretrained(
             model_args.model_name_or_path, config=config, attn_implementation=model_args.attn_implementation
         )
     else:
-        config = load_config(model_args, **masking)
+        config = load_config(model_args)
         model = ViCLIPModel._from_config(config, attn_implementation=model_args.attn_implementation)
     if model_args.freeze_text:
         model.text_model.requires_grad_(False)
@@ -305,7 +306,9 @@ def pretraining_model_card(
 
 
 def main() -> None:
-    parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments), description=__doc__)
+    parser = HfArgumentParser(
+        (ModelArguments, DataArguments, TrainingArguments), description=__doc__, allow_abbrev=False
+    )
     model_args, data_args, training_args = parse_arguments_with_json(parser)
     push_to_hub = prepare_run(training_args)
 
@@ -351,9 +354,10 @@ def main() -> None:
         max_failed_fraction=data_args.max_failed_fraction,
         failed_fraction_window=data_args.failed_fraction_window,
         evaluation=retrieval,
+        mask_ratio=model_args.mask_ratio,
     )
-    if training_args.do_train:
-        train_and_save(trainer, training_args)
+    if training_args.do_train and train_and_save(trainer, training_args) is None:
+        return  # finished by an earlier run, whose results are kept
     metrics = evaluate_and_save(trainer) if training_args.do_eval else {}
 
     if trainer.is_world_process_zero():

@@ -337,7 +337,10 @@ def results_table(metrics: dict[str, float], benchmark_format: str, dual_softmax
 
 def main() -> None:
     parser = HfArgumentParser(
-        (ModelArguments, DataArguments, EvaluationArguments), description=__doc__, formatter_class=CommandHelpFormatter
+        (ModelArguments, DataArguments, EvaluationArguments),
+        description=__doc__,
+        formatter_class=CommandHelpFormatter,
+        allow_abbrev=False,
     )
     model_args, data_args, eval_args = parse_arguments_with_json(parser)
     logging.basicConfig(

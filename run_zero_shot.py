@@ -126,7 +126,9 @@ class DataArguments(LabelledDataArguments):
 
 def parse_arguments() -> tuple[ZeroShotArguments, DataArguments, EvaluationArguments, TrainingArguments]:
     parser = HfArgumentParser(
-        (ZeroShotArguments, DataArguments, EvaluationArguments, TrainingArguments), description=__doc__
+        (ZeroShotArguments, DataArguments, EvaluationArguments, TrainingArguments),
+        description=__doc__,
+        allow_abbrev=False,
     )
     return parse_arguments_with_json(parser)
 

@@ -147,7 +147,9 @@ def measure(annotation_file: Path, video_root: Path, cache_dir: Path, work_dir: 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+    )
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000], help="Row counts to measure.")
     parser.add_argument("--formats", nargs="+", default=["csv", "jsonl"], help="File formats (csv, jsonl).")
     parser.add_argument("--work_dir", default="/tmp/viclip-bench-annotations", help="Generated files and caches.")

@@ -94,7 +94,9 @@ def time_evaluation(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+    )
     parser.add_argument("--corpus_dir", default=str(ROOT / "data" / "synthetic"), help="Synthetic corpus folder.")
     parser.add_argument("--steps", type=int, default=10, help="Timed fine-tuning steps per row (after a warm-up).")
     parser.add_argument("--batch_size", type=int, default=16, help="Clips per fine-tuning step, demo model.")

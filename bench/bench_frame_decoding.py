@@ -106,7 +106,9 @@ def augment_on_device(clips: torch.Tensor, boxes: torch.Tensor, flips: torch.Ten
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+    )
     parser.add_argument("--frames", type=int, default=512, help="frames to encode and decode (default: 512)")
     parser.add_argument("--width", type=int, default=455, help="frame width (default: 455, 256p at 16:9)")
     parser.add_argument("--height", type=int, default=256, help="frame height (default: 256)")

@@ -254,7 +254,9 @@ def run_case(args: argparse.Namespace, kind: str, implementation: str, precision
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+    )
     parser.add_argument("--preset", default="viclip-b16", help="model size: viclip-b16 or viclip-l14")
     parser.add_argument("--batch_size", type=int, default=2, help="videos per embedding batch")
     parser.add_argument("--train_batch_size", type=int, default=8, help="clips in the pretraining step")

@@ -94,7 +94,9 @@ def time_indexer(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+    )
     parser.add_argument("--windows", type=int, default=24, help="Windows indexed per measurement (8 s every 4 s).")
     parser.add_argument("--num_videos", type=int, default=2, help="Videos the windows are spread over.")
     parser.add_argument("--frame_size", type=int, default=256, help="Side of the videos' square frames, pixels.")

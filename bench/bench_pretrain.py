@@ -56,7 +56,9 @@ def time_steps(config: ViCLIPConfig, corpus, mask_ratio: float, batch_size: int,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+    )
     parser.add_argument("--corpus_dir", default=str(ROOT / "data" / "synthetic"), help="synthetic corpus folder")
     parser.add_argument("--steps", type=int, default=3, help="timed steps per row, after one warm-up step")
     parser.add_argument("--demo_batch_size", type=int, default=32, help="clips per step for the demo model")

@@ -71,7 +71,9 @@ def time_items(dataset, count: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+    )
     parser.add_argument("--work_dir", default="/tmp/viclip-bench-shards", help="Sources, annotations and shards.")
     parser.add_argument("--clips", type=int, default=24, help="Clips read per path.")
     parser.add_argument("--source_seconds", type=float, default=120.0, help="Length of each long source video.")

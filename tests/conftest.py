@@ -1,6 +1,9 @@
 """Shared fixtures: tiny configurations and paths to the reference data."""
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -58,3 +61,18 @@ def tiny_viclip_folder(tmp_path_factory) -> Path:
     ViCLIPModel(ViCLIPConfig(**tiny_config_kwargs())).save_pretrained(folder)
     tiny_processor().save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def pretraining_demo_model(tmp_path_factory) -> Path:
+    """The model of the pretraining demo (`configs/demo.json`), trained here so that a clean checkout can run the slow
+    tests of the demos that start from it (a few minutes on a CPU; once per session)."""
+    root = Path(__file__).resolve().parents[1]
+    config = json.loads((root / "configs" / "demo.json").read_text())
+    config["output_dir"] = str(tmp_path_factory.mktemp("demo-pretrain"))
+    config_file = tmp_path_factory.mktemp("configs") / "demo.json"
+    config_file.write_text(json.dumps(config))
+    subprocess.run(
+        [sys.executable, str(root / "run_pretrain.py"), str(config_file)], cwd=root, check=True, timeout=900
+    )
+    return Path(config["output_dir"])

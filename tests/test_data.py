@@ -519,3 +519,16 @@ def test_caption_normalisation_is_optional(colour_videos, processor, tmp_path):
     normalised = VideoDataCollator(processor, normalize_captions=True)([item])["input_ids"]
     expected = processor(text=["a red screen"], padding="max_length", return_tensors="pt")["input_ids"]
     assert torch.equal(normalised, expected) and not torch.equal(plain, expected)
+
+
+def test_annotation_cache_progress_is_logged_at_info_not_warning(tmp_path, caplog):
+    from viclip_train.data.annotation_cache import load_cached_annotations
+
+    path = tmp_path / "train.jsonl"
+    path.write_text("".join(json.dumps({"video": f"{i}.mp4", "caption": f"clip {i}"}) + "\n" for i in range(4)))
+    with caplog.at_level(logging.INFO, logger="viclip_train.data.annotation_cache"):
+        load_cached_annotations(path, cache_dir=tmp_path / "cache")  # converted
+        load_cached_annotations(path, cache_dir=tmp_path / "cache")  # memory-mapped
+    messages = [(record.levelno, record.getMessage()) for record in caplog.records]
+    assert [level for level, message in messages if "cache" in message.lower()] == [logging.INFO] * 3
+    assert any(message.startswith("Cached 4 annotation rows") for _, message in messages)

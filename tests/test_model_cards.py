@@ -339,6 +339,39 @@ def test_license_of_weights_fine_tuned_from_a_hub_checkpoint_is_unknown_and_name
     assert f"the Hub checkpoint `{start}`, whose licence (see its card) applies" in card.text
 
 
+def test_license_of_weights_fine_tuned_from_a_hub_checkpoint_is_inherited_from_its_card(monkeypatch, tmp_path):
+    start = "someone/viclip-somewhere"
+    (tmp_path / "hub").mkdir()
+    ModelCard("---\nlicense: apache-2.0\n---\nA card.").save(tmp_path / "hub" / "README.md")
+    downloads = []
+
+    def hf_hub_download(repo_id, filename, **kwargs):  # the Hub (or its local cache) serving that card
+        downloads.append((repo_id, filename))
+        return str(tmp_path / "hub" / filename)
+
+    monkeypatch.setattr("huggingface_hub.hf_hub_download", hf_hub_download)
+    model_args, data_args, training_args = card_args(tmp_path, run_classification, model_name_or_path=start)
+    eval_args = run_classification.EvaluationArguments()
+    card = run_classification.classification_model_card(
+        model_args, data_args, eval_args, training_args, ["a", "b"], {}
+    )
+    assert downloads == [(start, "README.md")]
+    assert card.data.to_dict()["license"] == "apache-2.0"
+    assert f"Inherited from the Hub checkpoint training started from (`{start}`)" in card.text
+
+
+def test_classifier_card_on_the_synthetic_corpus_names_the_class_column_it_was_trained_on(tmp_path):
+    model_args, _, training_args = card_args(tmp_path, run_classification, model_name_or_path=str(tmp_path))
+    data_args = run_classification.DataArguments(synthetic_corpus_dir=str(tmp_path / "corpus"), label_column="color")
+    metrics = {"eval_top1": 50.0, "eval_top5": 100.0}
+    card = run_classification.classification_model_card(
+        model_args, data_args, run_classification.EvaluationArguments(), training_args, ["red", "blue"], metrics
+    )
+    assert "direction" not in card.text
+    assert "(classes: its `color` column)" in card.text
+    assert card.data.to_dict()["model-index"][0]["results"][0]["dataset"]["name"] == "synthetic-color"
+
+
 def test_license_is_unknown_when_the_starting_folder_declares_none(tmp_path):
     (tmp_path / "start").mkdir()
     assert trained_weights_license(None, str(tmp_path / "start")) == (
@@ -346,6 +379,24 @@ def test_license_is_unknown_when_the_starting_folder_declares_none(tmp_path):
         "Unknown: training started from the local folder `start`, whose card declares no licence; the licence of "
         "those weights applies to these too. `--card_license` records a licence.",
     )
+
+
+def test_wise_ft_card_summary_names_both_source_models_in_one_readable_sentence(tmp_path):
+    from viclip_train.eval.wise_ft import DEFAULT_EXCLUDED, WiseFTArguments, WiseFTReport, wise_ft_model_card
+
+    (tmp_path / "viclip").mkdir()
+    (tmp_path / "clip").mkdir()
+    args = WiseFTArguments(
+        viclip_model_name_or_path=str(tmp_path / "viclip"),
+        clip_model_name_or_path=str(tmp_path / "clip"),
+        output_dir=str(tmp_path / "out"),
+    )
+    card = wise_ft_model_card(args, DEFAULT_EXCLUDED, WiseFTReport(mixed=["a"], excluded=["b"]))
+    assert (
+        "A WiSE-FT weight-space ensemble (coefficient 0.5) of two models: the ViCLIP model (the local folder "
+        "`viclip`) and the model built from its CLIP initialisation (the local folder `clip`), as the InternVid "
+        "reference's zero-shot evaluation option `wiseft` makes it."
+    ) in card.text
 
 
 def test_pretraining_card_names_local_data_by_file_name_only(tmp_path):

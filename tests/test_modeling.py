@@ -4,12 +4,15 @@ exemptions, config validation, and loading through the Auto classes and as remot
 
 import json
 import math
+import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
 import torch
+from transformers.testing_utils import CaptureLogger
+from transformers.utils import logging
 
 from viclip import (
     ViCLIPConfig,
@@ -167,13 +170,25 @@ def test_masked_forward_equals_an_unmasked_forward_over_exactly_the_kept_tokens(
     torch.testing.assert_close(masked.last_hidden_state, unmasked, rtol=0, atol=1e-6)
 
 
-def test_masking_is_off_in_eval_mode_and_follows_the_config_in_training():
-    model = tiny_vision_model(mask_ratio=0.5)
+def test_masking_is_a_forward_argument_never_applied_by_default_even_in_training():
+    model = tiny_vision_model().train()
     videos = random_videos()
     assert model(videos).kept_token_indices is None
-    model.train()
-    assert model(videos).kept_token_indices.shape == (2, 8)
-    assert model(videos, mask_ratio=0.0).kept_token_indices is None
+    assert model(videos, mask_ratio=0.5).kept_token_indices.shape == (2, 8)
+
+
+def test_a_saved_mask_ratio_of_an_older_folder_is_dropped_with_a_warning_and_never_masks(tmp_path):
+    ViCLIPModel(ViCLIPConfig(**tiny_config_kwargs())).save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["vision_config"]["mask_ratio"] = 0.5  # as run_pretrain.py wrote it before
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    logger = logging.get_logger("viclip.configuration_viclip")
+    with CaptureLogger(logger) as captured:
+        model = ViCLIPModel.from_pretrained(tmp_path).train()
+    assert "vision_config.mask_ratio of an older ViCLIP folder is ignored" in captured.out
+    assert model.vision_model(random_videos()).kept_token_indices is None
+    model.save_pretrained(tmp_path / "resaved")
+    assert "mask_ratio" not in json.loads((tmp_path / "resaved" / "config.json").read_text())["vision_config"]
 
 
 def test_mask_indices_are_drawn_on_the_device_of_the_input():
@@ -569,6 +584,47 @@ def test_a_saved_tower_reloads_and_loads_through_the_auto_classes(tmp_path):
         )
 
 
+def test_auto_model_for_text_encoding_loads_the_text_tower_of_a_full_folder_as_clips_does(tmp_path):
+    from transformers import AutoModelForTextEncoding
+
+    model = tiny_model()
+    model.save_pretrained(tmp_path)
+    text = AutoModelForTextEncoding.from_pretrained(tmp_path).eval()
+    assert type(text) is ViCLIPTextModel
+    with torch.no_grad():
+        torch.testing.assert_close(
+            text(CAPTION_IDS).pooler_output, model.text_model(CAPTION_IDS).pooler_output, rtol=0, atol=0
+        )
+
+
+def test_dual_encoder_output_offers_the_video_tower_output_under_clips_name():
+    model = tiny_model()
+    with torch.no_grad():
+        outputs = model(input_ids=CAPTION_IDS, pixel_values=random_videos())
+    assert outputs.vision_model_output is outputs.video_model_output
+    assert "vision_model_output" not in outputs.keys()  # one field; the tuple form is unchanged
+
+
+def test_hub_id_that_cannot_be_reached_fails_at_once_saying_what_to_do(tmp_path):
+    code = (
+        "import time, viclip\n"
+        "start = time.monotonic()\n"
+        "try:\n"
+        "    viclip.ViCLIPModel.from_pretrained('OpenGVLab/ViCLIP')\n"
+        "except OSError as error:\n"
+        "    print(round(time.monotonic() - start, 1), error)\n"
+    )
+    offline = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    environment = {key: value for key, value in os.environ.items() if key not in offline}
+    # a Hub address nothing listens on: every request is refused, as without a network (no retries counted here)
+    environment.update(HF_ENDPOINT="http://127.0.0.1:9", HF_HOME=str(tmp_path / "hf_home"))
+    result = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True, timeout=120)
+    seconds, message = result.stdout.strip().split(" ", 1)
+    assert float(seconds) < 5, result.stderr  # transformers' own path retries each file for about 20 s
+    assert "Cannot load 'OpenGVLab/ViCLIP': the Hub (http://127.0.0.1:9) cannot be reached" in message
+    assert "hf download OpenGVLab/ViCLIP" in message and "HF_HUB_OFFLINE=1" in message
+
+
 TOWERS_AS_REMOTE_CODE = """
 import sys, torch
 from transformers import AutoModel
@@ -714,7 +770,6 @@ def test_forward_refuses_a_mask_ratio_outside_0_1(mask_ratio):
         ({"text_config": {"attention_dropout": -0.1}}, "text_config.attention_dropout"),
         ({"vision_config": {"attention_dropout": 1.0}}, "vision_config.attention_dropout"),
         ({"vision_config": {"drop_path_rate": -0.1}}, "vision_config.drop_path_rate"),
-        ({"vision_config": {"mask_ratio": 1.0}}, "vision_config.mask_ratio"),
         ({"vision_config": {"num_attention_heads": 5}}, "vision_config.num_attention_heads"),
         ({"vision_config": {"patch_size": 12}}, "vision_config.patch_size"),
     ],

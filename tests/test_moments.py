@@ -365,11 +365,11 @@ def test_merged_search_joins_the_overlapping_windows_of_the_best_clip(known_answ
     assert moments[1].video == "empty.mp4" or moments[1].score < moments[0].score
 
 
-def test_merge_overlapping_moments_joins_chains_per_video_and_keeps_the_best_score():
+def test_merge_overlapping_moments_groups_windows_around_each_best_window_per_video():
     moments = [
-        Moment("a.mp4", 0.0, 2.0, 0.5),
-        Moment("a.mp4", 1.0, 3.0, 0.9),
-        Moment("a.mp4", 2.5, 4.5, 0.2),  # overlaps the previous one: the chain joins
+        Moment("a.mp4", 0.0, 2.0, 0.5),  # overlaps the best window: joins it
+        Moment("a.mp4", 1.0, 3.0, 0.9),  # the best window
+        Moment("a.mp4", 2.5, 4.5, 0.2),  # overlaps the best window too: joins it
         Moment("a.mp4", 4.5, 6.5, 0.8),  # only touches: stays apart
         Moment("b.mp4", 1.0, 3.0, 0.7),  # another video: stays apart
     ]
@@ -378,6 +378,16 @@ def test_merge_overlapping_moments_joins_chains_per_video_and_keeps_the_best_sco
         Moment("a.mp4", 4.5, 6.5, 0.8),
         Moment("b.mp4", 1.0, 3.0, 0.7),
     ]
+
+
+def test_merge_overlapping_moments_never_chains_sliding_windows_along_the_video():
+    # 2 s windows every second over 20 s, each overlapping the next; the best at 9-11 s
+    windows = [Moment("a.mp4", float(t), t + 2.0, 1.0 - abs(t - 9) / 20) for t in range(19)]
+    merged = merge_overlapping_moments(windows)
+    assert merged[0] == Moment("a.mp4", 8.0, 12.0, 1.0)  # its two neighbours only, not the whole video
+    assert max(moment.end - moment.start for moment in merged) <= 4.0
+    covered = sorted((moment.start, moment.end) for moment in merged)
+    assert covered[0][0] == 0.0 and covered[-1][1] == 20.0  # every window still belongs to a moment
 
 
 # --------------------------------------------------------------------------------------------------------------------

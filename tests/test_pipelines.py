@@ -5,6 +5,7 @@ in a process that never imports viclip."""
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,6 +26,7 @@ from viclip import (
 from viclip.pipeline_viclip import ZERO_SHOT_TASK, embed_label_prompts
 
 
+README = Path(__file__).resolve().parents[1] / "README.md"
 LABELS = ["riding a bike", "playing guitar", "surfing"]
 
 
@@ -151,6 +153,18 @@ def test_label_embeddings_are_the_template_mean_of_normalised_text_embeddings(cl
         embed_label_prompts(model, processor, LABELS, "kinetics", batch_size=5),
         embed_label_prompts(model, processor, LABELS, list(KINETICS_TEMPLATES)),
     )
+
+
+def test_label_embeddings_are_unit_with_one_template_and_shorter_with_several_as_documented(classifier):
+    import viclip.pipeline_viclip
+
+    model, processor = classifier.model, classifier.processor
+    one = embed_label_prompts(model, processor, LABELS, "a clip of {}").norm(dim=-1)
+    several = embed_label_prompts(model, processor, LABELS, "kinetics").norm(dim=-1)
+    torch.testing.assert_close(one, torch.ones(len(LABELS)))
+    assert torch.all(several < 1.0)  # the mean of unit vectors that differ: not normalised again
+    for text in (viclip.pipeline_viclip.embed_label_prompts.__doc__, README.read_text()):
+        assert "not normalised again" in " ".join(text.split())
 
 
 def test_every_dual_encoder_folder_runs_zero_shot_after_import_viclip_without_trust_remote_code(folders):

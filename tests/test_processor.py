@@ -122,6 +122,14 @@ def test_saved_folder_carries_auto_map_and_the_processing_code(saved_processor):
         assert (saved_processor / name).is_file()
 
 
+def test_saving_leaves_no_auto_map_on_the_processor_or_its_video_processor_in_memory(tmp_path):
+    processor = tiny_processor()
+    before = processor.to_dict()
+    processor.save_pretrained(tmp_path)
+    assert processor.to_dict() == before == ViCLIPProcessor.from_pretrained(tmp_path).to_dict()
+    assert getattr(processor.video_processor, "auto_map", None) is None
+
+
 def test_auto_processor_is_found_through_the_viclip_config(tmp_path):
     ViCLIPConfig(**tiny_config_kwargs()).save_pretrained(tmp_path)
     tiny_processor().save_pretrained(tmp_path)

@@ -59,8 +59,10 @@ def test_rank_metrics_give_recalls_in_percent_and_one_based_median_and_mean_rank
     assert metrics["t2v_mean_recall"] == pytest.approx((40 + 80 + 80) / 3)
 
 
-def test_median_rank_of_an_even_count_is_the_floored_mean_of_the_middle_two():
-    assert rank_metrics(torch.tensor([0, 1, 4, 9]), "v2t")["v2t_median_rank"] == 3.0  # floor((1 + 4) / 2) + 1
+def test_median_rank_of_an_even_count_is_the_mean_of_the_middle_two_as_np_median_gives_it():
+    assert rank_metrics(torch.tensor([0, 1, 4, 9]), "v2t")["v2t_median_rank"] == 3.5  # (1 + 4) / 2 + 1, not floored
+    ranks = torch.randint(0, 1000, (1000,))
+    assert rank_metrics(ranks, "t2v")["t2v_median_rank"] == float(np.median(ranks.numpy())) + 1
 
 
 def test_dual_softmax_matches_a_hand_computed_example_and_demotes_a_hub_video():
@@ -99,7 +101,7 @@ def test_a_caption_needs_its_own_video_and_a_video_any_of_its_captions():
     metrics = benchmark_retrieval_metrics(similarity, [0, 0, 1, 1], dual_softmax=False)
     # t2v: caption 0 -> video 0 ok; caption 1 -> video 1 (wrong); caption 2 -> video 1 ok; caption 3 -> video 0 (wrong)
     assert metrics["t2v_r1"] == 50.0 and metrics["t2v_r5"] == 100.0
-    assert metrics["v2t_r1"] == 50.0 and metrics["v2t_median_rank"] == 1.0  # ranks [0, 1]: floor(0.5) + 1
+    assert metrics["v2t_r1"] == 50.0 and metrics["v2t_median_rank"] == 1.5  # ranks [0, 1]: median 0.5, 1-based
     assert not any(name.startswith("dsl_") for name in metrics)
 
 
@@ -207,9 +209,35 @@ def test_lsmdc_reads_the_clip_id_and_the_last_field():
 
 def test_umt_json_takes_one_or_several_captions_per_video():
     benchmark = read_retrieval_json(BENCHMARKS / "msrvtt_test1k.json")
-    assert benchmark.videos == ["video9770.mp4", "video7606.mp4"] and benchmark.text_to_video == [0, 1, 1]
+    assert benchmark.videos == ["video9770.mp4", "video7606.mp4"] and benchmark.text_to_video == [0, 1]
+    several = read_retrieval_json(BENCHMARKS / "didemo_ret_test.json")
+    assert several.text_to_video == [0, 0, 1] and several.format == "json"
     paragraphs = read_retrieval_json(BENCHMARKS / "didemo_ret_test.json", paragraph=True)
     assert paragraphs.captions[0] == "the little girl on the left is laughing. camera pans to the right"
+
+
+def test_internvideo_msrvtt_test1k_json_is_msrvtt_1k_with_its_published_row():
+    import run_retrieval
+
+    benchmark = load_benchmark(BENCHMARKS / "msrvtt_test1k.json")
+    assert benchmark.format == "msrvtt_1k" and benchmark.name == "MSR-VTT 1k-A"
+    metrics = {f"eval_{d}_{m}": 1.0 for d in ("t2v", "v2t") for m in ("r1", "r5", "r10", "median_rank", "mean_rank")}
+    assert "| published, ViCLIP-L/14 InternVid-10M-FLT | text-to-video / video-to-text | 42.4 / 41.3 |" in (
+        run_retrieval.results_table(metrics, benchmark.format, dual_softmax=False)
+    )
+
+
+def test_umt_didemo_json_with_paragraph_is_didemo_read_within_its_first_30_seconds():
+    benchmark = load_benchmark(BENCHMARKS / "didemo_ret_test.json", paragraph=True)
+    assert benchmark.format == "didemo" and benchmark.name == "DiDeMo"
+    assert benchmark.windows == [(0.0, DIDEMO_ANNOTATED_SECONDS)] * 2
+    assert benchmark.candidates[0] == ["88136487@N00_2913380830_2b3a7c2f84.mp4", "88136487@N00_2913380830_2b3a7c2f84"]
+
+
+def test_a_json_of_other_video_names_stays_custom(tmp_path):
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps([{"video": "video1.mp4", "caption": "a"}, {"video": "clip.mp4", "caption": "b"}]))
+    assert load_benchmark(path).format == "json" and load_benchmark(path).name == "custom"
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ import run_classification
 from run_classification import DataArguments, EvaluationArguments, ModelArguments
 from tests.conftest import tiny_config_kwargs
 from tests.processing_helpers import frame_indices_of, tiny_processor, write_index_video
-from viclip import ViCLIPConfig, ViCLIPForVideoClassification
+from viclip import ViCLIPConfig, ViCLIPForVideoClassification, ViCLIPModel
 from viclip_train.data.annotations import load_annotations
 from viclip_train.data.collator import VideoDataCollator
 from viclip_train.data.evaluation_views import EvaluationVideoDataset, spatial_crops, temporal_view_frames
@@ -142,6 +142,36 @@ def test_fine_tuning_can_start_from_random_weights_of_a_preset(monkeypatch, corp
     )  # fmt: skip
     config = read_json(tmp_path / "config.json")
     assert config["vision_config"]["hidden_size"] == 32 and len(config["id2label"]) == 4
+
+
+def test_card_states_the_epochs_trained_when_max_steps_stops_the_run(finetuned):
+    epoch = read_json(finetuned / "trainer_state.json")["epoch"]  # 2 steps of 4 of 12 clips
+    assert epoch == pytest.approx(2 / 3, abs=0.01)
+    training = (finetuned / "README.md").read_text().split("## Training", 1)[1]
+    assert f"{round(epoch, 2):g} epoch(s) (stopped by `--max_steps 2`)" in training
+    assert "3 epoch(s)" not in training  # --num_train_epochs, which the run did not reach
+
+
+def test_total_flos_count_video_tokens_not_pixels_and_match_the_pretraining_estimate(finetuned):
+    classifier = ViCLIPForVideoClassification.from_pretrained(finetuned)
+    dual_encoder = ViCLIPModel(ViCLIPConfig(**tiny_config_kwargs()))
+    trainer = ViCLIPTrainer.__new__(ViCLIPTrainer)  # floating_point_ops alone, without building a run
+    trainer.accelerator = type("Accelerator", (), {"unwrap_model": staticmethod(lambda model: model)})()
+    videos, captions = torch.zeros(4, 4, 3, 32, 32), torch.ones(4, 32, dtype=torch.long)
+    tokens = 4 * (4 * (32 // 16) ** 2 + 1)  # 4 clips of 4 frames of 2x2 patches, plus their class tokens
+    vision_parameters = classifier.vision_model.num_parameters(exclude_embeddings=True)
+    trainer.model = classifier
+    assert (
+        trainer.floating_point_ops({"pixel_values": videos, "labels": torch.zeros(4)})
+        == 6 * tokens * vision_parameters
+    )
+    trainer.model = dual_encoder
+    text_parameters = dual_encoder.text_model.num_parameters(exclude_embeddings=True)
+    both = trainer.floating_point_ops({"pixel_values": videos, "input_ids": captions})
+    assert both == 6 * tokens * vision_parameters + 6 * captions.numel() * text_parameters
+    # the run's own count: 2 steps of such batches (transformers' default counted every pixel, 1,800x more)
+    total_flos = read_json(finetuned / "trainer_state.json")["total_flos"]
+    assert total_flos == pytest.approx(2 * 6 * tokens * vision_parameters, rel=0.01)
 
 
 def test_saved_config_holds_the_label_maps(finetuned):
@@ -402,6 +432,39 @@ def test_push_to_hub_publishes_the_output_folder(monkeypatch, corpus, tiny_vicli
     assert {"README.md", "config.json", "model.safetensors", "processor_config.json"} <= set(calls["uploaded"])
 
 
+@pytest.mark.parametrize("failing", ["whoami", "upload_folder"])
+def test_push_to_hub_failure_ends_the_run_with_one_line(monkeypatch, corpus, tiny_viclip_folder, tmp_path, failing):
+    class FailingApi:
+        def __init__(self, token=None):
+            pass
+
+        def whoami(self):
+            if failing == "whoami":
+                raise ConnectionError("Max retries exceeded\nwith url: /api/whoami-v2\n(Caused by ...)")
+            return {"name": "user", "auth": {"accessToken": {"role": "write"}}}
+
+        def create_repo(self, repo_id, **kwargs):
+            pass
+
+        def upload_folder(self, repo_id, folder_path, **kwargs):
+            raise ConnectionError("Max retries exceeded\nwith url: /api/models/user/tiny-classifier/commit/main")
+
+    monkeypatch.setattr("huggingface_hub.HfApi", FailingApi)
+    with pytest.raises(SystemExit) as stopped:
+        run_script(
+            monkeypatch,
+            "--model_name_or_path", str(tiny_viclip_folder), *corpus_args(corpus, ["train"]),
+            "--output_dir", str(tmp_path), "--do_train", "--max_steps", "1", "--push_to_hub",
+            "--hub_model_id", "user/tiny-classifier",
+        )  # fmt: skip
+    message = str(stopped.value.code)
+    assert message.startswith("error: --push_to_hub user/tiny-classifier:") and "\n" not in message
+    assert "ConnectionError: Max retries exceeded" in message
+    assert stopped.value.__context__ is None or stopped.value.__suppress_context__  # no traceback of the cause
+    if failing == "upload_folder":  # the run trained and saved before publishing
+        assert "is complete; publish it later" in message and (tmp_path / "model.safetensors").is_file()
+
+
 def test_every_argument_has_help():
     for arguments in (ModelArguments, DataArguments, EvaluationArguments):
         for argument in dataclasses.fields(arguments):
@@ -417,19 +480,6 @@ def test_demo_config_parses(monkeypatch, tmp_path):
     model_args, data_args, eval_args, training_args = run_classification.parse_arguments()
     run_classification.check_arguments(model_args, data_args, eval_args, training_args)
     assert data_args.synthetic_corpus_dir and training_args.do_eval
-
-
-@pytest.fixture(scope="module")
-def pretraining_demo_model(tmp_path_factory) -> Path:
-    """The model of the pretraining demo (`configs/demo.json`), trained here so that a clean checkout can run this."""
-    config = json.loads((REPO_ROOT / "configs" / "demo.json").read_text())
-    config["output_dir"] = str(tmp_path_factory.mktemp("demo-pretrain"))
-    config_file = tmp_path_factory.mktemp("configs") / "demo.json"
-    config_file.write_text(json.dumps(config))
-    subprocess.run(
-        [sys.executable, str(REPO_ROOT / "run_pretrain.py"), str(config_file)], cwd=REPO_ROOT, check=True, timeout=600
-    )
-    return Path(config["output_dir"])
 
 
 def run_demo(config_name: str, model_dir: Path, output_dir: Path, script: str = "run_classification.py") -> dict:

@@ -184,6 +184,26 @@ def uninterrupted_short_run(tiny_corpus, tmp_path_factory) -> Path:
     return output_dir / "out"
 
 
+def test_mask_ratio_masks_the_training_steps_but_is_not_saved_in_the_model_config(uninterrupted_short_run):
+    vision_config = json.loads((uninterrupted_short_run / "config.json").read_text())["vision_config"]
+    assert "mask_ratio" not in vision_config  # a saved model is inference-ready
+    assert "token mask ratio 0.5" in (uninterrupted_short_run / "README.md").read_text()  # the run's setting
+
+    calls = []
+
+    class Recorder(torch.nn.Module):
+        def forward(self, **inputs):
+            calls.append((self.training, inputs.get("mask_ratio")))
+            return dataclasses.make_dataclass("Output", ["loss"])(torch.tensor(1.0))
+
+    trainer = ViCLIPTrainer.__new__(ViCLIPTrainer)  # compute_loss alone, without building a run
+    trainer.mask_ratio, trainer._zero_weight = 0.5, False
+    model = Recorder()
+    trainer.compute_loss(model.train(), {"pixel_values": torch.zeros(1)})
+    trainer.compute_loss(model.eval(), {"pixel_values": torch.zeros(1)})
+    assert calls == [(True, 0.5), (False, None)]
+
+
 def assert_same_weights(expected_dir: Path, resumed_dir: Path) -> None:
     expected, resumed = load_file(expected_dir / "model.safetensors"), load_file(resumed_dir / "model.safetensors")
     assert expected.keys() == resumed.keys()
@@ -538,6 +558,81 @@ def test_json_config_values_are_overridden_by_later_flags(tmp_path):
     assert (args.output_dir, args.max_steps) == ("from-json", 2)
 
 
+@pytest.mark.parametrize("rerun", [{}, {"max_steps": 1}], ids=["same-max-steps", "lower-max-steps"])
+def test_rerunning_a_finished_run_trains_nothing_and_keeps_its_results(tiny_corpus, tmp_path, monkeypatch, rerun):
+    output_dir = tmp_path / "out"
+    config = tiny_run_config(tiny_corpus, output_dir)  # --max_steps 2, a checkpoint at step 2
+    run_in_process(config, tmp_path, monkeypatch)
+    kept = ["train_results.json", "eval_results.json", "all_results.json", "README.md", "model.safetensors"]
+    finished = {name: (output_dir / name).read_bytes() for name in kept}
+    messages = []
+    monkeypatch.setattr(trainer_module.logger, "warning", lambda message, *args: messages.append(message))
+    run_in_process({**config, **rerun}, tmp_path, monkeypatch)
+    assert any(m.startswith("Nothing left to train:") and "step 2 of --max_steps" in m for m in messages)
+    assert json.loads((output_dir / "trainer_state.json").read_text())["global_step"] == 2
+    assert {name: (output_dir / name).read_bytes() for name in kept} == finished
+
+
+def pretraining_parser() -> HfArgumentParser:
+    return HfArgumentParser((run_pretrain.ModelArguments, run_pretrain.DataArguments, TrainingArguments))
+
+
+def test_a_data_source_after_a_json_config_replaces_the_configs_source(tmp_path, monkeypatch, caplog):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine.csv").write_text("video,caption\na.mp4,a clip\n")
+    (tmp_path / "videos").mkdir()
+    arguments = [str(ROOT / "configs" / "demo.json"), "--train_file", "mine.csv", "--video_root", "videos"]
+    with caplog.at_level(logging.WARNING):
+        _, data_args, _ = parse_arguments_with_json(pretraining_parser(), arguments)
+    assert (data_args.train_file, data_args.synthetic_corpus_dir) == ("mine.csv", None)
+    assert "--train_file on the command line replaces 'synthetic_corpus_dir' (data/synthetic)" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--synthetic_corpus_dir", "data", "--train_file", "mine.csv"], "--synthetic_corpus_dir and --train_file on"),
+        (["--train_file=mine.csv", "--dataset_name", "org/videos"], "--train_file and --dataset_name on the command"),
+    ],
+)
+def test_two_data_sources_in_one_place_are_an_error_naming_both(tmp_path, monkeypatch, arguments, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine.csv").write_text("video,caption\na.mp4,a clip\n")
+    with pytest.raises(ValueError, match=message + ".* name two training data sources"):
+        parse_arguments_with_json(pretraining_parser(), [*arguments, "--output_dir", "out"])
+
+
+def test_evaluating_on_other_data_than_a_configs_synthetic_corpus_needs_the_training_data_too(tmp_path):
+    (tmp_path / "val.csv").write_text("video,caption\na.mp4,a clip\n")
+    arguments = [str(ROOT / "configs" / "demo.json"), "--validation_file", str(tmp_path / "val.csv")]
+    with pytest.raises(ValueError, match="--validation_file on the command line and 'synthetic_corpus_dir' in"):
+        parse_arguments_with_json(pretraining_parser(), arguments)
+
+
+def test_unknown_key_in_a_json_config_is_an_error_naming_it_and_the_closest_flag(tmp_path):
+    config_file = tmp_path / "run.json"
+    config_file.write_text(json.dumps({"output_dir": "out", "num_train_epoch": 3}))
+    with pytest.raises(ValueError, match="'num_train_epoch' is not a flag of this script; did you mean 'num_train_ep"):
+        parse_arguments_with_json(pretraining_parser(), [str(config_file)])
+
+
+def test_abbreviated_flags_are_refused_not_matched_to_the_flag_they_start():
+    arguments = ["--output_dir", "out", "--config_name", "viclip-b16", "--max_step", "2"]
+    with pytest.raises(ValueError, match=r"not used by the HfArgumentParser: \['--max_step', '2'\]"):
+        parse_arguments_with_json(pretraining_parser(), arguments)
+
+
+def test_every_command_line_parser_of_the_project_refuses_abbreviated_flags():
+    files = [*ROOT.glob("*.py"), *ROOT.glob("viclip_train/**/*.py"), *ROOT.glob("bench/*.py")]
+    parsers = [
+        (path.name, call)
+        for path in files
+        for call in re.findall(r"ArgumentParser\((.*?)\n    \)|ArgumentParser\((.*?)\)\n", path.read_text(), re.S)
+    ]
+    assert len(parsers) >= 20
+    assert [name for name, call in parsers if "allow_abbrev=False" not in "".join(call)] == []
+
+
 def test_fsdp_on_cpus_is_reported_as_having_no_effect(tmp_path, caplog):
     parser = HfArgumentParser((TrainingArguments,))
     arguments = ["--output_dir", str(tmp_path), "--use_cpu", "true", "--fsdp", "full_shard", "--report_to", "none"]
@@ -641,8 +736,10 @@ def test_push_to_hub_without_write_access_fails_in_one_line_before_training(tiny
 
     monkeypatch.setattr("huggingface_hub.HfApi", ReadOnlyToken)
     config = tiny_run_config(tiny_corpus, tmp_path / "out", push_to_hub=True, hub_model_id="someone/tiny")
-    with pytest.raises(HubAccessError, match=r"^--push_to_hub someone/tiny: the token 'ro' of 'someone' cannot write"):
+    with pytest.raises(SystemExit) as stopped:  # one line, no traceback, as the converter ends
         run_in_process(config, tmp_path, monkeypatch)
+    assert re.match(r"error: --push_to_hub someone/tiny: the token 'ro' of 'someone' cannot write", stopped.value.code)
+    assert "\n" not in stopped.value.code and stopped.value.__suppress_context__
     assert not (tmp_path / "out").exists()  # nothing trained
 
 

@@ -236,6 +236,22 @@ def test_saved_tokenizer_files_name_the_class_and_carry_its_code(saved_folder):
     assert (saved_folder / "tokenization_viclip.py").is_file()
 
 
+def test_clip_tokenizer_refuses_a_saved_viclip_folder_naming_the_class_to_load_it_with(saved_folder):
+    # CLIPTokenizer would read the same vocabulary but skip the cleaning and match "!" as padding: other ids
+    with pytest.raises(TypeError, match="ViCLIPTokenizer.*AutoTokenizer.from_pretrained"):
+        CLIPTokenizer.from_pretrained(saved_folder)
+
+
+def test_resaved_tokenizer_folder_still_refuses_clip_tokenizer_and_reloads_as_viclip(saved_folder, tmp_path):
+    reloaded = ViCLIPTokenizer.from_pretrained(saved_folder)
+    assert reloaded.chat_control_tokens is None
+    reloaded.save_pretrained(tmp_path)
+    batch = ViCLIPTokenizer.from_pretrained(tmp_path)(ALL_CAPTIONS, padding="max_length", truncation=True)
+    assert batch["input_ids"] == ALL_IDS
+    with pytest.raises(TypeError, match="ViCLIPTokenizer"):
+        CLIPTokenizer.from_pretrained(tmp_path)
+
+
 def test_special_token_words_map_to_their_ids_and_glued_ones_stay_text(tokenizer):
     ids = tokenizer(["a <|endoftext|> b", "a!<|endoftext|>"])["input_ids"]
     assert ids[0] == [49406, 320, 49407, 321, 49407]

@@ -8,6 +8,7 @@ import io
 import logging
 import os
 import shutil
+from pathlib import Path
 
 import av
 import numpy as np
@@ -18,6 +19,7 @@ from tests.processing_helpers import bundled_clips, frame_indices_of, index_fram
 from tests.video_files import build_resolution_change, frame_index
 from viclip import video_decoding_viclip, video_frames_viclip
 from viclip.video_decoding_viclip import (
+    VideoDecodingError,
     available_video_backends,
     load_video,
     resolve_video_backend,
@@ -401,12 +403,34 @@ def test_decord_fallback_is_a_warning_once_and_names_each_file_at_info_level(fil
             read_video_frames(files_decord_cannot_read[name][0], backend="decord")
     warnings = [record for record in caplog.records if record.levelno == logging.WARNING]
     assert len(warnings) == 1 and "read with PyAV" in warnings[0].getMessage()
-    named = [record.getMessage() for record in caplog.records if "reading it with PyAV" in record.getMessage()]
+    named = [record.getMessage() for record in caplog.records if "it was read with PyAV" in record.getMessage()]
     assert [name for name in ("animated.gif", "1x1.mkv", "2x2.avi") if any(name in m for m in named)] == [
         "animated.gif",
         "1x1.mkv",
         "2x2.avi",
     ]
+
+
+@needs_decord_and_pyav
+def test_a_file_that_is_no_video_is_not_reported_as_read_with_pyav(tmp_path, caplog):
+    (tmp_path / "notes.mp4").write_text("not a video, whatever its name says\n" * 100)
+    logging.Logger.warning_once.cache_clear()  # transformers' once-only warnings
+    with caplog.at_level(logging.INFO), pytest.raises(VideoDecodingError, match="PyAV") as error:
+        load_video(str(tmp_path / "notes.mp4"), every_frame, backend="decord")
+    assert "notes.mp4" in str(error.value) and "decord could not read it either" in str(error.value)
+    assert "read with PyAV" not in caplog.text
+
+
+def test_missing_torchcodec_error_suggests_the_projects_extra_and_the_ffmpeg_of_the_readme(monkeypatch):
+    import viclip.video_decoding_viclip as decoding
+
+    monkeypatch.setitem(decoding.BACKEND_PACKAGES, "torchcodec", ("torchcodec", lambda: False))
+    with pytest.raises(ImportError) as error:
+        decoding.resolve_video_backend("torchcodec")
+    assert 'pip install -e ".[torchcodec]"' in str(error.value)
+    assert decoding.TORCHCODEC_FFMPEG_INSTALL in str(error.value)
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert decoding.TORCHCODEC_FFMPEG_INSTALL in readme  # the README's set-up line, word for word
 
 
 @needs_decord_and_pyav

@@ -4,6 +4,7 @@ conventions of transformers' video processors (do_sample_frames, num_frames, fps
 Decoding itself is tested in tests/test_video_decoding.py."""
 
 import io
+import json
 import logging
 
 import numpy as np
@@ -341,6 +342,17 @@ def test_fps_setting_is_saved_and_a_call_with_num_frames_replaces_it(tiny_proces
         by_rate.sample_frames(VideoMetadata(total_num_frames=10, fps=10.0), num_frames=2, fps=1)
 
 
+def test_fps_or_num_frames_given_at_load_time_replaces_the_saved_frame_setting(index_video, tmp_path):
+    ViCLIPVideoProcessor(size={"height": 32, "width": 32}, num_frames=4).save_pretrained(tmp_path / "by_count")
+    by_rate = AutoVideoProcessor.from_pretrained(tmp_path / "by_count", fps=0.25)
+    assert (by_rate.fps, by_rate.num_frames) == (0.25, None)
+    assert by_rate(index_video)["pixel_values"].shape[1] == 5  # 20 s at 0.25 frames per second
+    ViCLIPVideoProcessor(size={"height": 32, "width": 32}, fps=0.25).save_pretrained(tmp_path / "by_rate")
+    by_count = AutoVideoProcessor.from_pretrained(tmp_path / "by_rate", num_frames=3)
+    assert (by_count.fps, by_count.num_frames) == (None, 3)
+    assert by_count(index_video)["pixel_values"].shape[1] == 3
+
+
 def test_short_videos_repeat_their_last_frame_as_the_reference_does(tiny_processor):
     video = np.stack([index_frame(i, 32, 32) for i in range(3)])
     pixel_values = tiny_processor(video, num_frames=5)["pixel_values"][0]
@@ -386,6 +398,14 @@ def test_save_and_load_keeps_settings_but_not_call_arguments(tmp_path):
     assert (loaded.num_frames, loaded.sampling, tuple(loaded.decode_size)) == (4, "rand", (64, 64))
     assert (loaded.size.height, loaded.size.width) == (32, 32)
     assert "rng" not in loaded.to_dict() and "clip_windows" not in loaded.to_dict()
+
+
+def test_saving_does_not_add_auto_map_to_the_processor_in_memory(tmp_path):
+    processor = ViCLIPVideoProcessor(num_frames=4)
+    processor.save_pretrained(tmp_path)
+    assert "auto_map" in json.loads((tmp_path / "video_preprocessor_config.json").read_text())
+    assert getattr(processor, "auto_map", None) is None and "auto_map" not in processor.to_dict()
+    assert processor.to_dict() == ViCLIPVideoProcessor(num_frames=4).to_dict()
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,10 @@ from typing import Any
 
 from huggingface_hub.dataclasses import strict
 from transformers.configuration_utils import PreTrainedConfig
+from transformers.utils import logging
+
+
+logger = logging.get_logger(__name__)
 
 
 def _is_positive_int(value: Any) -> bool:
@@ -49,7 +53,6 @@ _FIELD_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "layer_norm_eps": (lambda value: math.isfinite(value) and value > 0, "a positive finite number"),
     "attention_dropout": (_is_probability, "in [0, 1)"),
     "drop_path_rate": (_is_probability, "in [0, 1)"),
-    "mask_ratio": (_is_probability, "in [0, 1)"),
     "initializer_range": (lambda value: math.isfinite(value) and value >= 0, "a finite number >= 0"),
     "initializer_factor": (lambda value: math.isfinite(value) and value >= 0, "a finite number >= 0"),
     "logit_scale_init_value": (math.isfinite, "a finite number"),
@@ -209,9 +212,6 @@ class ViCLIPVisionConfig(_TowerConfigMixin, PreTrainedConfig):
         attention_dropout (`float`, defaults to 0.0): dropout on attention probabilities.
         drop_path_rate (`float`, defaults to 0.0): stochastic depth of the last block; it grows linearly from 0 over
             the blocks (the reference trains with 0.1).
-        mask_ratio (`float`, defaults to 0.0): share of patch tokens dropped at random in training mode when a call
-            does not pass `mask_ratio` itself (the reference's first stage uses 0.9). Never applied in eval mode unless
-            a call asks for it.
         initializer_range (`float`, defaults to 0.02): std used for random initialisation of the patch embedding.
         projection_dim (`int`, defaults to 512): size of the shared embedding space that
             [`ViCLIPVisionModelWithProjection`] projects to; inside a [`ViCLIPConfig`] it follows the top-level
@@ -240,10 +240,20 @@ class ViCLIPVisionConfig(_TowerConfigMixin, PreTrainedConfig):
     layer_norm_eps: float = 1e-5
     attention_dropout: float | int = 0.0
     drop_path_rate: float | int = 0.0
-    mask_ratio: float | int = 0.0
     initializer_range: float = 0.02
     projection_dim: int = 512
     initializer_factor: float = 1.0
+
+    def __post_init__(self, **kwargs):
+        # Folders saved by earlier versions hold the pretraining mask ratio here; it is a training setting (the
+        # `mask_ratio` argument of `forward`, which `run_pretrain.py --mask_ratio` passes), so that a loaded model
+        # never masks tokens in someone else's training loop
+        if kwargs.pop("mask_ratio", 0.0):
+            logger.warning(
+                "vision_config.mask_ratio of an older ViCLIP folder is ignored: token masking is a training setting. "
+                "Pass mask_ratio= to the model's forward (run_pretrain.py: --mask_ratio) to mask in training."
+            )
+        super().__post_init__(**kwargs)
 
     def validate_architecture(self):
         """The fields that must agree with each other; checked on construction and by `config.validate()`."""

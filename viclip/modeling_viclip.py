@@ -96,6 +96,9 @@ class ViCLIPOutput(ModelOutput):
         Output of the video tower; its `pooler_output` is the (unnormalised) projected embedding.
     text_model_output ([`BaseModelOutputWithPooling`]):
         Output of the text tower; its `pooler_output` is the (unnormalised) projected embedding.
+
+    Code written for [`CLIPOutput`] finds the video tower's output under CLIP's name too, `vision_model_output` (an
+    attribute, not a key); CLIP's `logits_per_image` and `image_embeds` are `logits_per_video` and `video_embeds`.
     """
 
     loss: torch.FloatTensor | None = None
@@ -105,6 +108,11 @@ class ViCLIPOutput(ModelOutput):
     text_embeds: torch.FloatTensor | None = None
     video_model_output: ViCLIPVisionModelOutput | None = None
     text_model_output: BaseModelOutputWithPooling | None = None
+
+    @property
+    def vision_model_output(self) -> ViCLIPVisionModelOutput | None:
+        """`video_model_output`, under the name [`CLIPOutput`] gives the vision tower's output."""
+        return self.video_model_output
 
     def to_tuple(self) -> tuple[Any]:
         return tuple(v.to_tuple() if isinstance(v, ModelOutput) else v for v in self.values())
@@ -538,17 +546,17 @@ class ViCLIPVisionModel(ViCLIPPreTrainedModel):
                 Normalised frames (see [`ViCLIPVideoProcessor`]); a 4-D `(batch, channels, height, width)` tensor is a
                 batch of images (one-frame videos).
             mask_ratio (`float`, *optional*):
-                Share of patch tokens to drop at random (pretraining), in [0, 1). Defaults to `config.mask_ratio` in
-                training mode and to 0 in eval mode.
+                Share of patch tokens to drop at random (pretraining), in [0, 1); none by default, in training mode
+                too. A training setting passed by the training loop (`run_pretrain.py --mask_ratio`), never saved in
+                the config.
             interpolate_pos_encoding (`bool`, defaults to `False`):
                 Resample the position tables for other resolutions and frame counts.
 
         A batch of 0 videos gives outputs with a batch dimension of 0.
         """
         pixel_values = _as_video_batch(pixel_values)
-        if mask_ratio is None:
-            mask_ratio = self.config.mask_ratio if self.training else 0.0
-        elif not 0.0 <= mask_ratio < 1.0:  # the config checks its own value
+        mask_ratio = 0.0 if mask_ratio is None else mask_ratio
+        if not 0.0 <= mask_ratio < 1.0:
             raise ValueError(f"mask_ratio must be in [0, 1) (the share of patch tokens dropped), got {mask_ratio}.")
         hidden_states, kept_token_indices = self.embeddings(
             pixel_values, mask_ratio=mask_ratio, interpolate_pos_encoding=interpolate_pos_encoding

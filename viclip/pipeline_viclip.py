@@ -10,7 +10,8 @@ Two doors open it on a saved `ViCLIPModel` folder, without an interactive prompt
   written by [`zero_shot_custom_pipelines`]).
 
 [`embed_videos`] and [`embed_texts`] are the one home of "L2-normalised embeddings of these videos / these captions"
-and [`embed_label_prompts`] of the label-set embedding (template-averaged text embeddings): the pipeline, and the
+and [`embed_label_prompts`] of the label-set embedding (the mean of each label's normalised prompt embeddings, not
+normalised again): the pipeline, and the
 training library's zero-shot evaluation, retrieval benchmarks and moment search, all call them.
 This file ships as Hub remote code: it imports only torch, transformers and its sibling files.
 """
@@ -132,7 +133,9 @@ def embed_label_prompts(
     The class embeddings of zero-shot classification: for each label, the mean over the templates of the
     L2-normalised text embeddings of the label written into each template, `[num_labels, projection_dim]` (fp32, on
     the model's device). Its product with an L2-normalised video embedding is the video's mean cosine similarity with
-    the label's prompts, the reference's zero-shot score before the logit scale.
+    the label's prompts, the reference's zero-shot score before the logit scale. The mean is not normalised again:
+    a row has norm 1 with one template and less with several (about 0.9 with [`KINETICS_TEMPLATES`]); normalise it
+    yourself to compare labels by cosine similarity.
 
     Args:
         model: a [`ViCLIPModel`] (anything with `get_text_features`).

@@ -91,9 +91,10 @@ class ViCLIPProcessor(ProcessorMixin):
         processing files next to it, so that the folder also loads with `trust_remote_code=True` alone.
         """
         saved_files = super().save_pretrained(save_directory, push_to_hub=push_to_hub, **kwargs)
-        # Saving sets `auto_map` on the processor to write it into processor_config.json; as for the `auto_map` it
-        # adds to tokenizers while saving, it is not part of the processor's state: a reloaded processor has none
+        # Saving sets `auto_map` on the processor and its video processor to write it into processor_config.json; as
+        # for the `auto_map` it adds to tokenizers while saving, it is not part of their state: reloaded, they have none
         self.__dict__.pop("auto_map", None)
+        self.video_processor.__dict__.pop("auto_map", None)
         return saved_files
 
     def __call__(

@@ -55,7 +55,7 @@ def register_auto_classes() -> None:
     than once.
 
     The models go where transformers registers CLIP's: the dual encoder and both towers with `AutoModel`, the text
-    tower with `AutoModelForTextEncoding`, the classifier with `AutoModelForVideoClassification`. transformers has no
+    tower with `AutoModelForTextEncoding` (also from a full ViCLIP folder, as CLIP's), the classifier with `AutoModelForVideoClassification`. transformers has no
     Auto class for `...WithProjection` models, so `ViCLIPVisionModelWithProjection` and
     `ViCLIPTextModelWithProjection` are used by name, as CLIP's are.
     """
@@ -70,6 +70,9 @@ def register_auto_classes() -> None:
         config_class.register_for_auto_class()
         model_class.register_for_auto_class("AutoModel")
     AutoModelForTextEncoding.register(ViCLIPTextConfig, ViCLIPTextModel, exist_ok=True)
+    # and from a full folder, as CLIP's text tower loads from a CLIPConfig one (its mapping names the dual encoder's
+    # model type); `register` refuses a model whose `config_class` is not the key, so the mapping is given the pair
+    AutoModelForTextEncoding._model_mapping.register(ViCLIPConfig, ViCLIPTextModel, exist_ok=True)
     AutoModelForVideoClassification.register(ViCLIPConfig, ViCLIPForVideoClassification, exist_ok=True)
     ViCLIPForVideoClassification.register_for_auto_class("AutoModelForVideoClassification")
     register_processing_classes()
@@ -136,6 +139,34 @@ def _saving_the_zero_shot_pipeline(save_pretrained: Callable) -> Callable:
     return save_pretrained_with_pipeline
 
 
+def check_hub_reachable(path_or_repo_id: Any, kwargs: dict) -> None:
+    """
+    Raises an `OSError` at once, saying what to do, when `path_or_repo_id` names a Hub repository whose `config.json`
+    is not in the local cache and the Hub cannot be reached: otherwise each file looked for (the config, then
+    OpenGVLab's layouts) would be retried for about 20 s. One request, to the Hub's address; nothing is checked
+    offline (`HF_HUB_OFFLINE=1`, `local_files_only=True`), for local folders or when the file is cached.
+    """
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    if os.path.isdir(path_or_repo_id) or constants.HF_HUB_OFFLINE or kwargs.get("local_files_only"):
+        return
+    if not isinstance(path_or_repo_id, str) or path_or_repo_id.count("/") > 1:
+        return  # not a repository id: transformers reports it
+    location = {"cache_dir": kwargs.get("cache_dir"), "revision": kwargs.get("revision")}
+    if isinstance(huggingface_hub.try_to_load_from_cache(path_or_repo_id, CONFIG_NAME, **location), str):
+        return  # cached (when known to be missing, OpenGVLab's layouts are looked for next, on the Hub)
+    try:
+        huggingface_hub.get_session().head(constants.ENDPOINT, timeout=10)
+    except Exception as error:
+        reason = " ".join(str(error).split())[:200]
+        raise OSError(
+            f"Cannot load {path_or_repo_id!r}: the Hub ({constants.ENDPOINT}) cannot be reached ({reason}) and the "
+            "model is not in the local cache. Connect to the network, or download it where there is one "
+            f"(`hf download {path_or_repo_id}`) and load it from that folder or cache with HF_HUB_OFFLINE=1."
+        ) from None
+
+
 def may_hold_an_opengvlab_layout(path_or_repo_id: Any, kwargs: dict) -> bool:
     """
     Whether `from_pretrained(path_or_repo_id, **kwargs)` may be pointed at one of OpenGVLab's layouts rather than a
@@ -146,6 +177,7 @@ def may_hold_an_opengvlab_layout(path_or_repo_id: Any, kwargs: dict) -> bool:
         return False
     if os.path.isfile(path_or_repo_id):
         return os.fspath(path_or_repo_id).endswith(".pth")
+    check_hub_reachable(path_or_repo_id, kwargs)
     config_file = cached_file(
         path_or_repo_id,
         CONFIG_NAME,

@@ -40,6 +40,20 @@ BOS_TOKEN = "<|startoftext|>"
 EOS_TOKEN = "<|endoftext|>"
 DEFAULT_MERGES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bpe_simple_vocab_16e6.txt.gz")
 
+# A saved folder holds CLIP's vocabulary in `tokenizer.json`, and transformers 5 no longer compares the folder's
+# `tokenizer_class` with the class that loads it: `CLIPTokenizer.from_pretrained(folder)` (how diffusers-style code
+# loads tokenizers) would build itself from that vocabulary and silently give other ids (no ftfy or HTML cleaning,
+# "!" matched as its pad token). Every transformers tokenizer checks `chat_control_tokens` (a list) as it is built and
+# names the value when it is not one: saved as this sentence, it makes any other class refuse the folder, saying why.
+# ViCLIPTokenizer removes it before building itself, and writes it back into each tokenizer_config.json it saves.
+_REFUSAL_KEY = "chat_control_tokens"
+_REFUSAL = (
+    "this folder holds a ViCLIPTokenizer, which cleans every caption (ftfy, HTML unescaping) and pads with id 0 as "
+    "the original ViCLIP does; CLIPTokenizer would give other token ids. Load it with "
+    "AutoTokenizer.from_pretrained(folder) after `import viclip` (or with trust_remote_code=True), or with "
+    "viclip.ViCLIPTokenizer.from_pretrained(folder)."
+)
+
 _WHITESPACE = re.compile(r"\s+")
 # What the reference's training-caption normalisation deletes, and turns into spaces.
 _TRAINING_CAPTION_DROPPED = re.compile(r"[,.'!?\"()*#:;~]")
@@ -163,6 +177,8 @@ class ViCLIPTokenizer(CLIPTokenizer):
         pad_token: str = PAD_TOKEN,
         **kwargs,
     ):
+        if kwargs.get(_REFUSAL_KEY) == _REFUSAL:
+            del kwargs[_REFUSAL_KEY]  # meant for other tokenizer classes, see `_REFUSAL`
         if vocab is None and merges is None and kwargs.get("tokenizer_file") is None:
             # Not loading a saved tokenizer: the CLIP vocabulary from the merges file shipped with this package
             vocab, merges = load_clip_vocab_and_merges()
@@ -183,6 +199,17 @@ class ViCLIPTokenizer(CLIPTokenizer):
         self.backend_tokenizer.normalizer = normalizers.Sequence(
             [normalizers.Replace(Regex(r"\s+"), " "), normalizers.Lowercase()]
         )
+
+    def _save_pretrained(self, save_directory, file_names, legacy_format=None, filename_prefix=None):
+        """Saves the vocabulary like [`CLIPTokenizer`], and marks tokenizer_config.json so that other tokenizer
+        classes refuse the folder instead of giving other ids (see `_REFUSAL`)."""
+        config_file = next(name for name in file_names if name.endswith("tokenizer_config.json"))
+        with open(config_file, encoding="utf-8") as handle:
+            tokenizer_config = json.load(handle)
+        tokenizer_config[_REFUSAL_KEY] = _REFUSAL
+        with open(config_file, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(tokenizer_config, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+        return super()._save_pretrained(save_directory, file_names, legacy_format, filename_prefix)
 
     @classmethod
     def from_clip_tokenizer(cls, tokenizer: CLIPTokenizer) -> "ViCLIPTokenizer":

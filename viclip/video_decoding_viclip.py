@@ -100,13 +100,25 @@ def sample_frame_indices(
     return indices.astype(np.int64)
 
 
+# The FFmpeg libraries torchcodec loads (Debian/Ubuntu packages of FFmpeg 5), as the README installs them.
+TORCHCODEC_FFMPEG_INSTALL = (
+    "apt-get install libavcodec59 libavformat59 libavutil57 libswscale6 libswresample4 libavdevice59 libavfilter8"
+)
+
+
 def _backend_problem(backend: str) -> str | None:
     """Why `backend` cannot decode videos here, or None when it can."""
     package, is_available = BACKEND_PACKAGES[backend]
+    if not is_available() and backend == "torchcodec":
+        return (
+            "the 'torchcodec' video backend is not installed: it needs FFmpeg 4 to 8 as system libraries "
+            f'(`{TORCHCODEC_FFMPEG_INSTALL}`), then `pip install -e ".[torchcodec]"` in this project (elsewhere '
+            "`pip install torchcodec`)"
+        )
     if not is_available():
         return f"the {backend!r} video backend is not installed: `pip install {package}`"
     if backend == "torchcodec" and importlib.import_module("torchcodec").ffmpeg_major_version is None:
-        return "torchcodec is installed but found no FFmpeg 4 to 8 (`apt-get install libavcodec59 libavformat59 ...`)"
+        return f"torchcodec is installed but found no FFmpeg 4 to 8: `{TORCHCODEC_FFMPEG_INSTALL}`"
     return None
 
 
@@ -409,9 +421,11 @@ def load_video(
         if backend != "decord" or _backend_problem("pyav") is not None:
             raise
         decord_error = error
-    logger.warning_once("decord could not read a video; it and any other such video are read with PyAV instead.")
-    logger.info(f"decord could not read {name} ({short_error(decord_error)[:200]}); reading it with PyAV.")
     try:
-        return decoders["pyav"](source, sample_indices_fn, **kwargs)
+        decoded = decoders["pyav"](source, sample_indices_fn, **kwargs)
     except VideoDecodingError as error:
         raise VideoDecodingError(f"{error} (decord could not read it either: {short_error(decord_error)})") from error
+    # said once PyAV has read it: a file that is no video at all gets the error above alone
+    logger.warning_once("decord could not read a video that PyAV could; such videos are read with PyAV.")
+    logger.info(f"decord could not read {name} ({short_error(decord_error)[:200]}); it was read with PyAV.")
+    return decoded

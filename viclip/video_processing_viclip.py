@@ -6,7 +6,6 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from huggingface_hub.dataclasses import validate_typed_dict
-from torchvision.transforms import InterpolationMode, RandomResizedCrop
 from torchvision.transforms import functional as tv_functional
 from torchvision.transforms.v2 import functional as tv2_functional
 from transformers.image_processing_utils import BatchFeature
@@ -17,7 +16,6 @@ from transformers.image_utils import (
     PILImageResampling,
     SizeDict,
     infer_channel_dimension_format,
-    pil_torch_interpolation_mapping,
 )
 from transformers.processing_utils import Unpack, VideosKwargs
 from transformers.utils import logging
@@ -32,17 +30,15 @@ from .video_decoding_viclip import (
     sample_frame_indices,
 )
 from .video_inputs_viclip import batch_of_videos, checked_frames, clip_window_per_video
-from .video_protocols_viclip import protocol_settings, resize_with_opencv
+from .video_protocols_viclip import (
+    protocol_settings,
+    resample_to_interpolation,
+    resize_with_opencv,
+    train_crop_and_flip,
+)
 
 
 logger = logging.get_logger(__name__)
-
-TRAIN_CROP_SCALE, TRAIN_CROP_RATIO, TRAIN_FLIP_PROBABILITY = (0.5, 1.0), (3.0 / 4.0, 4.0 / 3.0), 0.5
-
-
-def resample_to_interpolation(resample: Any) -> InterpolationMode:
-    """A `PILImageResampling` (or its int value, or an `InterpolationMode`) as torchvision's `InterpolationMode`."""
-    return resample if isinstance(resample, InterpolationMode) else pil_torch_interpolation_mapping[resample]
 
 
 class ViCLIPVideoProcessorKwargs(VideosKwargs, total=False):
@@ -118,11 +114,25 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
 
     @classmethod
     def from_protocol(cls, protocol: str, *, num_frames: int = 8, image_size: int = 224, **kwargs):
-        """The processor of a named evaluation protocol ([`PROTOCOLS`]): `"reference"` (the reference's evaluation
-        transform), `"vbench"` (VBench's `overall_consistency` and `temporal_style`) or `"internvid_demo"` (InternVid's
-        demo; see [`protocol_settings`] for its OpenCV). `num_frames` and `image_size` are the model's (8 and 224 for
-        every released ViCLIP, as the protocols have them); `kwargs` override other settings."""
+        """The processor of a named evaluation protocol ([`protocol_settings`]: `"reference"`, `"vbench"` or
+        `"internvid_demo"`) for a model of `num_frames` frames of `image_size` pixels; `kwargs` override settings."""
         return cls(**{**protocol_settings(protocol, num_frames, image_size), **kwargs})
+
+    @classmethod
+    def from_dict(cls, video_processor_dict: dict[str, Any], **kwargs):
+        """The base class's, but `fps` or `num_frames` given alone replaces both saved settings (as in the constructor),
+        and the saved `auto_map` (for loading the folder) does not become a setting of the processor."""
+        video_processor_dict = {name: value for name, value in video_processor_dict.items() if name != "auto_map"}
+        if len({name for name in ("fps", "num_frames") if kwargs.get(name) is not None}) == 1:
+            video_processor_dict.update(fps=None, num_frames=None)
+        return super().from_dict(video_processor_dict, **kwargs)
+
+    def save_pretrained(self, save_directory, push_to_hub: bool = False, **kwargs) -> list[str]:
+        """The base class's (`auto_map` and the code files saved for `trust_remote_code=True`), leaving no `auto_map` on
+        this processor: it is not part of its state (a reloaded processor has none)."""
+        saved_files = super().save_pretrained(save_directory, push_to_hub=push_to_hub, **kwargs)
+        self.__dict__.pop("auto_map", None)
+        return saved_files
 
     def to_dict(self) -> dict[str, Any]:
         """The saved configuration, without per-call arguments."""
@@ -235,15 +245,6 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
         videos = super()._preprocess(videos, return_tensors=None, **kwargs)["pixel_values_videos"]
         pixel_values = videos[0][None] if len(videos) == 1 else torch.stack(videos)  # one clip: a view, not a copy
         return BatchFeature({"pixel_values": pixel_values}, tensor_type=return_tensors)
-
-
-def train_crop_and_flip(height: int, width: int, rng: np.random.Generator, flip: bool = True) -> tuple[list, bool]:
-    """The reference's training crop box (torchvision's RandomResizedCrop, one for all frames) and flip, from `rng`."""
-    with torch.random.fork_rng(devices=[]):
-        torch.default_generator.manual_seed(int(rng.integers(2**62)))
-        frames = torch.empty(0, height, width, device="meta")  # the box depends on the size alone
-        box = RandomResizedCrop.get_params(frames, scale=TRAIN_CROP_SCALE, ratio=TRAIN_CROP_RATIO)
-    return box, bool(rng.random() < TRAIN_FLIP_PROBABILITY) and flip
 
 
 __all__ = ["ViCLIPVideoProcessor", "ViCLIPVideoProcessorKwargs", "resample_to_interpolation", "train_crop_and_flip"]

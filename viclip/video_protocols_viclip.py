@@ -1,18 +1,27 @@
 # Copyright 2026 The ViCLIP for transformers authors. Licensed under the Apache License, Version 2.0.
-"""Named evaluation protocols of ViCLIP's video processor: the reference's, VBench's (`overall_consistency`,
-`temporal_style`) and InternVid's demo, as processor settings, and the OpenCV resize the demo uses."""
+"""The transforms ViCLIP's video processor draws on beyond transformers': named evaluation protocols (the reference's,
+VBench's `overall_consistency` and `temporal_style`, InternVid's demo) as processor settings, the OpenCV resize the demo
+uses, and the reference's training crop and flip."""
 
 import importlib
 from typing import Any
 
 import numpy as np
 import torch
-from torchvision.transforms import InterpolationMode
-from transformers.image_utils import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, PILImageResampling, SizeDict
+from torchvision.transforms import InterpolationMode, RandomResizedCrop
+from transformers.image_utils import (
+    OPENAI_CLIP_MEAN,
+    OPENAI_CLIP_STD,
+    PILImageResampling,
+    SizeDict,
+    pil_torch_interpolation_mapping,
+)
 from transformers.utils import is_cv2_available, logging
 
 
 logger = logging.get_logger(__name__)
+
+TRAIN_CROP_SCALE, TRAIN_CROP_RATIO, TRAIN_FLIP_PROBABILITY = (0.5, 1.0), (3.0 / 4.0, 4.0 / 3.0), 0.5
 
 PROTOCOLS: dict[str, dict[str, Any]] = {
     # the reference's evaluation transform: this processor's defaults
@@ -86,4 +95,18 @@ def resize_with_opencv(video: torch.Tensor, size: SizeDict, interpolation: Inter
     return resized.reshape(*video.shape[:-2], size.height, size.width)
 
 
-__all__ = ["PROTOCOLS", "protocol_settings", "resize_with_opencv"]
+__all__ = ["PROTOCOLS", "protocol_settings", "resample_to_interpolation", "resize_with_opencv", "train_crop_and_flip"]
+
+
+def resample_to_interpolation(resample: Any) -> InterpolationMode:
+    """A `PILImageResampling` (or its int value, or an `InterpolationMode`) as torchvision's `InterpolationMode`."""
+    return resample if isinstance(resample, InterpolationMode) else pil_torch_interpolation_mapping[resample]
+
+
+def train_crop_and_flip(height: int, width: int, rng: np.random.Generator, flip: bool = True) -> tuple[list, bool]:
+    """The reference's training crop box (torchvision's RandomResizedCrop, one for all frames) and flip, from `rng`."""
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(int(rng.integers(2**62)))
+        frames = torch.empty(0, height, width, device="meta")  # the box depends on the size alone
+        box = RandomResizedCrop.get_params(frames, scale=TRAIN_CROP_SCALE, ratio=TRAIN_CROP_RATIO)
+    return box, bool(rng.random() < TRAIN_FLIP_PROBABILITY) and flip

@@ -10,6 +10,7 @@ stops the script at once, before a model is built, data is read or a step is tak
 """
 
 import argparse
+import difflib
 import json
 import os
 import sys
@@ -177,8 +178,9 @@ class DataArguments:
     synthetic_corpus_dir: str | None = field(
         default=None,
         metadata={
-            "help": "Generate (once) the embedded synthetic corpus of moving shapes here and use it; overrides the "
-            "file and dataset arguments."
+            "help": "Generate (once) the embedded synthetic corpus of moving shapes here and train and evaluate on "
+            "it. Another data source given with it is an error; given on the command line after a JSON config, "
+            "another source replaces the config's (an empty value switches the corpus off)."
         },
     )
 
@@ -335,10 +337,15 @@ def parse_arguments_with_json(parser: HfArgumentParser, argv: list[str] | None =
     `--streaming` training without `--max_steps` is an error: a stream has no length to count epochs in.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    parser.allow_abbrev = False  # `--max_step` is a typo, not `--max_steps`
     if argv and argv[0].endswith(".json"):
         with open(argv[0], encoding="utf-8") as config_file:
             values = json.load(config_file)
+        _check_config_keys(parser, values, argv[0])
+        values = _data_sources_with_command_line_ones(values, argv[0], argv[1:])
         argv = [flag for name, value in values.items() for flag in _as_flags(name, value)] + argv[1:]
+    else:
+        _data_sources_with_command_line_ones({}, None, argv)  # two sources on the command line are an error too
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available() and "--use_cpu" not in argv:
         # Without `use_cpu`, the Trainer on a machine with no GPU runs each launched process alone (no DDP).
         logger.warning("Several processes and no GPU: training data-parallel on CPUs (--use_cpu true).")
@@ -359,6 +366,86 @@ def parse_arguments_with_json(parser: HfArgumentParser, argv: list[str] | None =
                 "take, e.g. epochs x examples / global batch); epochs are counted as the stream runs out."
             )
     return arguments
+
+
+# The flags that say where a split's data comes from, by kind: a split reads one kind (`--dataset_name` with
+# `--data_files` is one source: they select its files). A kind given on the command line after a JSON config replaces
+# the config's others; two kinds given in the same place are an error naming both.
+_TRAINING_SOURCES = {
+    "synthetic_corpus_dir": "synthetic corpus",
+    "train_file": "annotation file",
+    "train_shards": "tar shards",
+    "dataset_name": "dataset",
+    "data_files": "dataset",
+    "train_dir": "class folders",
+}
+_EVALUATION_SOURCES = {
+    "synthetic_corpus_dir": "synthetic corpus",
+    "validation_file": "annotation file",
+    "validation_shards": "tar shards",
+    "validation_dir": "class folders",
+}
+# Options of a source, dropped with it.
+_SOURCE_OPTIONS = {"synthetic_corpus_dir": ("synthetic_shards",)}
+
+
+def _check_config_keys(parser: argparse.ArgumentParser, values: Any, config_file: str) -> None:
+    """Refuses a JSON config that is not an object or has a key that is no flag of the script, suggesting the
+    closest flag: an ignored typo (`num_train_epoch`) would silently train with the default."""
+    if not isinstance(values, dict):
+        raise ValueError(
+            f"{config_file} must hold a JSON object of flag names and values, not {type(values).__name__}."
+        )
+    flags = {option[2:] for option in parser._option_string_actions if option.startswith("--")}
+    for key in values:
+        if key not in flags:
+            close = difflib.get_close_matches(key, sorted(flags), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ValueError(
+                f"{config_file}: {key!r} is not a flag of this script; {hint}Every key of a config is a flag name "
+                "(see --help)."
+            )
+
+
+def _given_flags(argv: list[str]) -> dict[str, str | None]:
+    """The flags of a command line and their first value (`None` when a flag has none)."""
+    given = {}
+    for position, token in enumerate(argv):
+        if token.startswith("--"):
+            name, equals, value = token[2:].partition("=")
+            following = argv[position + 1] if position + 1 < len(argv) else None
+            given[name] = value if equals else None if following is None or following.startswith("--") else following
+    return given
+
+
+def _data_sources_with_command_line_ones(config: dict, config_file: str | None, argv: list[str]) -> dict:
+    """`config` without the data sources that the command line `argv` replaces (a source of another kind for the
+    same split), with a warning for each; an error when one place names two kinds of source for a split."""
+    config, command_line = dict(config), _given_flags(argv)
+    for split, sources in (("training", _TRAINING_SOURCES), ("evaluation", _EVALUATION_SOURCES)):
+        given = {name: sources[name] for name, value in command_line.items() if name in sources and value}
+        configured = {name: sources[name] for name, value in config.items() if name in sources and value}
+        for place, found in (("on the command line", given), (f"in {config_file}", configured)):
+            kinds = list(dict.fromkeys(found.values()))
+            if len(kinds) > 1:
+                first, second = (next(name for name in found if found[name] == kind) for kind in kinds[:2])
+                raise ValueError(
+                    f"--{first} and --{second} {place} name two {split} data sources ({kinds[0]} and {kinds[1]}); "
+                    "give one."
+                )
+        if not given:
+            continue
+        kind, flag = next(iter(given.values())), next(iter(given))
+        for name in [name for name, found in configured.items() if found != kind]:
+            if split == "evaluation" and name in _TRAINING_SOURCES:  # also the training data: it cannot just go
+                raise ValueError(
+                    f"--{flag} on the command line and {name!r} in {config_file} name two {split} data sources; "
+                    f"to evaluate on --{flag}, also give the training data on the command line."
+                )
+            logger.warning(f"--{flag} on the command line replaces {name!r} ({config[name]}) of {config_file}.")
+            for option in (name, *_SOURCE_OPTIONS.get(name, ())):
+                config.pop(option, None)
+    return config
 
 
 def _as_flags(name: str, value: Any) -> list[str]:

@@ -47,7 +47,7 @@ def load_config(model_args: ModelArguments, **fields: Any) -> ViCLIPConfig:
     """
     The configuration the model is built with, validated on construction: from `--model_name_or_path`, a preset or a
     `config.json` (`--config_name`), with `--config_overrides` and then `fields` applied (tower fields such as
-    `vision_config={"mask_ratio": 0.9}` merged into the tower's configuration). A field that does not exist or a value
+    `vision_config={"drop_path_rate": 0.1}` merged into the tower's configuration). A field that does not exist or a value
     the configuration refuses stops the script here, before any data is read.
     """
     overrides = merge_config_overrides(model_args.config_overrides, fields)

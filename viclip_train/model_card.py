@@ -16,8 +16,8 @@ What every card says, and the rules the tests check on every card the project wr
 - Usage code names the Hub repository, or the placeholder [`PLACEHOLDER_NAMESPACE`]`/<name>` when the repository is
   not known yet; never a local path.
 - The licence: the released weights' licence for converted checkpoints; for trained weights the trainer's choice,
-  else the licence declared by the card of the local folder training started from, else none, and the card says it
-  is unknown ([`trained_weights_license`]).
+  else the licence declared by the card of the checkpoint training started from (a local folder, or a Hub repository
+  when its card can be read), else none, and the card says it is unknown ([`trained_weights_license`]).
 """
 
 import re
@@ -119,14 +119,26 @@ def card_license(folder: str | Path) -> str | None:
     return ModelCard.load(path).data.license
 
 
+def hub_card_license(repo_id: str) -> str | None:
+    """The `license` declared by the card of the Hub repository `repo_id` (from the local cache when offline), or
+    `None` when it declares none or cannot be read (offline and not cached, no access, no card)."""
+    import huggingface_hub
+
+    try:
+        return card_license(Path(huggingface_hub.hf_hub_download(repo_id, "README.md")).parent)
+    except Exception:  # offline, gated, missing or unparsable: the licence stays unknown, and the card says so
+        return None
+
+
 def trained_weights_license(chosen: str | None, start: str | None) -> tuple[str | None, str]:
     """
     The licence of trained weights and the card's sentence about it.
 
     Args:
         chosen: the licence the trainer gave (`--card_license`), if any; it wins.
-        start: the checkpoint training started from (local folder or Hub id), or `None` for random weights. A local
-            folder's card is read; a Hub id is not (no network is needed to write a card).
+        start: the checkpoint training started from (local folder or Hub id), or `None` for random weights. Its card
+            is read: a local folder's, or a Hub repository's ([`hub_card_license`]; if unreadable, the licence is
+            unknown and the note says where to look).
 
     Returns:
         `(license id or None, note)`. `None` means unknown: the metadata then has no `license` and the note says why.
@@ -138,6 +150,11 @@ def trained_weights_license(chosen: str | None, start: str | None) -> tuple[str 
         return None, (
             f"Not declared: these weights were trained from random initialisation, so they inherit no licence, and "
             f"the trainer chose none. The terms of the training data apply. {how_to_set}"
+        )
+    if hub_repo_id(start) and (inherited := hub_card_license(start)):
+        return inherited, (
+            f"Inherited from the Hub checkpoint training started from (`{start}`), whose card declares it; "
+            "`--card_license` chooses another."
         )
     if hub_repo_id(start):
         return None, (
@@ -492,6 +509,7 @@ __all__ = [
     "hub_repo_id",
     "retrieval_eval_results",
     "save_model_card",
+    "hub_card_license",
     "trained_weights_license",
     "usage_model_id",
     "video_classifier_usage",

@@ -7,6 +7,7 @@ in this order: set the run up ([`prepare_run`]), train and save ([`train_and_sav
 publish ([`publish_output`]).
 """
 
+import json
 import logging
 import math
 import os
@@ -37,7 +38,7 @@ from .data.collator import NON_MODEL_KEYS, SKIPPED_SAMPLES_KEY
 from .data.frame_clips import ENCODED_CLIP_KEYS, decode_encoded_batch, training_output_size
 from .data.skipping import SkippedSampleLog
 from .distributed import sum_across_processes
-from .hub import check_hub_write_access, publish_folder
+from .hub import HubAccessError, check_hub_write_access, publish_folder
 
 
 logger = transformers.utils.logging.get_logger(__name__)
@@ -103,6 +104,8 @@ class ViCLIPTrainer(Trainer):
       run passes over (shards pass over them unread, streams continue from their saved position); and what a
       checkpoint saves beyond the Trainer's own state (a stream's position, `streaming_state_<N>.pt`). Other datasets
       are read as the Trainer reads them.
+    - **Token masking** (`mask_ratio`): the share of video patch tokens dropped in training steps, passed to the
+      model's forward; a setting of the run (`run_pretrain.py --mask_ratio`), never of the saved model's config.
     - **Exact resume.** A dataset's randomness depends only on its seed, the epoch and the sample; the token mask and
       dropout come from torch's generator, whose state the Trainer saves with each checkpoint and restores.
     - **Complete checkpoints.** `checkpoint-N` is written to `.saving-checkpoint-N/` and renamed into place once every
@@ -137,9 +140,11 @@ class ViCLIPTrainer(Trainer):
         failed_fraction_window: int = 1000,
         evaluation: Callable[["ViCLIPTrainer", Any], dict[str, float]] | None = None,
         video_processor: Any = None,
+        mask_ratio: float = 0.0,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        self.mask_ratio = mask_ratio  # of the video tokens in training steps: a training setting, not the model's
         self.video_processor = video_processor or getattr(self.processing_class, "video_processor", None)
         self.max_failed_fraction = max_failed_fraction
         self.failed_fraction_window = failed_fraction_window
@@ -284,9 +289,30 @@ class ViCLIPTrainer(Trainer):
             inputs.pop(key, None)
         if "labels" not in inputs:
             inputs = {**inputs, "return_loss": True}
+        if self.mask_ratio and model.training:
+            inputs = {**inputs, "mask_ratio": self.mask_ratio}
         outputs = model(**inputs)
         loss = outputs.loss * 0.0 if self._zero_weight else outputs.loss
         return (loss, outputs) if return_outputs else loss
+
+    def floating_point_ops(self, inputs: dict[str, Any]) -> int:
+        """
+        transformers' estimate of a step's operations (6 x parameters x tokens, forward and backward), per tower: the
+        video tokens (patches of every frame plus the class token, before masking) times the video tower's parameters,
+        the caption tokens times the text tower's. transformers' own counts the main input's elements: the pixel
+        values of a classifier (thousands of times its tokens) but only the captions of a dual encoder.
+        """
+        model = self.accelerator.unwrap_model(self.model)
+        flos = 0
+        if (pixel_values := inputs.get("pixel_values")) is not None and hasattr(model, "vision_model"):
+            patch_size = model.vision_model.config.patch_size
+            frames = pixel_values.shape[1] if pixel_values.dim() == 5 else 1
+            patches = (pixel_values.shape[-2] // patch_size) * (pixel_values.shape[-1] // patch_size)
+            tokens = pixel_values.shape[0] * (frames * patches + 1)
+            flos += 6 * tokens * model.vision_model.num_parameters(exclude_embeddings=True)
+        if (input_ids := inputs.get("input_ids")) is not None and hasattr(model, "text_model"):
+            flos += 6 * input_ids.numel() * model.text_model.num_parameters(exclude_embeddings=True)
+        return flos
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         for key in NON_MODEL_KEYS:
@@ -407,7 +433,10 @@ def prepare_run(training_args: TrainingArguments) -> bool:
     training_args.remove_unused_columns = False
     push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False
     if push_to_hub and training_args.process_index == 0:
-        user = check_hub_write_access(_repo_id(training_args), training_args.hub_token)
+        try:
+            user = check_hub_write_access(_repo_id(training_args), training_args.hub_token)
+        except HubAccessError as error:  # the message says it all, as the converter prints it
+            raise SystemExit(f"error: {error}") from None
         logger.info(f"--push_to_hub: {user} can write to {_repo_id(training_args)}.")
     return push_to_hub
 
@@ -416,21 +445,44 @@ def _repo_id(training_args: TrainingArguments) -> str:
     return training_args.hub_model_id or os.path.basename(os.path.normpath(training_args.output_dir))
 
 
-def train_and_save(trainer: ViCLIPTrainer, training_args: TrainingArguments) -> dict[str, float]:
+def train_and_save(trainer: ViCLIPTrainer, training_args: TrainingArguments) -> dict[str, float] | None:
     """
     Trains, resuming from the newest complete checkpoint in `--output_dir` unless told otherwise (so that rerunning
     an interrupted command continues it), then saves the model (weights, config, remote code, processor), the
     training metrics and the trainer state. Returns the training metrics.
+
+    When that checkpoint has already reached `--max_steps` (or, without it, `--num_train_epochs`), the run was
+    finished: nothing is trained or written, the log says so, and `None` is returned, for the script to stop with
+    the finished run's results kept (its model, metrics and card; the model in memory is the untrained start).
     """
     checkpoint = resolve_resume_checkpoint(
         training_args.output_dir, training_args.resume_from_checkpoint, not training_args.save_only_model
     )
+    if checkpoint is not None and (reached := _training_reached(checkpoint, training_args)):
+        logger.warning(
+            f"Nothing left to train: {checkpoint} has reached {reached}. The results of that run in "
+            f"{training_args.output_dir} are kept; to train further, raise --max_steps or --num_train_epochs, or "
+            "start over in a new --output_dir (or with --resume_from_checkpoint false)."
+        )
+        return None
     result = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model()
     trainer.log_metrics("train", result.metrics)
     trainer.save_metrics("train", result.metrics)
     trainer.save_state()
     return result.metrics
+
+
+def _training_reached(checkpoint: str, training_args: TrainingArguments) -> str | None:
+    """Which end of training (`--max_steps` or `--num_train_epochs`) `checkpoint` has reached, if any."""
+    with open(os.path.join(checkpoint, "trainer_state.json"), encoding="utf-8") as handle:
+        state = json.load(handle)
+    if training_args.max_steps > 0:
+        step = state["global_step"]
+        return f"step {step} of --max_steps {training_args.max_steps}" if step >= training_args.max_steps else None
+    epoch = state.get("epoch") or 0.0
+    done = epoch >= training_args.num_train_epochs - 1e-6
+    return f"epoch {epoch:g} of --num_train_epochs {training_args.num_train_epochs:g}" if done else None
 
 
 def evaluate_and_save(trainer: ViCLIPTrainer, dataset: Any = None, prefix: str = "eval") -> dict[str, float]:
@@ -443,10 +495,20 @@ def evaluate_and_save(trainer: ViCLIPTrainer, dataset: Any = None, prefix: str =
 
 
 def publish_output(trainer: ViCLIPTrainer, push_to_hub: bool) -> None:
-    """With `--push_to_hub` (as returned by [`prepare_run`]), publishes the output folder from the main process."""
+    """With `--push_to_hub` (as returned by [`prepare_run`]), publishes the output folder from the main process; a
+    failed upload ends the run with one line that says the folder is complete and how to publish it later."""
     if push_to_hub and trainer.is_world_process_zero():
-        training_args = trainer.args
-        url = publish_folder(training_args.output_dir, _repo_id(training_args), token=training_args.hub_token)
+        training_args, repo_id = trainer.args, _repo_id(trainer.args)
+        try:
+            url = publish_folder(training_args.output_dir, repo_id, token=training_args.hub_token)
+        except Exception as error:  # network, permissions, quota: the trained folder is intact either way
+            reason = " ".join(str(error).split())[:300]
+            raise SystemExit(
+                f"error: --push_to_hub {repo_id}: the upload failed ({type(error).__name__}: {reason}). The output "
+                f"folder {training_args.output_dir} is complete; publish it later with "
+                f'`python -c "from viclip_train.hub import publish_folder; '
+                f"publish_folder('{training_args.output_dir}', '{repo_id}')\"`."
+            ) from None
         logger.info(f"Published {training_args.output_dir} to {url}")
 
 

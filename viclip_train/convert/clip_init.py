@@ -61,7 +61,7 @@ def viclip_from_clip(
         max_text_positions (`int`, defaults to 32): text context length.
         hidden_act (`str`, *optional*): activation of both towers; defaults to CLIP's.
         config_kwargs: further top-level [`ViCLIPConfig`] fields; `vision_config={...}` / `text_config={...}`
-            override tower fields (for example `vision_config={"drop_path_rate": 0.1, "mask_ratio": 0.9}`).
+            override tower fields (for example `vision_config={"drop_path_rate": 0.1}`).
     """
     clip, clip_loading_info = CLIPModel.from_pretrained(pretrained_model_name_or_path, output_loading_info=True)
     if clip_loading_info["missing_keys"]:  # initialised randomly: no initialisation to start from

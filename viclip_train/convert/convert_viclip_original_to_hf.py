@@ -121,6 +121,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m viclip_train.convert",
         description="Convert a released ViCLIP checkpoint (.pth) into a transformers folder with weights, config, "
         "processor, tokenizer and model card.",
+        allow_abbrev=False,
     )
     parser.add_argument("--checkpoint", required=True, type=Path, help="The original checkpoint file (.pth).")
     parser.add_argument("--output_dir", required=True, type=Path, help="Folder to write the converted model to.")

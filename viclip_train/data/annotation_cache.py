@@ -183,7 +183,7 @@ def _convert(path: Path, cache_path: Path, *, video_column: str, caption_column,
 
     cache_path.parent.mkdir(parents=True, exist_ok=True)
     temporary = cache_path.with_name(f".{cache_path.name}.{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex}")
-    logger.warning(f"Converting the annotations of {path} to a memory-mapped Arrow cache, once: {cache_path}.")
+    logger.info(f"Converting the annotations of {path} to a memory-mapped Arrow cache, once: {cache_path}.")
     is_csv = path.suffix.lower() == ".csv"
     spec = features = writer = None
     rows = 0
@@ -237,7 +237,7 @@ def _convert(path: Path, cache_path: Path, *, video_column: str, caption_column,
         for leftover in (temporary, temporary.with_name(temporary.name + ".json")):
             if leftover.exists():
                 leftover.unlink()
-    logger.warning(f"Cached {rows} annotation rows of {path} in {cache_path}.")
+    logger.info(f"Cached {rows} annotation rows of {path} in {cache_path}.")
 
 
 def spec_columns(spec) -> list[str]:

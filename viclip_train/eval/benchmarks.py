@@ -17,7 +17,10 @@ Formats ([`BENCHMARK_FORMATS`]; [`detect_format`] recognises each from its conte
   paragraph each.
 - `lsmdc`: `LSMDC16_challenge_1000_publictect.csv` (tab-separated, the sentence last): 1,000 clips, one caption each.
 - `json`: the CLIP4Clip / VINDLU / UMT JSON the InternVideo code reads, `[{"video": ..., "caption": text or
-  [texts]}]` (or JSON Lines); `paragraph=True` for its DiDeMo and ActivityNet files.
+  [texts]}]` (or JSON Lines); `paragraph=True` for its DiDeMo and ActivityNet files. The benchmark is recognised
+  from the video names ([`read_retrieval_json`]): `video<N>.mp4` with one caption each is MSR-VTT 1k-A
+  (`msrvtt_test1k.json`), Flickr names with `paragraph=True` DiDeMo (read within its first 30 s, as `didemo`),
+  `v_<YouTube id>` with `paragraph=True` ActivityNet Captions; anything else stays `json` ("custom").
 
 Paragraph retrieval (DiDeMo, ActivityNet Captions, or `json` with `paragraph=True`) joins a video's captions with a
 space, in file order, into one caption ([`join_paragraph`]), as the reference does.
@@ -27,6 +30,7 @@ import csv
 import json
 import os
 import pickle
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -68,6 +72,12 @@ PUBLISHED_ZERO_SHOT_R1: dict[str, dict[str, tuple[float, float]]] = {
 DIDEMO_ANNOTATED_SECONDS = 30.0
 """DiDeMo's moments were annotated on the first 30 s of each video (longer videos were cut for annotation); the
 reference evaluates on videos trimmed to that length, so the `didemo` reader reads the window [0, 30) s."""
+
+# Video names of the benchmarks whose CLIP4Clip / UMT JSON files [`read_retrieval_json`] recognises: MSR-VTT's
+# `video0` ... `video9999`, DiDeMo's Flickr `<user>@N<nn>_<photo id>_<secret>`, ActivityNet's `v_<YouTube id>`.
+_MSRVTT_VIDEO = re.compile(r"video\d{1,4}(\.mp4)?")
+_DIDEMO_VIDEO = re.compile(r"\d+@N\d+_\d+_[0-9a-f]+(\.\w+)?")
+_ACTIVITYNET_VIDEO = re.compile(r"v_[\w-]{11}(\.\w+)?")
 
 
 @dataclass
@@ -317,9 +327,15 @@ def read_didemo(path: str | os.PathLike) -> RetrievalBenchmark:
             raise ValueError(f"{path}, entry {number}: expected 'video' and 'description', got {sorted(row)}.")
         pairs.append((str(row["video"]), _text(row["description"], f"{path}, entry {number}")))
     videos, captions, text_to_video = _group_pairs(pairs, paragraph=True)
-    candidates = [list(dict.fromkeys([video, os.path.splitext(video)[0]])) for video in videos]
-    windows = [(0.0, DIDEMO_ANNOTATED_SECONDS)] * len(videos)
-    return RetrievalBenchmark("didemo", str(path), videos, captions, text_to_video, windows, candidates)
+    return _as_didemo(RetrievalBenchmark("didemo", str(path), videos, captions, text_to_video))
+
+
+def _as_didemo(benchmark: RetrievalBenchmark) -> RetrievalBenchmark:
+    """`benchmark` as DiDeMo: each video read within its first 30 s, found by its name or, for a converted copy,
+    the same name with another video extension."""
+    candidates = [list(dict.fromkeys([video, os.path.splitext(video)[0]])) for video in benchmark.videos]
+    windows = [(0.0, DIDEMO_ANNOTATED_SECONDS)] * len(benchmark.videos)
+    return replace(benchmark, format="didemo", windows=windows, candidates=candidates)
 
 
 def read_activitynet(path: str | os.PathLike) -> RetrievalBenchmark:
@@ -374,6 +390,11 @@ def read_retrieval_json(path: str | os.PathLike, paragraph: bool = False) -> Ret
     The JSON of the CLIP4Clip / VINDLU / UMT code the InternVideo evaluation uses (`msrvtt_test1k.json`,
     `didemo_ret_test.json`, ...): a list of `{"video": path, "caption": text or [texts]}` (or JSON Lines). Rows naming
     the same video are merged. With `paragraph`, a video's captions become one paragraph (DiDeMo, ActivityNet).
+
+    The benchmark is recognised when every video name is one of its own, so that the card names it and the published
+    results are printed beside the run's: MSR-VTT names (`video<N>.mp4`) with one caption per video are MSR-VTT
+    1k-A; with `paragraph`, DiDeMo's Flickr names are DiDeMo (each video read within its first 30 s, as the
+    `didemo` format) and `v_<YouTube id>` names ActivityNet Captions. Any other file is `json` ("custom").
     """
     path = Path(path)
     if path.suffix.lower() in (".jsonl", ".ndjson"):
@@ -395,7 +416,30 @@ def read_retrieval_json(path: str | os.PathLike, paragraph: bool = False) -> Ret
         texts = row["caption"] if isinstance(row["caption"], list) else [row["caption"]]
         pairs.extend((str(row["video"]), _text(text, f"{path}, entry {number}")) for text in texts)
     videos, captions, text_to_video = _group_pairs(pairs, paragraph=paragraph)
-    return RetrievalBenchmark("json", str(path), videos, captions, text_to_video)
+    return _recognise_benchmark(RetrievalBenchmark("json", str(path), videos, captions, text_to_video), paragraph)
+
+
+def _recognise_benchmark(benchmark: RetrievalBenchmark, paragraph: bool) -> RetrievalBenchmark:
+    """A `json` benchmark as the public benchmark its video names show (see [`read_retrieval_json`]), if any."""
+
+    def all_named(pattern: re.Pattern) -> bool:
+        return all(pattern.fullmatch(os.path.basename(video)) for video in benchmark.videos)
+
+    if all_named(_MSRVTT_VIDEO) and not paragraph and len(benchmark.captions) == len(benchmark.videos):
+        recognised = replace(benchmark, format="msrvtt_1k")
+    elif all_named(_DIDEMO_VIDEO) and paragraph:
+        recognised = _as_didemo(benchmark)
+    elif all_named(_ACTIVITYNET_VIDEO) and paragraph:
+        recognised = replace(benchmark, format="activitynet")
+    else:
+        if all_named(_DIDEMO_VIDEO) or all_named(_ACTIVITYNET_VIDEO):
+            logger.warning(
+                f"{benchmark.source} names DiDeMo or ActivityNet videos: their protocol is paragraph retrieval "
+                "(each video's captions joined into one); pass --paragraph to evaluate it."
+            )
+        return benchmark
+    logger.info(f"{benchmark.source}: {recognised.name}, recognised from its video names.")
+    return recognised
 
 
 def detect_format(path: str | os.PathLike) -> str:

@@ -295,7 +295,8 @@ def zero_shot_scorer(
     """
     A `score` function for [`predict`]: `exp(logit_scale)` times the mean cosine similarity of each video with the
     prompts of each class. The class embeddings are computed here, once, by
-    [`~viclip.pipeline_viclip.embed_label_prompts`] (template-averaged normalised text embeddings), and the videos
+    [`~viclip.pipeline_viclip.embed_label_prompts`] (the mean of each class's normalised prompt embeddings, not
+    normalised again: its norm is below 1 with several templates), and the videos
     by [`~viclip.pipeline_viclip.embed_videos`], as the zero-shot pipeline computes both.
     """
     label_embeds = embed_label_prompts(model, processor, list(prompts), list(templates)).to(model.device)

@@ -24,6 +24,7 @@ re-scoring ("DSL", [`dual_softmax_scores`]) reported beside the raw scores.
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -64,18 +65,15 @@ def query_ranks(scores: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
 def rank_metrics(ranks: torch.Tensor, prefix: str) -> dict[str, float]:
     """
     Summaries of 0-based ranks ([`query_ranks`]): `{prefix}_r1`, `_r5`, `_r10` (percent of queries ranked within k),
-    `{prefix}_mean_recall` (their mean), `{prefix}_median_rank` and `{prefix}_mean_rank` (1-based; the median of an
-    even count is the mean of the two middle ranks rounded down, as CLIP4Clip and most retrieval papers compute it).
+    `{prefix}_mean_recall` (their mean), `{prefix}_median_rank` and `{prefix}_mean_rank` (1-based; the median is
+    `np.median`'s, as the reference computes it: of an even count, the mean of the two middle ranks, e.g. 2.5).
     """
     ranks = ranks.long().flatten()
     if ranks.numel() == 0:
         raise ValueError("No query to summarise.")
     metrics = {f"{prefix}_r{k}": 100.0 * (ranks < k).double().mean().item() for k in RECALL_AT}
     metrics[f"{prefix}_mean_recall"] = sum(metrics[f"{prefix}_r{k}"] for k in RECALL_AT) / len(RECALL_AT)
-    ordered = ranks.sort().values
-    middle = (ordered.numel() - 1) // 2
-    median = int(ordered[middle]) if ordered.numel() % 2 else (int(ordered[middle]) + int(ordered[middle + 1])) // 2
-    metrics[f"{prefix}_median_rank"] = float(median + 1)
+    metrics[f"{prefix}_median_rank"] = float(np.median(ranks.numpy())) + 1.0
     metrics[f"{prefix}_mean_rank"] = ranks.double().mean().item() + 1.0
     return metrics
 

@@ -333,10 +333,10 @@ def wise_ft_model_card(args: WiseFTArguments, exclude: Sequence[str], report: Wi
     return build_model_card(
         model_name=output_name,
         summary=(
-            f"A WiSE-FT weight-space ensemble (coefficient {args.coef:g}) of the ViCLIP model "
-            f"{display_name(args.viclip_model_name_or_path)} with the model built from its CLIP initialisation "
-            f"{display_name(args.clip_model_name_or_path)}, as the InternVid reference's zero-shot evaluation option "
-            "`wiseft` does. Written by `python -m viclip_train.eval.wise_ft`."
+            f"A WiSE-FT weight-space ensemble (coefficient {args.coef:g}) of two models: the ViCLIP model "
+            f"({display_name(args.viclip_model_name_or_path)}) and the model built from its CLIP initialisation "
+            f"({display_name(args.clip_model_name_or_path)}), as the InternVid reference's zero-shot evaluation "
+            "option `wiseft` makes it. Written by `python -m viclip_train.eval.wise_ft`."
         ),
         usage=dual_encoder_usage(model_id),
         classification=dual_encoder_classification_section(model_id),
@@ -350,7 +350,9 @@ def wise_ft_model_card(args: WiseFTArguments, exclude: Sequence[str], report: Wi
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = HfArgumentParser(WiseFTArguments, description=__doc__, formatter_class=CommandHelpFormatter)
+    parser = HfArgumentParser(
+        WiseFTArguments, description=__doc__, formatter_class=CommandHelpFormatter, allow_abbrev=False
+    )
     (args,) = parse_arguments_with_json(parser, argv)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     _check_coef(args.coef)

@@ -101,7 +101,9 @@ def overlaps(moment: Moment, clip: dict) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = HfArgumentParser(DemoArguments, description=__doc__, formatter_class=CommandHelpFormatter)
+    parser = HfArgumentParser(
+        DemoArguments, description=__doc__, formatter_class=CommandHelpFormatter, allow_abbrev=False
+    )
     (args,) = parser.parse_args_into_dataclasses(args=argv)
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.WARNING)
     if not os.path.isdir(args.model_name_or_path):

@@ -96,26 +96,31 @@ def faiss_is_available() -> bool:
 
 def merge_overlapping_moments(moments: Sequence[Moment]) -> list[Moment]:
     """
-    Joins the moments of the same video whose spans overlap (share more than an instant) into one moment spanning
-    their union, scored by its best member; chains join too (A overlaps B overlaps C gives one moment). Moments that
-    only touch (one ends where the next starts) stay apart. Returns the moments by decreasing score (ties: by video,
-    then start).
+    Groups the moments of each video around their best windows. The best moment not yet grouped takes every other
+    ungrouped moment of the same video that overlaps it (shares more than an instant); together they become one
+    moment spanning their union, scored by that best window. Then the next best ungrouped moment does the same, and
+    so on. A merged moment therefore reaches at most one window beyond each side of its best window: a window that
+    overlaps only a joined neighbour is not pulled in, so a run of overlapping windows (every window of a sliding
+    index overlaps the next) never chains into one moment spanning the whole video. Moments that only touch stay
+    apart; two merged moments may overlap where a window lay between their best windows. Returns the moments by
+    decreasing score (ties: by video, then start).
     """
-    by_video: dict[str, list[Moment]] = {}
-    for moment in moments:
-        by_video.setdefault(moment.video, []).append(moment)
+    remaining = sorted(moments, key=lambda moment: (-moment.score, moment.video, moment.start))
     merged = []
-    for video, spans in by_video.items():
-        spans = sorted(spans, key=lambda moment: (moment.start, moment.end))
-        start, end, score = spans[0].start, spans[0].end, spans[0].score
-        for moment in spans[1:]:
-            if moment.start < end - TIME_TOLERANCE:
-                end, score = max(end, moment.end), max(score, moment.score)
-            else:
-                merged.append(Moment(video, start, end, score))
-                start, end, score = moment.start, moment.end, moment.score
-        merged.append(Moment(video, start, end, score))
-    return sorted(merged, key=lambda moment: (-moment.score, moment.video, moment.start))
+    while remaining:
+        best = remaining[0]
+        joined = [
+            moment
+            for moment in remaining
+            if moment.video == best.video
+            and moment.start < best.end - TIME_TOLERANCE
+            and best.start < moment.end - TIME_TOLERANCE
+        ]
+        start, end = min(moment.start for moment in joined), max(moment.end for moment in joined)
+        merged.append(Moment(best.video, start, end, best.score))
+        taken = {id(moment) for moment in joined}
+        remaining = [moment for moment in remaining[1:] if id(moment) not in taken]
+    return merged
 
 
 class MomentIndex:
@@ -224,9 +229,10 @@ class MomentIndex:
         Args:
             query_embeds (`torch.Tensor` or `np.ndarray` of shape `[num_queries, dim]`): normalised here.
             top_k (`int`, defaults to 5): moments per query (fewer when the index holds fewer windows).
-            merge_overlapping (`bool`, defaults to `False`): merge the overlapping windows of the same video among the
-                `MERGE_CANDIDATES_PER_MOMENT * top_k` best ones into single moments ([`merge_overlapping_moments`])
-                before keeping the `top_k` best; otherwise every moment is one window.
+            merge_overlapping (`bool`, defaults to `False`): among the `MERGE_CANDIDATES_PER_MOMENT * top_k` best
+                windows, group each best window with the windows of its video that overlap it into one moment
+                ([`merge_overlapping_moments`]: no chains) before keeping the `top_k` best; otherwise every moment is
+                one window.
 
         Returns:
             `list[list[Moment]]`: per query, the moments by decreasing score.

@@ -41,8 +41,10 @@ class SearchArguments:
     merge_overlapping: bool = field(
         default=False,
         metadata={
-            "help": "Merge overlapping windows of the same video among the best ones into single moments (spanning "
-            "their union, scored by the best window); otherwise every moment is one window."
+            "help": "Group windows into moments: the best window takes the other windows of its video that overlap "
+            "it (one moment spanning their union, scored by the best window), then the next best window left, and "
+            "so on; a window overlapping only a joined neighbour is not pulled in, so moments never chain along the "
+            "video. Otherwise every moment is one window."
         },
     )
     model_name_or_path: str | None = field(
@@ -84,7 +86,9 @@ def format_moments(query: str, moments: list[Moment], output_format: str = "tabl
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = HfArgumentParser(SearchArguments, description=__doc__, formatter_class=CommandHelpFormatter)
+    parser = HfArgumentParser(
+        SearchArguments, description=__doc__, formatter_class=CommandHelpFormatter, allow_abbrev=False
+    )
     (args,) = parser.parse_args_into_dataclasses(args=argv)
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.WARNING)
     if args.output_format not in OUTPUT_FORMATS:
