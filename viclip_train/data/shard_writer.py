@@ -94,6 +94,11 @@ class EncodeOptions:
             )
             if value < low
         ]
+        problems += [  # tar member names give each two digits (`f<segment><copy>.jpg`)
+            f"--{name} must be at most 99, got {value}"
+            for name, value in (("num_segments", self.num_segments), ("frames_per_segment", self.frames_per_segment))
+            if value > 99
+        ]
         if self.clip_format not in CLIP_FORMATS:
             problems.append(f"--clip_format must be one of {CLIP_FORMATS}, got {self.clip_format!r}")
         if not 1 <= self.jpeg_quality <= 100:
