@@ -74,7 +74,9 @@ def time_job(model, processor, rows, batch_size: int, num_workers: int) -> dict[
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+    )
     parser.add_argument("--rows", type=int, default=32, help="Rows (clips with captions) scored per measurement.")
     parser.add_argument("--frame_size", type=int, default=256, help="Side of the clips' square frames, pixels.")
     parser.add_argument("--model", default="viclip-b16", choices=["viclip-b16", "viclip-l14", "b16", "l14", "tiny"],

@@ -212,7 +212,9 @@ def start_job_process(model_name_or_path: str, device: str | None, dtype: str) -
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = HfArgumentParser(ScoreArguments, description=__doc__, formatter_class=CommandHelpFormatter)
+    parser = HfArgumentParser(
+        ScoreArguments, description=__doc__, formatter_class=CommandHelpFormatter, allow_abbrev=False
+    )
     (args,) = parser.parse_args_into_dataclasses(args=argv)
     rank, model, processor, model_id = start_job_process(args.model_name_or_path, args.device, args.dtype)
     video_processor = protocol_video_processor(args.protocol, model, processor)

@@ -114,7 +114,9 @@ class VBenchArguments:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = HfArgumentParser(VBenchArguments, description=__doc__, formatter_class=CommandHelpFormatter)
+    parser = HfArgumentParser(
+        VBenchArguments, description=__doc__, formatter_class=CommandHelpFormatter, allow_abbrev=False
+    )
     (args,) = parser.parse_args_into_dataclasses(args=argv)
     rank, model, processor, model_id = start_job_process(args.model_name_or_path, args.device, args.dtype)
     listed = vbench_videos(args.videos_path, args.dimension, args.full_info_json)
