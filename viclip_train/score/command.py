@@ -213,7 +213,11 @@ def start_job_process(model_name_or_path: str, device: str | None, dtype: str) -
 
 def main(argv: list[str] | None = None) -> None:
     parser = HfArgumentParser(
-        ScoreArguments, description=__doc__, formatter_class=CommandHelpFormatter, allow_abbrev=False
+        ScoreArguments,
+        prog="python -m viclip_train.score",
+        description=__doc__,
+        formatter_class=CommandHelpFormatter,
+        allow_abbrev=False,
     )
     (args,) = parser.parse_args_into_dataclasses(args=argv)
     rank, model, processor, model_id = start_job_process(args.model_name_or_path, args.device, args.dtype)

@@ -115,7 +115,11 @@ class VBenchArguments:
 
 def main(argv: list[str] | None = None) -> None:
     parser = HfArgumentParser(
-        VBenchArguments, description=__doc__, formatter_class=CommandHelpFormatter, allow_abbrev=False
+        VBenchArguments,
+        prog="python -m viclip_train.score.vbench",
+        description=__doc__,
+        formatter_class=CommandHelpFormatter,
+        allow_abbrev=False,
     )
     (args,) = parser.parse_args_into_dataclasses(args=argv)
     rank, model, processor, model_id = start_job_process(args.model_name_or_path, args.device, args.dtype)
