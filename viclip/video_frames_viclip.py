@@ -24,8 +24,6 @@ from transformers.video_utils import VideoMetadata
 logger = logging.get_logger(__name__)
 
 _TIMESTAMP_SLACK = 1e-6  # seconds: absorbs float error in `pts * time_base`
-
-
 _PYAV_SEEK_AFTER_SECONDS = 2.0  # PyAV seeks to a clip window starting later than this instead of reading from 0
 
 
