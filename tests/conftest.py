@@ -76,3 +76,12 @@ def pretraining_demo_model(tmp_path_factory) -> Path:
         [sys.executable, str(root / "run_pretrain.py"), str(config_file)], cwd=root, check=True, timeout=900
     )
     return Path(config["output_dir"])
+
+
+@pytest.fixture(scope="module")
+def index_video(tmp_path_factory):
+    """A video whose frames show their index (`tests.processing_helpers.index_frame`): 20 s at 10 fps (200 frames), a
+    key frame every second, 32x32."""
+    from .processing_helpers import write_index_video
+
+    return write_index_video(str(tmp_path_factory.mktemp("videos") / "index.mp4"), num_frames=200)

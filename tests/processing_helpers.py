@@ -55,6 +55,15 @@ def write_index_video(
     return path
 
 
+def converting_no_frame(decode_size, stream_size=None):
+    """A PyAV frame converter that fails: reading a video's metadata must convert (decode) no frame."""
+
+    def convert(frame):
+        raise AssertionError("a frame was decoded")
+
+    return convert
+
+
 def frame_indices_of(frames: np.ndarray) -> list[int]:
     """Reads back the indices of `index_frame`s (`[T, H, W, 3]` uint8)."""
     red = np.rint((frames[..., 0].reshape(len(frames), -1).mean(axis=1) - 8) / _STEP).astype(int)

@@ -15,7 +15,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.processing_helpers import bundled_clips, frame_indices_of, index_frame, write_index_video
+from tests.processing_helpers import (
+    bundled_clips,
+    converting_no_frame,
+    frame_indices_of,
+    index_frame,
+)
 from tests.video_files import build_resolution_change, frame_index
 from viclip import video_decoding_viclip, video_frames_viclip
 from viclip.video_decoding_viclip import (
@@ -64,21 +69,6 @@ def middle_frames(num_frames: int):
         return sample_frame_indices(metadata.total_num_frames, num_frames)
 
     return sample
-
-
-def converting_no_frame(decode_size, stream_size=None):
-    """A PyAV frame converter that fails: reading a video's metadata must convert (decode) no frame."""
-
-    def convert(frame):
-        raise AssertionError("a frame was decoded")
-
-    return convert
-
-
-@pytest.fixture(scope="module")
-def index_video(tmp_path_factory):
-    """20 s at 10 fps (200 frames), key frame every second, 32x32."""
-    return write_index_video(str(tmp_path_factory.mktemp("videos") / "index.mp4"), num_frames=200)
 
 
 # --- sampling --------------------------------------------------------------------------------------------------------

@@ -51,12 +51,6 @@ def tiny_processor():
     return ViCLIPVideoProcessor(size={"height": 32, "width": 32}, num_frames=4)
 
 
-@pytest.fixture(scope="module")
-def index_video(tmp_path_factory):
-    """20 s at 10 fps (200 frames), key frame every second, 32x32."""
-    return write_index_video(str(tmp_path_factory.mktemp("videos") / "index.mp4"), num_frames=200)
-
-
 def undo_normalisation(pixel_values: torch.Tensor) -> np.ndarray:
     """`[T, 3, H, W]` normalised frames back to `[T, H, W, 3]` uint8 (for reading frame indices)."""
     mean, std = torch.tensor(IMAGENET_MEAN).view(3, 1, 1), torch.tensor(IMAGENET_STD).view(3, 1, 1)

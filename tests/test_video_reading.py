@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from tests.processing_helpers import bundled_clips, write_index_video
+from tests.processing_helpers import bundled_clips, converting_no_frame
 from viclip.video_decoding_viclip import available_video_backends, sample_frame_indices
 from viclip.video_frames_viclip import PacketInfo
 from viclip_train.data import video_reading
@@ -27,21 +27,6 @@ BACKENDS = available_video_backends()
 needs_decord_and_pyav = pytest.mark.skipif(
     not {"decord", "pyav"} <= set(BACKENDS), reason="needs both decord and PyAV"
 )
-
-
-def converting_no_frame(decode_size, stream_size=None):
-    """A PyAV frame converter that fails: reading a video's metadata must convert (decode) no frame."""
-
-    def convert(frame):
-        raise AssertionError("a frame was decoded")
-
-    return convert
-
-
-@pytest.fixture(scope="module")
-def index_video(tmp_path_factory):
-    """20 s at 10 fps (200 frames), key frame every second, 32x32."""
-    return write_index_video(str(tmp_path_factory.mktemp("videos") / "index.mp4"), num_frames=200)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
