@@ -7,7 +7,6 @@ import numpy as np
 import torch
 from huggingface_hub.dataclasses import validate_typed_dict
 from torchvision.transforms import functional as tv_functional
-from torchvision.transforms.v2 import functional as tv2_functional
 from transformers.image_processing_utils import BatchFeature
 from transformers.image_utils import (
     IMAGENET_DEFAULT_MEAN,
@@ -34,7 +33,9 @@ from .video_protocols_viclip import (
     protocol_settings,
     resample_to_interpolation,
     resize_with_opencv,
+    resized_crop_and_flip,
     train_crop_and_flip,
+    train_output_size,
 )
 
 
@@ -231,16 +232,12 @@ class ViCLIPVideoProcessor(BaseVideoProcessor):
         if kwargs["do_rescale"] and any(v.is_floating_point() and 0 <= v.min() and 0 < v.max() <= 1 for v in videos):
             logger.warning_once("A float video has all its values in [0, 1]: pass do_rescale=False if it is rescaled.")
         if do_train_augmentation:
-            output_size = kwargs["crop_size"] if kwargs["do_center_crop"] else kwargs["size"]
-            if not (output_size.height and output_size.width):
-                raise ValueError(f"The training augmentation crops to a size (height, width), got {output_size}.")
+            size = train_output_size(kwargs["size"], kwargs["crop_size"], kwargs["do_center_crop"])
             interpolation = resample_to_interpolation(kwargs["resample"])
-            size, cropped = [output_size.height, output_size.width], []
-            for video in videos:  # torchvision's v2 kernel resizes uint8 natively, faster than the evaluation's path
-                box, flipped = train_crop_and_flip(*video.shape[-2:], rng, do_train_flip)
-                video = tv2_functional.resized_crop(video, *box, size, interpolation, antialias=True)
-                cropped.append(video.flip(-1) if flipped else video)
-            videos = cropped
+            videos = [  # one box and flip per clip, drawn in order from `rng`
+                resized_crop_and_flip(v, *train_crop_and_flip(*v.shape[-2:], rng, do_train_flip), size, interpolation)
+                for v in videos
+            ]
             kwargs.update(do_resize=False, do_center_crop=False)
         videos = super()._preprocess(videos, return_tensors=None, **kwargs)["pixel_values_videos"]
         pixel_values = videos[0][None] if len(videos) == 1 else torch.stack(videos)  # one clip: a view, not a copy

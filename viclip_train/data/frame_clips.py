@@ -23,7 +23,8 @@ import numpy as np
 import torch
 from torchvision.io import ImageReadMode, decode_jpeg, encode_jpeg
 from torchvision.transforms import InterpolationMode
-from torchvision.transforms.v2 import functional as tv2_functional
+
+from viclip.video_protocols_viclip import resized_crop_and_flip, train_output_size
 
 from .skipping import SkippedSample
 
@@ -235,25 +236,19 @@ def decode_and_augment(
         frames = decoded[clip * num_frames : (clip + 1) * num_frames]
         if len({frame.shape for frame in frames}) != 1:
             raise ValueError(f"the frames of clip {clip} have different sizes: {[list(f.shape) for f in frames]}")
-        top, left, height, width = (int(value) for value in crop_boxes[clip])
-        resized = tv2_functional.resized_crop(
-            torch.stack(frames), top, left, height, width, list(size), interpolation, antialias=True
-        )
-        output[clip] = resized.flip(-1) if bool(flips[clip]) else resized
+        box = [int(value) for value in crop_boxes[clip]]
+        output[clip] = resized_crop_and_flip(torch.stack(frames), box, bool(flips[clip]), size, interpolation)
     return output
 
 
 def training_output_size(video_processor: Any) -> tuple[int, int]:
-    """`(height, width)` of the clips the video processor's training augmentation produces (its crop size when it
-    centre-crops, else its size), the size [`decode_and_augment`] must give to match it.
+    """`(height, width)` of the clips the video processor's training augmentation produces ([`train_output_size`]),
+    the size [`decode_and_augment`] must give to match it.
 
     Raises:
         `ValueError`: the processor resizes to a shortest edge, which the augmentation cannot crop to.
     """
-    size = video_processor.crop_size if video_processor.do_center_crop else video_processor.size
-    if not (size and size["height"] and size["width"]):
-        raise ValueError(f"The training augmentation crops to a size (height, width), got {size}.")
-    return size["height"], size["width"]
+    return tuple(train_output_size(video_processor.size, video_processor.crop_size, video_processor.do_center_crop))
 
 
 ENCODED_CLIP_KEYS = ("jpeg_data", "jpeg_lengths", "crop_boxes", "flips", "clip_names")
